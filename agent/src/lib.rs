@@ -1,0 +1,104 @@
+//! A client of the relay in Rust: what an agent does today (list conversations, join one,
+//! reply), and the visitor's side for tests. Everything it sends and reads is a `protocol`
+//! type; it defines no wire struct of its own.
+
+mod connection;
+
+pub use connection::{Connection, ConnectionError};
+
+use protocol::http::{
+    agent_connect_path, agent_conversations_path, start_conversation_path, visitor_connect_path, ConversationList,
+    ConversationStarted, ErrorBody,
+};
+use protocol::{AgentName, ConversationId, ProtocolError, Seq, SiteId};
+
+/// An HTTP answer that was not a success: its status and the relay's typed error.
+#[derive(Debug)]
+pub struct HttpError {
+    pub status: u16,
+    pub error: Option<ProtocolError>,
+    pub body: String,
+}
+
+impl std::fmt::Display for HttpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.error {
+            Some(error) => write!(f, "HTTP {}: {error}", self.status),
+            None => write!(f, "HTTP {}: {}", self.status, self.body),
+        }
+    }
+}
+
+impl std::error::Error for HttpError {}
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Turns a non-success answer into an [`HttpError`] carrying the relay's typed error.
+pub async fn check(response: reqwest::Response) -> Result<reqwest::Response, HttpError> {
+    let status = response.status().as_u16();
+    if response.status().is_success() {
+        return Ok(response);
+    }
+    let body = response.text().await.unwrap_or_default();
+    let error = serde_json::from_str::<ErrorBody>(&body).ok().map(|b| b.error);
+    Err(HttpError { status, error, body })
+}
+
+fn ws_origin(http_origin: &str) -> String {
+    match http_origin.strip_prefix("http") {
+        Some(rest) => format!("ws{rest}"),
+        None => http_origin.to_owned(),
+    }
+}
+
+/// An agent: a name, the relay's origin and the agent key.
+#[derive(Debug, Clone)]
+pub struct Agent {
+    pub relay: String,
+    pub key: String,
+    pub name: AgentName,
+    http: reqwest::Client,
+}
+
+impl Agent {
+    pub fn new(relay: impl Into<String>, key: impl Into<String>, name: AgentName) -> Self {
+        Self { relay: relay.into().trim_end_matches('/').to_owned(), key: key.into(), name, http: reqwest::Client::new() }
+    }
+
+    /// The site's conversations, newest first.
+    pub async fn conversations(&self, site: &SiteId) -> Result<ConversationList, BoxError> {
+        let url = format!("{}{}", self.relay, agent_conversations_path(site));
+        let response = self.http.get(url).bearer_auth(&self.key).send().await?;
+        Ok(check(response).await?.json().await?)
+    }
+
+    /// Joins a conversation; the relay replays every message after `after_seq`.
+    pub async fn join(&self, conversation: &ConversationId, after_seq: Seq) -> Result<Connection, ConnectionError> {
+        let url = format!("{}{}", ws_origin(&self.relay), agent_connect_path(conversation, &self.name, after_seq));
+        Connection::open(&url, Some(&self.key)).await
+    }
+}
+
+/// The visitor's side, as the widget speaks it: for tests and load tools.
+#[derive(Debug, Clone)]
+pub struct Visitor {
+    pub relay: String,
+    http: reqwest::Client,
+}
+
+impl Visitor {
+    pub fn new(relay: impl Into<String>) -> Self {
+        Self { relay: relay.into().trim_end_matches('/').to_owned(), http: reqwest::Client::new() }
+    }
+
+    pub async fn start(&self, site: &SiteId) -> Result<ConversationStarted, BoxError> {
+        let url = format!("{}{}", self.relay, start_conversation_path(site));
+        let response = self.http.post(url).send().await?;
+        Ok(check(response).await?.json().await?)
+    }
+
+    pub async fn connect(&self, token: &str, after_seq: Seq) -> Result<Connection, ConnectionError> {
+        let url = format!("{}{}", ws_origin(&self.relay), visitor_connect_path(token, after_seq));
+        Connection::open(&url, None).await
+    }
+}

@@ -1,0 +1,112 @@
+//! Typed error codes. Clients and tests branch on the code, never on the message text.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Every way a request or frame can be refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Not JSON, or JSON of the wrong shape for its frame type.
+    MalformedFrame,
+    /// A frame whose `type` this protocol does not know.
+    UnknownFrameType,
+    /// A frame larger than [`crate::limits::MAX_FRAME_BYTES`].
+    FrameTooLarge,
+    /// A message body that is empty once trimmed.
+    EmptyBody,
+    /// A message body longer than [`crate::limits::MAX_BODY_CHARS`].
+    BodyTooLong,
+    /// A client message id that is empty, too long or has characters outside `[A-Za-z0-9_-]`.
+    InvalidClientId,
+    /// An invalid id in a path or parameter (site, conversation, agent name).
+    InvalidId,
+    /// A query parameter that is missing or not of its form (e.g. `after_seq`).
+    InvalidParameter,
+    /// A missing, malformed, forged or expired conversation token.
+    InvalidToken,
+    /// Missing or wrong agent credentials.
+    Unauthorized,
+    /// A site this relay does not serve.
+    UnknownSite,
+    /// A conversation that does not exist.
+    UnknownConversation,
+    /// A protocol version the relay does not speak.
+    UnsupportedVersion,
+    /// A route that does not exist.
+    NotFound,
+    /// A route that exists but not for this HTTP method.
+    MethodNotAllowed,
+    /// Something failed inside the relay; nothing was stored.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The HTTP status that goes with this code when it is answered over HTTP.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::MalformedFrame
+            | ErrorCode::UnknownFrameType
+            | ErrorCode::EmptyBody
+            | ErrorCode::BodyTooLong
+            | ErrorCode::InvalidClientId
+            | ErrorCode::InvalidId
+            | ErrorCode::InvalidParameter
+            | ErrorCode::UnsupportedVersion => 400,
+            ErrorCode::FrameTooLarge => 413,
+            ErrorCode::InvalidToken | ErrorCode::Unauthorized => 401,
+            ErrorCode::UnknownSite | ErrorCode::UnknownConversation | ErrorCode::NotFound => 404,
+            ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::Internal => 500,
+        }
+    }
+
+    /// The code as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::MalformedFrame => "malformed_frame",
+            ErrorCode::UnknownFrameType => "unknown_frame_type",
+            ErrorCode::FrameTooLarge => "frame_too_large",
+            ErrorCode::EmptyBody => "empty_body",
+            ErrorCode::BodyTooLong => "body_too_long",
+            ErrorCode::InvalidClientId => "invalid_client_id",
+            ErrorCode::InvalidId => "invalid_id",
+            ErrorCode::InvalidParameter => "invalid_parameter",
+            ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::UnknownSite => "unknown_site",
+            ErrorCode::UnknownConversation => "unknown_conversation",
+            ErrorCode::UnsupportedVersion => "unsupported_version",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A refused input: a code for programs and a sentence for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProtocolError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ProtocolError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into() }
+    }
+}
+
+impl fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for ProtocolError {}

@@ -1,0 +1,118 @@
+//! HTTP routes and bodies. Paths are built here so relay, widget and tests agree on them.
+
+use crate::error::ProtocolError;
+use crate::ids::{AgentName, ConversationId, Seq, SiteId};
+use serde::{Deserialize, Serialize};
+
+/// Answer to `POST /api/sites/{site}/conversations`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationStarted {
+    pub conversation_id: ConversationId,
+    /// Signed visitor token: opens this conversation, and only this one.
+    pub token: String,
+}
+
+/// Body of every HTTP error answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ProtocolError,
+}
+
+/// One line of an agent's conversation list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationSummary {
+    pub conversation_id: ConversationId,
+    /// Milliseconds since the Unix epoch.
+    pub created_at: u64,
+}
+
+/// Answer to `GET /api/agent/sites/{site}/conversations`, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationList {
+    pub conversations: Vec<ConversationSummary>,
+}
+
+/// Query parameter names of the WebSocket routes.
+pub mod query {
+    pub const TOKEN: &str = "token";
+    pub const AFTER_SEQ: &str = "after_seq";
+    pub const VERSION: &str = "v";
+    pub const AGENT_NAME: &str = "name";
+}
+
+/// `POST`: a visitor starts a conversation on a site.
+pub fn start_conversation_path(site: &SiteId) -> String {
+    format!("/api/sites/{site}/conversations")
+}
+
+/// WebSocket: a visitor (re)connects to the conversation its token opens.
+pub fn visitor_connect_path(token: &str, after_seq: Seq) -> String {
+    format!(
+        "/api/connect?{}={token}&{}={after_seq}&{}={}",
+        query::TOKEN,
+        query::AFTER_SEQ,
+        query::VERSION,
+        crate::PROTOCOL_VERSION
+    )
+}
+
+/// `GET` with agent credentials: the site's conversations.
+pub fn agent_conversations_path(site: &SiteId) -> String {
+    format!("/api/agent/sites/{site}/conversations")
+}
+
+/// WebSocket with agent credentials: an agent joins a conversation.
+pub fn agent_connect_path(conversation: &ConversationId, name: &AgentName, after_seq: Seq) -> String {
+    format!(
+        "/api/agent/conversations/{conversation}/connect?{}={}&{}={after_seq}&{}={}",
+        query::AGENT_NAME,
+        percent_encode(name.as_str()),
+        query::AFTER_SEQ,
+        query::VERSION,
+        crate::PROTOCOL_VERSION
+    )
+}
+
+/// Percent-encodes everything but unreserved URL characters.
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+
+    #[test]
+    fn error_body_shape() {
+        let body = ErrorBody { error: ProtocolError::new(ErrorCode::UnknownSite, "no such site") };
+        let json = serde_json::to_string(&body).unwrap();
+        assert_eq!(json, r#"{"error":{"code":"unknown_site","message":"no such site"}}"#);
+        assert_eq!(serde_json::from_str::<ErrorBody>(&json).unwrap(), body);
+    }
+
+    #[test]
+    fn paths() {
+        let site = SiteId::parse("demo").unwrap();
+        assert_eq!(start_conversation_path(&site), "/api/sites/demo/conversations");
+        assert_eq!(visitor_connect_path("t.k", 4), "/api/connect?token=t.k&after_seq=4&v=1");
+        let conv = ConversationId::parse(&"0f".repeat(32)).unwrap();
+        let name = AgentName::parse("Ana María").unwrap();
+        assert!(agent_connect_path(&conv, &name, 0).contains("name=Ana%20Mar%C3%ADa&after_seq=0"));
+    }
+
+    #[test]
+    fn started_round_trips() {
+        let started = ConversationStarted { conversation_id: ConversationId::parse(&"0f".repeat(32)).unwrap(), token: "v1.x".into() };
+        let json = serde_json::to_string(&started).unwrap();
+        assert_eq!(serde_json::from_str::<ConversationStarted>(&json).unwrap(), started);
+    }
+}

@@ -1,0 +1,25 @@
+//! Wire types shared by the relay, the widget, the agent client and the tests.
+//!
+//! Everything that crosses the wire is defined here once: WebSocket frames in both
+//! directions ([`ClientFrame`], [`ServerFrame`]), the HTTP bodies ([`http`]), ids and
+//! their validation ([`ids`]), limits ([`limits`]) and typed error codes ([`ErrorCode`]).
+//! The crate does no I/O, so it compiles into the wasm widget as well as the relay.
+//!
+//! Ordering rule: the client names every message with a [`ClientMsgId`]; the conversation
+//! assigns a strictly increasing [`Seq`] and acknowledges `(client_id, seq)`. A resend of a
+//! known client id returns the same ack and stores nothing. Clients order by `seq`, never by
+//! clock; a (re)connect says `after_seq` and receives exactly what follows.
+
+pub mod error;
+pub mod frames;
+pub mod http;
+pub mod ids;
+pub mod limits;
+
+pub use error::{ErrorCode, ProtocolError};
+pub use frames::{Author, ClientFrame, Message, Role, ServerFrame};
+pub use ids::{AgentName, ClientMsgId, ConversationId, Seq, SiteId};
+
+/// Version of this protocol. A client states it when it connects; the relay answers with
+/// its own in `welcome` and refuses versions it cannot speak.
+pub const PROTOCOL_VERSION: u16 = 1;

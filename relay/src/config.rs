@@ -1,0 +1,35 @@
+//! The relay's settings, read from the Worker environment.
+//!
+//! - `SITES`: comma-separated site ids this relay serves (a `[vars]` entry).
+//! - `TOKEN_SECRET`: key for visitor tokens (a secret; `.dev.vars` locally).
+//! - `AGENT_KEY`: bearer key the agent client presents until the console brings accounts.
+
+use protocol::{ErrorCode, ProtocolError, SiteId};
+use worker::Env;
+
+fn required(env: &Env, name: &str) -> Result<String, ProtocolError> {
+    env.var(name)
+        .map(|v| v.to_string())
+        .ok()
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ProtocolError::new(ErrorCode::Internal, format!("the relay is not configured: {name} is missing")))
+}
+
+pub fn token_secret(env: &Env) -> Result<Vec<u8>, ProtocolError> {
+    required(env, "TOKEN_SECRET").map(String::into_bytes)
+}
+
+pub fn agent_key(env: &Env) -> Result<String, ProtocolError> {
+    required(env, "AGENT_KEY")
+}
+
+/// The site, if this relay serves it.
+pub fn served_site(env: &Env, raw: &str) -> Result<SiteId, ProtocolError> {
+    let site = SiteId::parse(raw)?;
+    let sites = required(env, "SITES")?;
+    if sites.split(',').any(|s| s.trim() == site.as_str()) {
+        Ok(site)
+    } else {
+        Err(ProtocolError::new(ErrorCode::UnknownSite, format!("this relay does not serve site \"{site}\"")))
+    }
+}

@@ -1,0 +1,202 @@
+//! The relay: a Cloudflare Worker in front of one Durable Object per conversation
+//! ([`conversation::Conversation`]) and one per site ([`site::Site`]).
+//!
+//! The Worker is the edge: it checks every input with the `protocol` crate (site ids, tokens,
+//! versions, agent credentials) and only then forwards to the object that owns the state.
+//! Static files (demo page, embed loader, widget) are Workers assets; only `/api/*` runs here.
+//!
+//! Routes:
+//! - `POST /api/sites/{site}/conversations` → `ConversationStarted` (visitor token)
+//! - `GET  /api/connect?token&after_seq&v` → visitor WebSocket
+//! - `GET  /api/agent/sites/{site}/conversations` → `ConversationList` (agent key)
+//! - `GET  /api/agent/conversations/{id}/connect?name&after_seq&v` → agent WebSocket (agent key)
+
+mod config;
+mod conversation;
+mod reply;
+mod site;
+mod token;
+
+pub use conversation::Conversation;
+pub use site::Site;
+
+use conversation::{ConversationInitialised, InitConversation, Peer};
+use protocol::http::{query, ConversationStarted, ConversationSummary};
+use protocol::{AgentName, ConversationId, ErrorCode, ProtocolError, Role, Seq, SiteId, PROTOCOL_VERSION};
+use worker::{event, Context, Date, Env, Headers, Method, Request, RequestInit, Response, Result, Stub, Url};
+
+type Handled = std::result::Result<Response, ProtocolError>;
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    let url = req.url()?;
+    let segments: Vec<&str> = url.path().trim_matches('/').split('/').collect();
+    let method = req.method();
+    let handled = match (method.clone(), segments.as_slice()) {
+        (Method::Options, ["api", "sites", _, "conversations"]) => cors_preflight(),
+        (Method::Post, ["api", "sites", site, "conversations"]) => start_conversation(&env, site).await,
+        (Method::Get, ["api", "connect"]) => visitor_connect(&req, &env, &url).await,
+        (Method::Get, ["api", "agent", "sites", site, "conversations"]) => list_conversations(&req, &env, site).await,
+        (Method::Get, ["api", "agent", "conversations", id, "connect"]) => agent_connect(&req, &env, &url, id).await,
+        (_, ["api", "sites", _, "conversations"] | ["api", "connect"]) => {
+            Err(ProtocolError::new(ErrorCode::MethodNotAllowed, format!("{method:?} is not allowed here")))
+        }
+        _ => Err(ProtocolError::new(ErrorCode::NotFound, format!("no route for {}", url.path()))),
+    };
+    let response = match handled {
+        Ok(response) => response,
+        Err(err) => reply::refuse(&req, err)?,
+    };
+    // Visitor API calls come from other sites' pages; they carry no cookies, so any origin
+    // may read the answers. (Per-site allowed origins come with site settings.)
+    if segments.get(1) == Some(&"sites") {
+        let mut response = response;
+        response.headers_mut().set("Access-Control-Allow-Origin", "*")?;
+        return Ok(response);
+    }
+    Ok(response)
+}
+
+fn internal(err: worker::Error) -> ProtocolError {
+    worker::console_error!("relay: {err}");
+    ProtocolError::new(ErrorCode::Internal, "the relay failed; nothing was stored")
+}
+
+fn now_ms() -> u64 {
+    Date::now().as_millis()
+}
+
+fn cors_preflight() -> Handled {
+    let headers = Headers::new();
+    for (name, value) in [
+        ("Access-Control-Allow-Methods", "POST, OPTIONS"),
+        ("Access-Control-Allow-Headers", "Content-Type"),
+        ("Access-Control-Max-Age", "86400"),
+    ] {
+        headers.set(name, value).map_err(internal)?;
+    }
+    Ok(Response::empty().map_err(internal)?.with_status(204).with_headers(headers))
+}
+
+fn param(url: &Url, name: &str) -> Option<String> {
+    url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+/// `v` must be a version this relay speaks; `after_seq` defaults to 0 (everything).
+fn connect_params(url: &Url) -> std::result::Result<Seq, ProtocolError> {
+    match param(url, query::VERSION).as_deref() {
+        Some(v) if v == PROTOCOL_VERSION.to_string() => {}
+        other => {
+            return Err(ProtocolError::new(
+                ErrorCode::UnsupportedVersion,
+                format!("this relay speaks protocol version {PROTOCOL_VERSION}, not {other:?}"),
+            ))
+        }
+    }
+    match param(url, query::AFTER_SEQ) {
+        None => Ok(0),
+        Some(raw) => raw.parse().map_err(|_| {
+            ProtocolError::new(ErrorCode::InvalidParameter, "after_seq is a whole number of 0 or more")
+        }),
+    }
+}
+
+fn conversation_stub(env: &Env, id: &ConversationId) -> std::result::Result<Stub, ProtocolError> {
+    let namespace = env.durable_object("CONVERSATION_OBJECTS").map_err(internal)?;
+    namespace.id_from_string(id.as_str()).and_then(|id| id.get_stub()).map_err(internal)
+}
+
+fn site_stub(env: &Env, site: &SiteId) -> std::result::Result<Stub, ProtocolError> {
+    let namespace = env.durable_object("SITE_OBJECTS").map_err(internal)?;
+    namespace.id_from_name(site.as_str()).and_then(|id| id.get_stub()).map_err(internal)
+}
+
+async fn start_conversation(env: &Env, site: &str) -> Handled {
+    let site = config::served_site(env, site)?;
+    let secret = config::token_secret(env)?;
+    let namespace = env.durable_object("CONVERSATION_OBJECTS").map_err(internal)?;
+    let object_id = namespace.unique_id().map_err(internal)?;
+    let conversation_id = ConversationId::parse(&object_id.to_string())?;
+    let stub = object_id.get_stub().map_err(internal)?;
+
+    let init = serde_json::to_string(&InitConversation { site: site.clone() }).map_err(|e| internal(e.into()))?;
+    let request = Request::new_with_init(
+        "https://conversation/init",
+        RequestInit::new().with_method(Method::Post).with_body(Some(init.into())),
+    )
+    .map_err(internal)?;
+    let mut answer = stub.fetch_with_request(request).await.map_err(internal)?;
+    let initialised: ConversationInitialised = answer.json().await.map_err(internal)?;
+
+    let summary = serde_json::to_string(&ConversationSummary {
+        conversation_id: conversation_id.clone(),
+        created_at: initialised.created_at,
+    })
+    .map_err(|e| internal(e.into()))?;
+    let request = Request::new_with_init(
+        site::CONVERSATIONS_URL,
+        RequestInit::new().with_method(Method::Post).with_body(Some(summary.into())),
+    )
+    .map_err(internal)?;
+    site_stub(env, &site)?.fetch_with_request(request).await.map_err(internal)?;
+
+    let grant = token::VisitorGrant { site, conversation: conversation_id.clone() };
+    let token = token::sign(&secret, &grant, now_ms() / 1000 + token::TOKEN_LIFETIME_SECS);
+    reply::json(&ConversationStarted { conversation_id, token }, 201).map_err(internal)
+}
+
+/// Hands a WebSocket upgrade to the conversation, keeping the upgrade headers.
+async fn forward_connect(req: &Request, env: &Env, id: &ConversationId, peer: &Peer, after_seq: Seq) -> Handled {
+    if !reply::is_websocket_upgrade(req) {
+        return Err(ProtocolError::new(ErrorCode::InvalidParameter, "this route takes a WebSocket upgrade"));
+    }
+    let request = Request::new_with_init(
+        &conversation::connect_url(peer, after_seq),
+        RequestInit::new().with_method(Method::Get).with_headers(req.headers().clone()),
+    )
+    .map_err(internal)?;
+    conversation_stub(env, id)?.fetch_with_request(request).await.map_err(internal)
+}
+
+async fn visitor_connect(req: &Request, env: &Env, url: &Url) -> Handled {
+    let after_seq = connect_params(url)?;
+    let secret = config::token_secret(env)?;
+    let raw = param(url, query::TOKEN)
+        .ok_or_else(|| ProtocolError::new(ErrorCode::InvalidToken, "a visitor connection needs its token"))?;
+    let grant = token::verify(&secret, &raw, now_ms() / 1000)?;
+    // A token for a site this relay no longer serves opens nothing.
+    config::served_site(env, grant.site.as_str())?;
+    let peer = Peer { role: Role::Visitor, name: None };
+    forward_connect(req, env, &grant.conversation, &peer, after_seq).await
+}
+
+/// Agents present `Authorization: Bearer <AGENT_KEY>` until the console brings sessions.
+fn require_agent(req: &Request, env: &Env) -> std::result::Result<(), ProtocolError> {
+    let expected = config::agent_key(env)?;
+    let presented = req.headers().get("Authorization").ok().flatten().unwrap_or_default();
+    let presented = presented.strip_prefix("Bearer ").unwrap_or_default();
+    // Constant-time: the comparison does not stop at the first differing byte.
+    let same = presented.len() == expected.len()
+        && presented.bytes().zip(expected.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+    if same {
+        Ok(())
+    } else {
+        Err(ProtocolError::new(ErrorCode::Unauthorized, "agent routes need a valid agent key"))
+    }
+}
+
+async fn list_conversations(req: &Request, env: &Env, site: &str) -> Handled {
+    require_agent(req, env)?;
+    let site = config::served_site(env, site)?;
+    let request = Request::new(site::CONVERSATIONS_URL, Method::Get).map_err(internal)?;
+    site_stub(env, &site)?.fetch_with_request(request).await.map_err(internal)
+}
+
+async fn agent_connect(req: &Request, env: &Env, url: &Url, id: &str) -> Handled {
+    require_agent(req, env)?;
+    let id = ConversationId::parse(id)?;
+    let after_seq = connect_params(url)?;
+    let name = AgentName::parse(&param(url, query::AGENT_NAME).unwrap_or_default())?;
+    let peer = Peer { role: Role::Agent, name: Some(name) };
+    forward_connect(req, env, &id, &peer, after_seq).await
+}

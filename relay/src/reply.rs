@@ -1,0 +1,34 @@
+//! Answers in the protocol's shapes: JSON error bodies over HTTP, and over WebSocket an
+//! `error` frame followed by a close, so a browser (which cannot read an HTTP refusal of an
+//! upgrade) still learns why it was turned away.
+
+use protocol::http::ErrorBody;
+use protocol::{ProtocolError, ServerFrame};
+use worker::{Request, Response, Result, WebSocketPair};
+
+pub fn json<T: serde::Serialize>(value: &T, status: u16) -> Result<Response> {
+    Ok(Response::from_json(value)?.with_status(status))
+}
+
+pub fn http_error(err: ProtocolError) -> Result<Response> {
+    let status = err.code.http_status();
+    json(&ErrorBody { error: err }, status)
+}
+
+pub fn is_websocket_upgrade(req: &Request) -> bool {
+    req.headers().get("Upgrade").ok().flatten().is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+/// Refuses a request in the way its client can read: a frame for a WebSocket, JSON otherwise.
+pub fn refuse(req: &Request, err: ProtocolError) -> Result<Response> {
+    if !is_websocket_upgrade(req) {
+        return http_error(err);
+    }
+    let pair = WebSocketPair::new()?;
+    pair.server.accept()?;
+    // Close codes 4000 + HTTP status, so clients can tell "token refused" (4401) apart.
+    let close_code = 4000 + err.code.http_status();
+    pair.server.send_with_str(ServerFrame::error(err.clone(), None).encode())?;
+    pair.server.close(Some(close_code), Some(err.code.as_str()))?;
+    Response::from_websocket(pair.client)
+}

@@ -1,0 +1,206 @@
+//! The visitor's view of the conversation: stored messages ordered by `seq`, followed by the
+//! visitor's own messages that are still waiting for their ack. Pure data, no browser APIs,
+//! so the ordering and dedup rules are unit-tested natively.
+
+use protocol::{Author, ClientMsgId, Message, Seq};
+
+/// Where one of the visitor's own messages stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Delivery {
+    /// Written, not yet acknowledged by the relay.
+    Sending,
+    /// Stored by the relay at a seq.
+    Sent,
+    /// Refused by the relay (it said why); can be retried.
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub client_id: ClientMsgId,
+    pub seq: Option<Seq>,
+    pub author: Author,
+    pub body: String,
+    pub delivery: Delivery,
+    /// Why the relay refused it, for a failed message.
+    pub error: Option<String>,
+}
+
+impl Entry {
+    pub fn is_mine(&self) -> bool {
+        self.author == Author::Visitor
+    }
+
+    /// Stable across the ack, so the row is not re-created when it becomes "sent".
+    pub fn key(&self) -> String {
+        match &self.author {
+            Author::Visitor => format!("v:{}", self.client_id),
+            Author::Agent { name } => format!("a:{name}:{}", self.client_id),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Thread {
+    entries: Vec<Entry>,
+}
+
+impl Thread {
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// Highest seq held with nothing missing below it isn't guaranteed by the relay's replay
+    /// alone, so this is simply the highest seq held: replay is always "everything after".
+    pub fn last_seq(&self) -> Seq {
+        self.entries.iter().filter_map(|e| e.seq).max().unwrap_or(0)
+    }
+
+    /// The visitor wrote a message; it shows at once as sending.
+    pub fn push_own(&mut self, client_id: ClientMsgId, body: String) {
+        self.entries.push(Entry { client_id, seq: None, author: Author::Visitor, body, delivery: Delivery::Sending, error: None });
+    }
+
+    /// A stored message from the relay (history, live, or our own from another tab).
+    /// Known messages are updated in place, never added twice.
+    pub fn receive(&mut self, message: Message) {
+        let existing = self.entries.iter_mut().find(|e| {
+            e.seq == Some(message.seq) || (e.author == message.author && e.client_id == message.client_id)
+        });
+        match existing {
+            Some(entry) => {
+                entry.seq = Some(message.seq);
+                entry.delivery = Delivery::Sent;
+                entry.error = None;
+            }
+            None => self.entries.push(Entry {
+                client_id: message.client_id,
+                seq: Some(message.seq),
+                author: message.author,
+                body: message.body,
+                delivery: Delivery::Sent,
+                error: None,
+            }),
+        }
+        self.sort();
+    }
+
+    pub fn ack(&mut self, client_id: &ClientMsgId, seq: Seq) {
+        if let Some(entry) = self.own_mut(client_id) {
+            entry.seq = Some(seq);
+            entry.delivery = Delivery::Sent;
+            entry.error = None;
+            self.sort();
+        }
+    }
+
+    pub fn fail(&mut self, client_id: &ClientMsgId, why: String) {
+        if let Some(entry) = self.own_mut(client_id) {
+            if entry.delivery != Delivery::Sent {
+                entry.delivery = Delivery::Failed;
+                entry.error = Some(why);
+            }
+        }
+    }
+
+    /// Puts a failed message back to sending; returns its body to send again.
+    pub fn retry(&mut self, client_id: &ClientMsgId) -> Option<String> {
+        let entry = self.own_mut(client_id)?;
+        (entry.delivery == Delivery::Failed).then(|| {
+            entry.delivery = Delivery::Sending;
+            entry.error = None;
+            entry.body.clone()
+        })
+    }
+
+    /// The visitor's messages still waiting for an ack, oldest first: resent on (re)connect.
+    pub fn unacked(&self) -> Vec<(ClientMsgId, String)> {
+        self.entries
+            .iter()
+            .filter(|e| e.is_mine() && e.delivery == Delivery::Sending)
+            .map(|e| (e.client_id.clone(), e.body.clone()))
+            .collect()
+    }
+
+    fn own_mut(&mut self, client_id: &ClientMsgId) -> Option<&mut Entry> {
+        self.entries.iter_mut().find(|e| e.is_mine() && &e.client_id == client_id)
+    }
+
+    /// Stored messages by seq; unacknowledged ones after them, in the order written.
+    fn sort(&mut self) {
+        // Stable sort keeps the written order among unacknowledged messages.
+        self.entries.sort_by_key(|e| e.seq.unwrap_or(Seq::MAX));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocol::AgentName;
+
+    fn id(s: &str) -> ClientMsgId {
+        ClientMsgId::parse(s).unwrap()
+    }
+
+    fn stored(seq: Seq, client_id: &str, author: Author) -> Message {
+        Message { seq, client_id: id(client_id), author, body: format!("m{seq}"), sent_at: 0 }
+    }
+
+    fn agent() -> Author {
+        Author::Agent { name: AgentName::parse("Ana").unwrap() }
+    }
+
+    fn seqs(thread: &Thread) -> Vec<Option<Seq>> {
+        thread.entries().iter().map(|e| e.seq).collect()
+    }
+
+    #[test]
+    fn orders_by_seq_with_pending_last() {
+        let mut t = Thread::default();
+        t.push_own(id("p1"), "pending".into());
+        t.receive(stored(2, "x", agent()));
+        t.receive(stored(1, "y", Author::Visitor));
+        assert_eq!(seqs(&t), vec![Some(1), Some(2), None]);
+        assert_eq!(t.last_seq(), 2);
+    }
+
+    #[test]
+    fn ack_moves_a_pending_message_into_place() {
+        let mut t = Thread::default();
+        t.push_own(id("a"), "first".into());
+        t.push_own(id("b"), "second".into());
+        t.ack(&id("b"), 5);
+        t.receive(stored(4, "z", agent()));
+        assert_eq!(seqs(&t), vec![Some(4), Some(5), None]);
+        assert_eq!(t.unacked(), vec![(id("a"), "first".to_owned())]);
+    }
+
+    #[test]
+    fn a_message_is_never_shown_twice() {
+        let mut t = Thread::default();
+        t.push_own(id("a"), "hi".into());
+        // the echo of our own message (another tab, or a replay after reconnect) merges
+        t.receive(stored(1, "a", Author::Visitor));
+        t.receive(stored(1, "a", Author::Visitor));
+        t.ack(&id("a"), 1);
+        assert_eq!(t.entries().len(), 1);
+        assert_eq!(t.entries()[0].delivery, Delivery::Sent);
+        // an agent's message with the same client id is a different message
+        t.receive(stored(2, "a", agent()));
+        assert_eq!(t.entries().len(), 2);
+    }
+
+    #[test]
+    fn failed_messages_can_be_retried_and_sent_ones_cannot_fail() {
+        let mut t = Thread::default();
+        t.push_own(id("a"), "hi".into());
+        t.fail(&id("a"), "too long".into());
+        assert_eq!(t.entries()[0].delivery, Delivery::Failed);
+        assert!(t.unacked().is_empty());
+        assert_eq!(t.retry(&id("a")), Some("hi".into()));
+        assert_eq!(t.retry(&id("a")), None);
+        t.ack(&id("a"), 1);
+        t.fail(&id("a"), "late".into());
+        assert_eq!(t.entries()[0].delivery, Delivery::Sent);
+    }
+}
