@@ -15,6 +15,8 @@ pub mod frames;
 pub mod http;
 pub mod ids;
 pub mod limits;
+#[cfg(feature = "token")]
+pub mod token;
 
 pub use error::{ErrorCode, ProtocolError};
 pub use frames::{Author, ClientFrame, Message, Role, ServerFrame};

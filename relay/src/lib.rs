@@ -15,12 +15,12 @@ mod config;
 mod conversation;
 mod reply;
 mod site;
-mod token;
 
 pub use conversation::Conversation;
 pub use site::Site;
 
 use conversation::{ConversationInitialised, InitConversation, Peer};
+use protocol::token;
 use protocol::http::{query, ConversationStarted, ConversationSummary};
 use protocol::{AgentName, ConversationId, ErrorCode, ProtocolError, Role, Seq, SiteId, PROTOCOL_VERSION};
 use worker::{event, Context, Date, Env, Headers, Method, Request, RequestInit, Response, Result, Stub, Url};
@@ -103,7 +103,11 @@ fn connect_params(url: &Url) -> std::result::Result<Seq, ProtocolError> {
 
 fn conversation_stub(env: &Env, id: &ConversationId) -> std::result::Result<Stub, ProtocolError> {
     let namespace = env.durable_object("CONVERSATION_OBJECTS").map_err(internal)?;
-    namespace.id_from_string(id.as_str()).and_then(|id| id.get_stub()).map_err(internal)
+    // Ids this namespace never issued fail here: to the caller, no such conversation.
+    let object_id = namespace
+        .id_from_string(id.as_str())
+        .map_err(|_| ProtocolError::new(ErrorCode::UnknownConversation, "no such conversation"))?;
+    object_id.get_stub().map_err(internal)
 }
 
 fn site_stub(env: &Env, site: &SiteId) -> std::result::Result<Stub, ProtocolError> {

@@ -1,1 +1,127 @@
+//! Harness for the end-to-end tests: starts the real relay under `wrangler dev` (workerd,
+//! SQLite-backed Durable Objects) and a real headless Chromium, on free loopback ports.
+//!
+//! One relay is shared by all tests of a test binary ([`relay`]); each gets its own site data
+//! by starting its own conversations. Every process started here is killed when the test
+//! binary exits. The relay and widget must be built first (`scripts/build`; `scripts/test`
+//! does it).
 
+pub mod browser;
+mod processes;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub use processes::kill_at_exit;
+
+/// The site configured in `wrangler.toml` for local runs.
+pub const DEMO_SITE: &str = "demo";
+/// Secrets the test relay runs with.
+pub const TOKEN_SECRET: &str = "test-token-secret";
+pub const AGENT_KEY: &str = "test-agent-key";
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is inside the repo").to_owned()
+}
+
+/// Where tests write logs, screenshots and persist directories: `target/e2e/`.
+pub fn artifacts_dir() -> PathBuf {
+    let dir = repo_root().join("target/e2e");
+    std::fs::create_dir_all(&dir).expect("create target/e2e");
+    dir
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free loopback port").port()
+}
+
+/// A running relay: `wrangler dev` on a loopback port, with its own persist directory.
+pub struct Relay {
+    pub origin: String,
+    pub persist_dir: PathBuf,
+    pub log: PathBuf,
+}
+
+/// The relay shared by every test in this binary, started on first use.
+pub fn relay() -> &'static Relay {
+    static RELAY: OnceLock<Relay> = OnceLock::new();
+    RELAY.get_or_init(|| Relay::start("shared"))
+}
+
+impl Relay {
+    /// Starts a relay with a fresh persist directory named after `name`.
+    pub fn start(name: &str) -> Relay {
+        let root = repo_root();
+        for built in ["relay/build/index.js", "dist/site/embed.js"] {
+            assert!(root.join(built).exists(), "{built} is missing: run scripts/build first (scripts/test does)");
+        }
+        let dir = artifacts_dir().join(format!("{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create relay dir");
+        let relay = Relay {
+            origin: String::new(),
+            persist_dir: dir.join("state"),
+            log: dir.join("wrangler.log"),
+        };
+        relay.launch()
+    }
+
+    /// Starts wrangler on a free port with this relay's persist directory (so a restart
+    /// finds the same Durable Object storage).
+    fn launch(mut self) -> Relay {
+        let root = repo_root();
+        let port = free_port();
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("open relay log");
+        let mut command = Command::new(root.join("node_modules/.bin/wrangler"));
+        command
+            .current_dir(&root)
+            .args(["dev", "--ip", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--inspector-port", &free_port().to_string()])
+            .arg("--persist-to")
+            .arg(&self.persist_dir)
+            .args(["--var", &format!("TOKEN_SECRET:{TOKEN_SECRET}"), "--var", &format!("AGENT_KEY:{AGENT_KEY}")])
+            .args(["--show-interactive-dev-session=false", "--log-level", "warn"])
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log handle"))
+            .stderr(log);
+        processes::spawn_group(&mut command);
+        self.origin = format!("http://127.0.0.1:{port}");
+        wait_until_serving(&self.origin, &self.log);
+        self
+    }
+
+    pub fn ws_origin(&self) -> String {
+        self.origin.replacen("http", "ws", 1)
+    }
+
+    pub fn visitor(&self) -> agent::Visitor {
+        agent::Visitor::new(&self.origin)
+    }
+
+    pub fn agent(&self, name: &str) -> agent::Agent {
+        agent::Agent::new(&self.origin, AGENT_KEY, protocol::AgentName::parse(name).expect("valid agent name"))
+    }
+}
+
+fn wait_until_serving(origin: &str, log: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let url = format!("{origin}/embed.js");
+    while Instant::now() < deadline {
+        let ready = std::process::Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", &url])
+            .output()
+            .map(|o| o.stdout == b"200")
+            .unwrap_or(false);
+        if ready {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let tail = std::fs::read_to_string(log).unwrap_or_default();
+    panic!("the relay did not start within 90 s; its log:\n{tail}");
+}

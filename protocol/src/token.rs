@@ -1,11 +1,11 @@
 //! Visitor tokens: `v1.{site}.{conversation}.{expires}.{signature}`.
 //!
 //! The signature is HMAC-SHA256 over everything before it, keyed with the relay's
-//! `TOKEN_SECRET`. A token opens exactly one conversation of one site until it expires; the
-//! relay hands out a fresh one on every start, so a returning visitor keeps theirs alive.
+//! `TOKEN_SECRET`. A token opens exactly one conversation of one site until it expires.
+//! Only the relay signs; tests use [`sign`] to make expired tokens.
 
 use hmac::{Hmac, Mac};
-use protocol::{ConversationId, ErrorCode, ProtocolError, SiteId};
+use crate::{ConversationId, ErrorCode, ProtocolError, SiteId};
 use sha2::Sha256;
 
 const PREFIX: &str = "v1";

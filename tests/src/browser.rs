@@ -1,0 +1,159 @@
+//! A real headless Chromium through chromedriver (WebDriver), with helpers that reach into
+//! the widget's shadow root. Elements found there are real WebDriver elements, so clicks and
+//! keystrokes are real input events, as a visitor makes them.
+
+use crate::{artifacts_dir, free_port, processes};
+use fantoccini::elements::{Element, ElementRef};
+use fantoccini::{Client, ClientBuilder};
+use serde_json::{json, Value};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// How long a wait for something on the page may take.
+pub const PAGE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// WebDriver's key code for Enter.
+pub const ENTER: &str = "\u{E007}";
+
+/// One chromedriver per test binary.
+fn driver_url() -> &'static str {
+    static DRIVER: OnceLock<String> = OnceLock::new();
+    DRIVER.get_or_init(|| {
+        let port = free_port();
+        let mut command = Command::new(CHROMEDRIVER);
+        command.arg(format!("--port={port}")).stdout(Stdio::null()).stderr(Stdio::null());
+        processes::spawn_group(&mut command);
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return url;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("chromedriver did not start");
+    })
+}
+
+/// A browser session: its own fresh profile, so its own localStorage, like a new device.
+pub struct Browser {
+    pub client: Client,
+}
+
+impl Browser {
+    pub async fn open() -> Browser {
+        Self::open_with_size(1280, 800).await
+    }
+
+    pub async fn open_with_size(width: u32, height: u32) -> Browser {
+        let capabilities = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--no-first-run", "--disable-quic", format!("--window-size={width},{height}"),
+                ],
+            },
+        });
+        let Value::Object(capabilities) = capabilities else { unreachable!() };
+        let client = ClientBuilder::native()
+            .capabilities(capabilities)
+            .connect(driver_url())
+            .await
+            .expect("a Chromium session through chromedriver");
+        Browser { client }
+    }
+
+    /// Runs JS in the page and returns its value.
+    pub async fn js(&self, script: &str, args: Vec<Value>) -> Value {
+        self.client.execute(script, args).await.unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
+    }
+
+    /// Waits until `condition` (a JS expression, `root` is the widget's shadow root or null)
+    /// is truthy; returns its value.
+    pub async fn wait_for(&self, what: &str, condition: &str) -> Value {
+        let script = format!(
+            "const host = document.getElementById('chat-widget'); const root = host && host.shadowRoot; return ({condition}) || null;"
+        );
+        let deadline = Instant::now() + PAGE_TIMEOUT;
+        loop {
+            let value = self.js(&script, vec![]).await;
+            if !value.is_null() && value != Value::Bool(false) {
+                return value;
+            }
+            if Instant::now() > deadline {
+                let shot = self.screenshot(&format!("timeout-{}", what.replace(' ', "-"))).await;
+                panic!("timed out waiting for {what} ({condition}); screenshot: {shot}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// An element inside the widget's shadow root, waiting for it to appear and be visible.
+    pub async fn widget(&self, selector: &str) -> Element {
+        let condition = format!(
+            "root && (() => {{ const el = root.querySelector({sel}); return el && el.checkVisibility() ? el : null; }})()",
+            sel = serde_json::to_string(selector).unwrap()
+        );
+        let value = self.wait_for(&format!("visible {selector}"), &condition).await;
+        let id = value
+            .as_object()
+            .and_then(|o| o.values().next())
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("{selector} did not come back as an element: {value}"));
+        Element::from_element_id(self.client.clone(), ElementRef::from(id.to_owned()))
+    }
+
+    /// The texts of every element matching `selector` inside the widget.
+    pub async fn widget_texts(&self, selector: &str) -> Vec<String> {
+        let script = "const host = document.getElementById('chat-widget'); \
+                      if (!host || !host.shadowRoot) return []; \
+                      return [...host.shadowRoot.querySelectorAll(arguments[0])].map(e => e.textContent);";
+        let value = self.js(script, vec![json!(selector)]).await;
+        serde_json::from_value(value).unwrap_or_default()
+    }
+
+    /// Waits until the texts matching `selector` are exactly `expected`.
+    pub async fn wait_for_texts(&self, selector: &str, expected: &[&str]) {
+        let deadline = Instant::now() + PAGE_TIMEOUT;
+        loop {
+            let texts = self.widget_texts(selector).await;
+            if texts == expected {
+                return;
+            }
+            if Instant::now() > deadline {
+                let shot = self.screenshot("timeout-texts").await;
+                panic!("{selector}: expected {expected:?}, found {texts:?}; screenshot: {shot}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn local_storage(&self, key: &str) -> Option<String> {
+        self.js("return localStorage.getItem(arguments[0]);", vec![json!(key)]).await.as_str().map(str::to_owned)
+    }
+
+    /// Saves a PNG under `target/e2e/screenshots/` and returns its path.
+    pub async fn screenshot(&self, name: &str) -> String {
+        let dir = artifacts_dir().join("screenshots");
+        std::fs::create_dir_all(&dir).expect("screenshots dir");
+        let path = dir.join(format!("{name}.png"));
+        match self.client.screenshot().await {
+            Ok(png) => {
+                std::fs::write(&path, png).expect("write screenshot");
+                path.display().to_string()
+            }
+            Err(e) => format!("(no screenshot: {e})"),
+        }
+    }
+
+    pub async fn close(self) {
+        let _ = self.client.close().await;
+    }
+}
