@@ -1,0 +1,123 @@
+//! A visitor in a real headless Chromium on the demo page, an agent on the real relay.
+
+use e2e::browser::{Browser, ENTER};
+use e2e::relay;
+use protocol::{Author, ClientMsgId, ConversationId, ServerFrame};
+use serde_json::Value;
+
+const SESSION_KEY: &str = "chat-widget:demo:session";
+
+fn id(s: &str) -> ClientMsgId {
+    ClientMsgId::parse(s).unwrap()
+}
+
+/// Clicks the launcher (the loader's, or the widget's once it has mounted) until the panel
+/// shows. The loader replaces its launcher when the widget mounts, so a click can land on
+/// one that just went away; then the click is made again.
+async fn open_widget(browser: &Browser) {
+    for _ in 0..20 {
+        let launcher = browser.widget(".cw-launcher").await;
+        if launcher.click().await.is_ok() {
+            break;
+        }
+    }
+    browser.widget(".cw-panel").await;
+}
+
+async fn write(browser: &Browser, text: &str) {
+    let input = browser.widget(".cw-input").await;
+    input.send_keys(text).await.expect("type");
+    input.send_keys(ENTER).await.expect("press Enter");
+}
+
+async fn conversation_of(browser: &Browser) -> ConversationId {
+    let raw = browser.local_storage(SESSION_KEY).await.expect("the session is saved in localStorage");
+    let session: Value = serde_json::from_str(&raw).unwrap();
+    ConversationId::parse(session["conversation_id"].as_str().unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn a_visitor_chats_with_an_agent_and_finds_it_all_again_after_reload() {
+    let relay = relay();
+    let browser = Browser::open().await;
+    browser.client.goto(&format!("{}/", relay.origin)).await.unwrap();
+
+    open_widget(&browser).await;
+    let focused = browser.wait_for("focus in the message field", "root.activeElement && root.activeElement.classList.contains('cw-input')").await;
+    assert_eq!(focused, Value::Bool(true));
+    write(&browser, "Hello, is anyone there?").await;
+    browser.wait_for_texts(".cw-mine .cw-state", &["Sent"]).await;
+
+    // The agent joins and sees the visitor's message.
+    let conversation = conversation_of(&browser).await;
+    let mut agent = relay.agent("Ana").join(&conversation, 0).await.unwrap();
+    assert!(matches!(agent.next().await.unwrap(), ServerFrame::Welcome { last_seq: 1, .. }));
+    let ServerFrame::History { messages } = agent.next().await.unwrap() else { panic!("history") };
+    assert_eq!((messages[0].body.as_str(), &messages[0].author), ("Hello, is anyone there?", &Author::Visitor));
+
+    // A reply appears live; a second visitor message reaches the agent live.
+    agent.post(&id("reply-1"), "Hi! I'm Ana. How can I help?").await.unwrap();
+    browser.wait_for_texts(".cw-theirs .cw-body", &["Hi! I'm Ana. How can I help?"]).await;
+    browser.wait_for_texts(".cw-theirs .cw-author", &["Ana"]).await;
+    write(&browser, "My order has not arrived.").await;
+    let ServerFrame::Message { message } = agent.next().await.unwrap() else { panic!("live message") };
+    assert_eq!((message.seq, message.body.as_str()), (3, "My order has not arrived."));
+    browser.wait_for_texts(".cw-mine .cw-state", &["Sent", "Sent"]).await;
+    browser.screenshot("skeleton-conversation").await;
+
+    // Reload: the same conversation, whole, without signing in.
+    browser.client.refresh().await.unwrap();
+    open_widget(&browser).await;
+    browser
+        .wait_for_texts(".cw-body", &["Hello, is anyone there?", "Hi! I'm Ana. How can I help?", "My order has not arrived."])
+        .await;
+    assert_eq!(conversation_of(&browser).await, conversation);
+    browser.screenshot("skeleton-after-reload").await;
+
+    // And it is still live after the reload.
+    agent.post(&id("reply-2"), "Let me check that for you.").await.unwrap();
+    browser.wait_for_texts(".cw-theirs .cw-body", &["Hi! I'm Ana. How can I help?", "Let me check that for you."]).await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn message_text_is_shown_as_text_never_as_markup() {
+    let relay = relay();
+    let browser = Browser::open().await;
+    browser.client.goto(&format!("{}/", relay.origin)).await.unwrap();
+    open_widget(&browser).await;
+    write(&browser, "<b>bold?</b>").await;
+    browser.wait_for_texts(".cw-mine .cw-state", &["Sent"]).await;
+
+    let payload = r#"<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>"#;
+    let mut agent = relay.agent("Ana").join(&conversation_of(&browser).await, 0).await.unwrap();
+    agent.post(&id("xss"), payload).await.unwrap();
+    browser.wait_for_texts(".cw-body", &["<b>bold?</b>", payload]).await;
+    let injected = browser
+        .wait_for("no injected elements", "root.querySelectorAll('.cw-body img, .cw-body script, .cw-body b').length === 0 ? 'none' : 'found'")
+        .await;
+    assert_eq!(injected, Value::from("none"));
+    assert_eq!(browser.js("return window.__pwned === undefined;", vec![]).await, Value::Bool(true));
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn the_host_page_styles_do_not_reach_the_widget() {
+    let relay = relay();
+    let browser = Browser::open().await;
+    browser.client.goto(&format!("{}/", relay.origin)).await.unwrap();
+    open_widget(&browser).await;
+    // The demo page styles every button with a dashed magenta border and monospace font.
+    let style = browser
+        .wait_for(
+            "the send button's computed style",
+            "(() => { const s = getComputedStyle(root.querySelector('.cw-send')); return s.borderTopStyle + '|' + s.fontFamily; })()",
+        )
+        .await;
+    let style = style.as_str().unwrap();
+    assert!(!style.starts_with("dashed"), "host border leaked in: {style}");
+    assert!(!style.contains("monospace"), "host font leaked in: {style}");
+    let host_button = browser.js("return getComputedStyle(document.querySelector('main button')).borderTopStyle;", vec![]).await;
+    assert_eq!(host_button, Value::from("dashed"), "and the widget's styles do not reach out");
+    browser.close().await;
+}
