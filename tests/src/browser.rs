@@ -4,6 +4,7 @@
 
 use crate::{artifacts_dir, free_port, processes};
 use fantoccini::elements::{Element, ElementRef};
+use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder};
 use serde_json::{json, Value};
 use std::process::{Command, Stdio};
@@ -153,7 +154,36 @@ impl Browser {
         }
     }
 
+    /// Cuts or restores the page's network, as when a phone loses signal (Chromium's
+    /// DevTools network emulation, through chromedriver).
+    pub async fn set_offline(&self, offline: bool) {
+        let params = json!({ "offline": offline, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1 });
+        // Emulation applies only while the Network domain is enabled.
+        self.client.issue_cmd(DevTools { command: "Network.enable", params: json!({}) }).await.expect("network domain");
+        self.client
+            .issue_cmd(DevTools { command: "Network.emulateNetworkConditions", params })
+            .await
+            .expect("network emulation");
+    }
+
     pub async fn close(self) {
         let _ = self.client.close().await;
+    }
+}
+
+/// A Chrome DevTools command sent through chromedriver's `goog/cdp/execute` endpoint.
+#[derive(Debug)]
+struct DevTools {
+    command: &'static str,
+    params: Value,
+}
+
+impl WebDriverCompatibleCommand for DevTools {
+    fn endpoint(&self, base_url: &url::Url, session_id: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!("session/{}/goog/cdp/execute", session_id.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(json!({ "cmd": self.command, "params": self.params }).to_string()))
     }
 }

@@ -121,3 +121,25 @@ async fn the_host_page_styles_do_not_reach_the_widget() {
     assert_eq!(host_button, Value::from("dashed"), "and the widget's styles do not reach out");
     browser.close().await;
 }
+
+#[tokio::test]
+async fn a_message_that_could_not_go_out_shows_failed_and_can_be_retried() {
+    let relay = relay();
+    let browser = Browser::open().await;
+    browser.client.goto(&format!("{}/", relay.origin)).await.unwrap();
+    open_widget(&browser).await;
+
+    browser.set_offline(true).await;
+    write(&browser, "Are you there?").await;
+    let failed = browser.widget(".cw-failed").await;
+    assert!(failed.text().await.unwrap().starts_with("Not sent"));
+    browser.screenshot("skeleton-failed").await;
+
+    browser.set_offline(false).await;
+    browser.widget(".cw-retry").await.click().await.unwrap();
+    browser.wait_for_texts(".cw-mine .cw-state", &["Sent"]).await;
+
+    let mut agent = relay.agent("Ana").join(&conversation_of(&browser).await, 0).await.unwrap();
+    assert!(matches!(agent.next().await.unwrap(), ServerFrame::Welcome { last_seq: 1, .. }), "stored exactly once");
+    browser.close().await;
+}
