@@ -81,7 +81,13 @@ impl Connection {
     /// Sends a message and waits for its ack; returns its seq. Frames arriving meanwhile
     /// (other people's messages) are skipped.
     pub async fn post(&mut self, client_id: &ClientMsgId, body: &str) -> Result<Seq, ConnectionError> {
-        self.send_frame(&ClientFrame::Send { client_id: client_id.clone(), body: body.to_owned() }).await?;
+        let frame = ClientFrame::Send { client_id: client_id.clone(), body: body.to_owned(), card: None, suggestions: vec![] };
+        self.post_frame(client_id, &frame).await
+    }
+
+    /// Sends a `send` frame (cards, suggestions) and waits for its ack; returns its seq.
+    pub async fn post_frame(&mut self, client_id: &ClientMsgId, frame: &ClientFrame) -> Result<Seq, ConnectionError> {
+        self.send_frame(frame).await?;
         loop {
             match self.next().await? {
                 ServerFrame::Ack { client_id: acked, seq, .. } if &acked == client_id => return Ok(seq),

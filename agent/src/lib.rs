@@ -7,10 +7,12 @@ mod connection;
 pub use connection::{Connection, ConnectionError};
 
 use protocol::http::{
-    agent_connect_path, agent_conversations_path, start_conversation_path, visitor_connect_path, ConversationList,
-    ConversationStarted, ErrorBody,
+    agent_connect_path, agent_conversations_path, agent_site_connect_path, availability_path, settings_path,
+    start_conversation_path, visitor_connect_path, widget_view_path, ConversationList, ConversationStarted, ErrorBody,
+    StartConversation,
 };
-use protocol::{AgentName, ConversationId, ProtocolError, Seq, SiteId};
+use protocol::site::{SiteView, WidgetSettings};
+use protocol::{AgentName, ClientFrame, Contact, ConversationId, ProtocolError, Seq, ServerFrame, SiteId};
 
 /// An HTTP answer that was not a success: its status and the relay's typed error.
 #[derive(Debug)]
@@ -72,6 +74,26 @@ impl Agent {
         Ok(check(response).await?.json().await?)
     }
 
+    /// Opens the agent's site connection and goes online; the agent stays online while the
+    /// returned connection is open. Returns once the relay has confirmed availability.
+    pub async fn go_online(&self, site: &SiteId) -> Result<Connection, ConnectionError> {
+        let url = format!("{}{}", ws_origin(&self.relay), agent_site_connect_path(site, &self.name));
+        let mut connection = Connection::open(&url, Some(&self.key)).await?;
+        connection.send_frame(&ClientFrame::SetStatus { online: true }).await?;
+        loop {
+            if let ServerFrame::Availability { agents_online: true } = connection.next().await? {
+                return Ok(connection);
+            }
+        }
+    }
+
+    /// Stores the site's widget settings (admins, once accounts exist); returns them as stored.
+    pub async fn put_settings(&self, site: &SiteId, settings: &WidgetSettings) -> Result<WidgetSettings, BoxError> {
+        let url = format!("{}{}", self.relay, settings_path(site));
+        let response = self.http.put(url).bearer_auth(&self.key).json(settings).send().await?;
+        Ok(check(response).await?.json().await?)
+    }
+
     /// Joins a conversation; the relay replays every message after `after_seq`.
     pub async fn join(&self, conversation: &ConversationId, after_seq: Seq) -> Result<Connection, ConnectionError> {
         let url = format!("{}{}", ws_origin(&self.relay), agent_connect_path(conversation, &self.name, after_seq));
@@ -92,9 +114,25 @@ impl Visitor {
     }
 
     pub async fn start(&self, site: &SiteId) -> Result<ConversationStarted, BoxError> {
+        self.start_with(site, Contact::default()).await
+    }
+
+    /// Starts a conversation with what the visitor already told us.
+    pub async fn start_with(&self, site: &SiteId, contact: Contact) -> Result<ConversationStarted, BoxError> {
         let url = format!("{}{}", self.relay, start_conversation_path(site));
-        let response = self.http.post(url).send().await?;
+        let response = self.http.post(url).json(&StartConversation { contact }).send().await?;
         Ok(check(response).await?.json().await?)
+    }
+
+    /// What the widget reads when it opens: settings and availability.
+    pub async fn view(&self, site: &SiteId) -> Result<SiteView, BoxError> {
+        let response = self.http.get(format!("{}{}", self.relay, widget_view_path(site))).send().await?;
+        Ok(check(response).await?.json().await?)
+    }
+
+    /// The live availability connection an open widget holds.
+    pub async fn availability(&self, site: &SiteId) -> Result<Connection, ConnectionError> {
+        Connection::open(&format!("{}{}", ws_origin(&self.relay), availability_path(site)), None).await
     }
 
     pub async fn connect(&self, token: &str, after_seq: Seq) -> Result<Connection, ConnectionError> {

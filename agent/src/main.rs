@@ -3,6 +3,7 @@
 //!     agent list                     the site's conversations, newest first
 //!     agent reply [ID|latest] TEXT   send one reply
 //!     agent join [ID|latest]         print the conversation live; each line you type is sent
+//!                                    (the agent is online for the site while joined)
 //!
 //! Options (or environment): --relay (RELAY_URL, default http://127.0.0.1:8787),
 //! --key (AGENT_KEY), --name (AGENT_NAME, default "Agent"), --site (SITE, default demo).
@@ -114,7 +115,8 @@ async fn run() -> Result<(), BoxError> {
         }
         Some("join") => {
             let id = resolve(&options, options.command.get(1)).await?;
-            println!("joined {id}; type a line to reply, Ctrl-D to leave");
+            let _online = options.agent.go_online(&options.site).await?;
+            println!("online, joined {id}; type a line to reply, Ctrl-D to leave");
             follow(options.agent.join(&id, 0).await?).await?;
         }
         _ => return Err(USAGE.into()),

@@ -21,6 +21,17 @@ pub enum ErrorCode {
     InvalidClientId,
     /// An invalid id in a path or parameter (site, conversation, agent name).
     InvalidId,
+    /// An email address the parser refuses.
+    InvalidEmail,
+    /// A link that is not an http(s) URL.
+    InvalidUrl,
+    /// A card, label, suggestion or setting that breaks its limits.
+    InvalidContent,
+    /// Allowed to someone, but not to this connection (a visitor sending a card, a visitor
+    /// ending the chat).
+    Forbidden,
+    /// The conversation has ended or the visitor is blocked: nothing more can be written.
+    ConversationClosed,
     /// A query parameter that is missing or not of its form (e.g. `after_seq`).
     InvalidParameter,
     /// A missing, malformed, forged or expired conversation token.
@@ -52,7 +63,12 @@ impl ErrorCode {
             | ErrorCode::InvalidClientId
             | ErrorCode::InvalidId
             | ErrorCode::InvalidParameter
+            | ErrorCode::InvalidEmail
+            | ErrorCode::InvalidUrl
+            | ErrorCode::InvalidContent
             | ErrorCode::UnsupportedVersion => 400,
+            ErrorCode::Forbidden => 403,
+            ErrorCode::ConversationClosed => 409,
             ErrorCode::FrameTooLarge => 413,
             ErrorCode::InvalidToken | ErrorCode::Unauthorized => 401,
             ErrorCode::UnknownSite | ErrorCode::UnknownConversation | ErrorCode::NotFound => 404,
@@ -72,6 +88,11 @@ impl ErrorCode {
             ErrorCode::InvalidClientId => "invalid_client_id",
             ErrorCode::InvalidId => "invalid_id",
             ErrorCode::InvalidParameter => "invalid_parameter",
+            ErrorCode::InvalidEmail => "invalid_email",
+            ErrorCode::InvalidUrl => "invalid_url",
+            ErrorCode::InvalidContent => "invalid_content",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::ConversationClosed => "conversation_closed",
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::UnknownSite => "unknown_site",

@@ -1,5 +1,6 @@
 //! WebSocket frames, both directions. JSON objects tagged by `type`.
 
+use crate::content::{validate_suggestions, Card, Contact};
 use crate::error::{ErrorCode, ProtocolError};
 use crate::ids::{AgentName, ClientMsgId, ConversationId, Seq};
 use crate::limits::{MAX_BODY_CHARS, MAX_FRAME_BYTES};
@@ -39,13 +40,56 @@ impl Author {
     }
 }
 
+/// Where a conversation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Open,
+    /// An agent ended it. Writing again starts a new conversation.
+    Ended,
+    /// An agent blocked the visitor: nothing more can be written, no automation runs.
+    Blocked,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Open => "open",
+            Status::Ended => "ended",
+            Status::Blocked => "blocked",
+        }
+    }
+
+    pub fn parse(s: &str) -> Status {
+        match s {
+            "ended" => Status::Ended,
+            "blocked" => Status::Blocked,
+            _ => Status::Open,
+        }
+    }
+}
+
+/// How far each side has read, as seqs: the visitor up to `visitor`, the agents (any of
+/// them) up to `agent`. Unread counts, "seen" receipts and the email fallback derive from it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadMarks {
+    pub visitor: Seq,
+    pub agent: Seq,
+}
+
 /// A stored message as every client sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     pub seq: Seq,
     pub client_id: ClientMsgId,
     pub author: Author,
+    /// Plain text, shown as text. May be empty when the message is a card.
     pub body: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card: Option<Card>,
+    /// Replies the agent suggests; tapping one sends it as the visitor's message.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub suggestions: Vec<String>,
     /// Relay time when it was stored, milliseconds since the Unix epoch. For display only:
     /// order comes from `seq`.
     pub sent_at: u64,
@@ -56,14 +100,35 @@ pub struct Message {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientFrame {
     /// Post a message. Answered by `ack` (also when the client id was already stored).
-    Send { client_id: ClientMsgId, body: String },
+    /// Cards and suggestions are for agents only.
+    Send {
+        client_id: ClientMsgId,
+        body: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        card: Option<Card>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        suggestions: Vec<String>,
+    },
+    /// This side is (or stopped) typing. Relayed, never stored.
+    Typing { active: bool },
+    /// This side has read everything up to `up_to`.
+    Read { up_to: Seq },
+    /// The visitor gives or changes their email and name.
+    SetContact { contact: Contact },
+    /// An agent ends the conversation.
+    End,
+    /// An agent blocks the visitor (and marks the conversation as spam).
+    Block,
+    /// An agent goes online or offline (on the agent's site connection).
+    SetStatus { online: bool },
     /// Keep-alive; answered by `pong` without waking the conversation.
     Ping,
 }
 
 impl ClientFrame {
     /// Every `type` a client may send.
-    pub const TYPES: &'static [&'static str] = &["send", "ping"];
+    pub const TYPES: &'static [&'static str] =
+        &["send", "typing", "read", "set_contact", "end", "block", "set_status", "ping"];
 
     /// The exact text of a ping frame. The relay answers it at the socket, so the
     /// text must be byte-for-byte this.
@@ -91,8 +156,13 @@ impl ClientFrame {
                 format!("unknown frame type {kind:?}"),
             ));
         }
-        let frame: ClientFrame = serde_json::from_value(value)
-            .map_err(|e| ProtocolError::new(ErrorCode::MalformedFrame, format!("bad {kind} frame: {e}")))?;
+        let frame: ClientFrame = match serde_json::from_value(value.clone()) {
+            Ok(frame) => frame,
+            Err(e) => {
+                return Err(explain_checked_field(&value)
+                    .unwrap_or_else(|| ProtocolError::new(ErrorCode::MalformedFrame, format!("bad {kind} frame: {e}"))))
+            }
+        };
         frame.validated()
     }
 
@@ -109,18 +179,38 @@ impl ClientFrame {
     /// Checks ids and limits, and normalises the body (trimmed).
     pub fn validated(self) -> Result<ClientFrame, ProtocolError> {
         match self {
-            ClientFrame::Send { client_id, body } => {
+            ClientFrame::Send { client_id, body, card, suggestions } => {
                 let client_id = ClientMsgId::parse(client_id.as_str())?;
-                let body = validate_body(&body)?;
-                Ok(ClientFrame::Send { client_id, body })
+                // A card may stand alone; otherwise the text is the message.
+                let body = if card.is_some() && body.trim().is_empty() { String::new() } else { validate_body(&body)? };
+                let card = card.map(Card::validated).transpose()?;
+                let suggestions = validate_suggestions(suggestions)?;
+                Ok(ClientFrame::Send { client_id, body, card, suggestions })
             }
-            ClientFrame::Ping => Ok(ClientFrame::Ping),
+            ClientFrame::SetContact { contact } => Ok(ClientFrame::SetContact { contact: contact.validated()? }),
+            other => Ok(other),
         }
     }
 
     pub fn encode(&self) -> String {
         serde_json::to_string(self).expect("frames always serialise")
     }
+}
+
+/// Emails and links check themselves while decoding, so serde only says "invalid value";
+/// this finds which checked field failed, to answer with its own code.
+pub fn explain_checked_field(value: &serde_json::Value) -> Option<ProtocolError> {
+    if let Some(email) = value.pointer("/contact/email").and_then(|v| v.as_str()) {
+        if let Err(err) = crate::content::Email::parse(email) {
+            return Some(err);
+        }
+    }
+    if let Some(url) = value.pointer("/card/url").and_then(|v| v.as_str()) {
+        if let Err(err) = crate::content::SafeUrl::parse(url) {
+            return Some(err);
+        }
+    }
+    None
 }
 
 /// Trims a message body and checks it is neither empty nor over [`MAX_BODY_CHARS`].
@@ -142,13 +232,16 @@ pub fn validate_body(body: &str) -> Result<String, ProtocolError> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame {
-    /// First frame on every connection. `last_seq` is the conversation's newest seq: once the
-    /// client holds every message up to it, it is caught up.
+    /// First frame on every conversation connection. `last_seq` is the conversation's newest
+    /// seq: once the client holds every message up to it, it is caught up.
     Welcome {
         v: u16,
         conversation_id: ConversationId,
         role: Role,
         last_seq: Seq,
+        status: Status,
+        read: ReadMarks,
+        contact: Contact,
     },
     /// Replay of the messages after the connection's `after_seq`, in order. A long replay
     /// arrives as several frames.
@@ -157,6 +250,16 @@ pub enum ServerFrame {
     Ack { client_id: ClientMsgId, seq: Seq, sent_at: u64 },
     /// A new message from another connection.
     Message { message: Message },
+    /// Someone on the other side is typing (or stopped).
+    Typing { author: Author, active: bool },
+    /// A side read up to a seq.
+    Read { role: Role, up_to: Seq },
+    /// The conversation's status changed.
+    Status { status: Status },
+    /// The visitor's contact details changed.
+    Contact { contact: Contact },
+    /// Whether any agent of the site is online (on the site availability connection).
+    Availability { agents_online: bool },
     /// A refused frame. `client_id` is set when the refused frame was a `send`, so the
     /// client can mark that message failed. The connection stays open.
     Error {
@@ -195,14 +298,36 @@ mod tests {
         ClientMsgId::parse(s).unwrap()
     }
 
+    use crate::content::{Email, SafeUrl};
+
     fn sample_message(author: Author) -> Message {
-        Message { seq: 7, client_id: cid("c-7"), author, body: "héllo <b>".into(), sent_at: 1_700_000_000_000 }
+        Message {
+            seq: 7,
+            client_id: cid("c-7"),
+            author,
+            body: "héllo <b>".into(),
+            card: None,
+            suggestions: vec![],
+            sent_at: 1_700_000_000_000,
+        }
     }
 
     #[test]
     fn every_client_frame_round_trips() {
-        let frames = [ClientFrame::Send { client_id: cid("abc"), body: "hi".into() }, ClientFrame::Ping];
+        let card = Card::Link { label: "Track".into(), url: SafeUrl::parse("https://example.com/t").unwrap() };
+        let frames = [
+            ClientFrame::Send { client_id: cid("abc"), body: "hi".into(), card: None, suggestions: vec![] },
+            ClientFrame::Typing { active: true },
+            ClientFrame::Read { up_to: 4 },
+            ClientFrame::SetContact { contact: Contact { email: Some(Email::parse("a@b.co").unwrap()), name: Some("Ana".into()) } },
+            ClientFrame::End,
+            ClientFrame::Block,
+            ClientFrame::SetStatus { online: true },
+            ClientFrame::Ping,
+        ];
         assert_eq!(frames.len(), ClientFrame::TYPES.len());
+        let with_card = ClientFrame::Send { client_id: cid("c"), body: String::new(), card: Some(card), suggestions: vec!["Yes".into()] };
+        assert_eq!(ClientFrame::decode(&with_card.encode()).unwrap(), with_card);
         for frame in frames {
             assert_eq!(ClientFrame::decode(&frame.encode()).unwrap(), frame);
         }
@@ -218,10 +343,18 @@ mod tests {
                 conversation_id: ConversationId::parse(&"ab".repeat(32)).unwrap(),
                 role: Role::Visitor,
                 last_seq: 3,
+                status: Status::Open,
+                read: ReadMarks { visitor: 1, agent: 3 },
+                contact: Contact::default(),
             },
             ServerFrame::History { messages: vec![sample_message(Author::Visitor), sample_message(agent.clone())] },
             ServerFrame::Ack { client_id: cid("x"), seq: 1, sent_at: 5 },
-            ServerFrame::Message { message: sample_message(agent) },
+            ServerFrame::Message { message: sample_message(agent.clone()) },
+            ServerFrame::Typing { author: agent, active: true },
+            ServerFrame::Read { role: Role::Agent, up_to: 3 },
+            ServerFrame::Status { status: Status::Ended },
+            ServerFrame::Contact { contact: Contact { email: None, name: Some("Ana".into()) } },
+            ServerFrame::Availability { agents_online: false },
             ServerFrame::error(ProtocolError::new(ErrorCode::BodyTooLong, "too long"), Some(cid("y"))),
             ServerFrame::error(ProtocolError::new(ErrorCode::MalformedFrame, "bad"), None),
             ServerFrame::Pong,
@@ -263,6 +396,18 @@ mod tests {
     }
 
     #[test]
+    fn content_is_checked_when_decoded() {
+        let js_link = r#"{"type":"send","client_id":"a","body":"","card":{"kind":"link","label":"x","url":"javascript:alert(1)"}}"#;
+        assert_eq!(code(js_link), ErrorCode::InvalidUrl);
+        let empty_without_card = r#"{"type":"send","client_id":"a","body":""}"#;
+        assert_eq!(code(empty_without_card), ErrorCode::EmptyBody);
+        let bad_email = r#"{"type":"set_contact","contact":{"email":"nope"}}"#;
+        assert_eq!(code(bad_email), ErrorCode::InvalidEmail);
+        let too_many = format!(r#"{{"type":"send","client_id":"a","body":"x","suggestions":{}}}"#, serde_json::to_string(&vec!["s"; 7]).unwrap());
+        assert_eq!(code(&too_many), ErrorCode::InvalidContent);
+    }
+
+    #[test]
     fn refusals_name_the_message_when_they_can() {
         let too_long = format!(r#"{{"type":"send","client_id":"m1","body":"{}"}}"#, "x".repeat(MAX_BODY_CHARS + 1));
         assert_eq!(ClientFrame::client_id_hint(&too_long), Some(cid("m1")));
@@ -276,7 +421,8 @@ mod tests {
         assert_eq!(validate_body(&format!("  {at_limit}\n")).unwrap(), at_limit);
         assert_eq!(validate_body(&"é".repeat(MAX_BODY_CHARS + 1)).unwrap_err().code, ErrorCode::BodyTooLong);
         // the largest valid body still fits in a frame
-        let frame = ClientFrame::Send { client_id: cid("a"), body: "😀".repeat(MAX_BODY_CHARS) }.encode();
+        let frame = ClientFrame::Send { client_id: cid("a"), body: "😀".repeat(MAX_BODY_CHARS), card: None, suggestions: vec![] }
+            .encode();
         assert!(ClientFrame::decode(&frame).is_ok());
     }
 

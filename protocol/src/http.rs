@@ -1,8 +1,17 @@
 //! HTTP routes and bodies. Paths are built here so relay, widget and tests agree on them.
 
+use crate::content::Contact;
 use crate::error::ProtocolError;
 use crate::ids::{AgentName, ConversationId, Seq, SiteId};
 use serde::{Deserialize, Serialize};
+
+/// Optional body of `POST /api/sites/{site}/conversations`: what the visitor already told us
+/// (the pre-chat form, or the site's `identify` call).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartConversation {
+    #[serde(default)]
+    pub contact: Contact,
+}
 
 /// Answer to `POST /api/sites/{site}/conversations`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,6 +60,32 @@ pub fn visitor_connect_path(token: &str, after_seq: Seq) -> String {
         "/api/connect?{}={token}&{}={after_seq}&{}={}",
         query::TOKEN,
         query::AFTER_SEQ,
+        query::VERSION,
+        crate::PROTOCOL_VERSION
+    )
+}
+
+/// `GET`: the widget's settings and whether an agent is online (a `SiteView`).
+pub fn widget_view_path(site: &SiteId) -> String {
+    format!("/api/sites/{site}/widget")
+}
+
+/// WebSocket: live `availability` frames for an open widget.
+pub fn availability_path(site: &SiteId) -> String {
+    format!("/api/sites/{site}/availability?{}={}", query::VERSION, crate::PROTOCOL_VERSION)
+}
+
+/// `PUT` a `WidgetSettings` with agent credentials (admins, once accounts exist).
+pub fn settings_path(site: &SiteId) -> String {
+    format!("/api/agent/sites/{site}/settings")
+}
+
+/// WebSocket with agent credentials: the agent's connection to the site (presence).
+pub fn agent_site_connect_path(site: &SiteId, name: &AgentName) -> String {
+    format!(
+        "/api/agent/sites/{site}/connect?{}={}&{}={}",
+        query::AGENT_NAME,
+        percent_encode(name.as_str()),
         query::VERSION,
         crate::PROTOCOL_VERSION
     )

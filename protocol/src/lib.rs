@@ -10,16 +10,19 @@
 //! known client id returns the same ack and stores nothing. Clients order by `seq`, never by
 //! clock; a (re)connect says `after_seq` and receives exactly what follows.
 
+pub mod content;
 pub mod error;
 pub mod frames;
 pub mod http;
 pub mod ids;
 pub mod limits;
+pub mod site;
 #[cfg(feature = "token")]
 pub mod token;
 
 pub use error::{ErrorCode, ProtocolError};
-pub use frames::{Author, ClientFrame, Message, Role, ServerFrame};
+pub use content::{Card, Contact, Email, SafeUrl};
+pub use frames::{Author, ClientFrame, Message, ReadMarks, Role, ServerFrame, Status};
 pub use ids::{AgentName, ClientMsgId, ConversationId, Seq, SiteId};
 
 /// Version of this protocol. A client states it when it connects; the relay answers with

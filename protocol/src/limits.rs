@@ -19,3 +19,25 @@ pub const MAX_AGENT_NAME_CHARS: usize = 64;
 
 /// Most messages the relay puts in one `history` frame; a longer replay comes as several.
 pub const HISTORY_PAGE: usize = 200;
+
+/// Longest link, in bytes.
+pub const MAX_URL_LEN: usize = 2_048;
+
+/// Longest button label (quick reply, suggested reply, link).
+pub const MAX_LABEL_CHARS: usize = 60;
+
+/// Longest article summary on a card.
+pub const MAX_SUMMARY_CHARS: usize = 300;
+
+/// Most suggested replies under one message.
+pub const MAX_SUGGESTIONS: usize = 6;
+
+/// Longest visitor name.
+pub const MAX_NAME_CHARS: usize = 80;
+
+/// Longest greeting, fallback or other site text shown in the widget.
+pub const MAX_SITE_TEXT_CHARS: usize = 500;
+
+/// Most quick replies at one level, and how deep flows of quick replies may nest.
+pub const MAX_QUICK_REPLIES: usize = 8;
+pub const MAX_FLOW_DEPTH: usize = 3;

@@ -1,21 +1,23 @@
-//! The `Conversation` Durable Object: one per conversation, the only writer of its messages.
+//! The `Conversation` Durable Object: one per conversation, the only writer of its state.
 //!
 //! Storage is the object's SQLite database:
-//! - `meta` holds the site and creation time (set once by `/init`; a conversation without it
-//!   does not exist, whatever its id);
-//! - `messages` holds every message with its `seq` (AUTOINCREMENT, so strictly increasing and
-//!   never reused) and its client id, unique per author: a resend is acknowledged with the seq
-//!   it already has and stores nothing.
+//! - `meta`: site, creation time, status (open, ended, blocked), the visitor's contact, and
+//!   the read marks (visitor read up to seq N, agents up to M). A conversation without a site
+//!   does not exist, whatever its id.
+//! - `messages`: every message with its `seq` (AUTOINCREMENT: strictly increasing, never
+//!   reused) and its client id, unique per author. A resend is acknowledged with the seq it
+//!   already has and stores nothing.
 //!
-//! Visitors and agents connect through the WebSocket hibernation API, tagged by role, with their
-//! identity in the socket attachment, so the object can sleep between messages without
-//! dropping anyone. On connect, the object replays exactly the messages after `after_seq`.
+//! Visitors and agents connect through the WebSocket hibernation API, tagged by role, with
+//! their identity in the socket attachment, so the object sleeps between messages without
+//! dropping anyone. On connect it replays exactly the messages after `after_seq`. Typing
+//! indicators are relayed and never stored.
 
 use crate::reply;
 use protocol::limits::HISTORY_PAGE;
 use protocol::{
-    AgentName, Author, ClientFrame, ClientMsgId, ConversationId, ErrorCode, Message, ProtocolError, Role, Seq,
-    ServerFrame, SiteId, PROTOCOL_VERSION,
+    AgentName, Author, Card, ClientFrame, ClientMsgId, Contact, ConversationId, Email, ErrorCode, Message,
+    ProtocolError, ReadMarks, Role, Seq, ServerFrame, SiteId, Status, PROTOCOL_VERSION,
 };
 use serde::{Deserialize, Serialize};
 use worker::{
@@ -27,6 +29,7 @@ use worker::{
 #[derive(Debug, Serialize, Deserialize)]
 pub struct InitConversation {
     pub site: SiteId,
+    pub contact: Contact,
 }
 
 /// Internal answer to [`InitConversation`].
@@ -84,6 +87,8 @@ struct MessageRow {
     author_role: String,
     author_name: Option<String>,
     body: String,
+    card: Option<String>,
+    suggestions: Option<String>,
     sent_at: i64,
 }
 
@@ -98,6 +103,8 @@ impl MessageRow {
             client_id: ClientMsgId::parse(&self.client_id).ok()?,
             author,
             body: self.body,
+            card: self.card.and_then(|c| serde_json::from_str(&c).ok()),
+            suggestions: self.suggestions.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default(),
             sent_at: self.sent_at as u64,
         })
     }
@@ -128,6 +135,18 @@ fn internal(err: worker::Error) -> ProtocolError {
     ProtocolError::new(ErrorCode::Internal, "the conversation could not do that; nothing was stored")
 }
 
+fn forbidden(what: &str) -> ProtocolError {
+    ProtocolError::new(ErrorCode::Forbidden, format!("{what} is for agents only"))
+}
+
+/// A message as it is about to be stored.
+struct Post {
+    client_id: ClientMsgId,
+    body: String,
+    card: Option<Card>,
+    suggestions: Vec<String>,
+}
+
 impl Conversation {
     fn sql(&self) -> SqlStorage {
         self.state.storage().sql()
@@ -143,6 +162,8 @@ impl Conversation {
                 author_role TEXT NOT NULL,
                 author_name TEXT,
                 body TEXT NOT NULL,
+                card TEXT,
+                suggestions TEXT,
                 sent_at INTEGER NOT NULL,
                 UNIQUE (author_key, client_id)
             )",
@@ -156,8 +177,29 @@ impl Conversation {
         Ok(rows.into_iter().next().map(|r| r.value))
     }
 
+    fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.sql().exec(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            vec![key.into(), value.into()],
+        )?;
+        Ok(())
+    }
+
     fn exists(&self) -> Result<bool> {
         Ok(self.meta("site")?.is_some())
+    }
+
+    fn status(&self) -> Result<Status> {
+        Ok(self.meta("status")?.as_deref().map(Status::parse).unwrap_or(Status::Open))
+    }
+
+    fn contact(&self) -> Result<Contact> {
+        Ok(Contact { email: self.meta("email")?.and_then(|e| Email::parse(&e).ok()), name: self.meta("name")? })
+    }
+
+    fn read_marks(&self) -> Result<ReadMarks> {
+        let mark = |key| -> Result<Seq> { Ok(self.meta(key)?.and_then(|v| v.parse().ok()).unwrap_or(0)) };
+        Ok(ReadMarks { visitor: mark("visitor_read")?, agent: mark("agent_read")? })
     }
 
     fn last_seq(&self) -> Result<Seq> {
@@ -169,7 +211,7 @@ impl Conversation {
         let rows: Vec<MessageRow> = self
             .sql()
             .exec(
-                "SELECT seq, client_id, author_role, author_name, body, sent_at FROM messages
+                "SELECT seq, client_id, author_role, author_name, body, card, suggestions, sent_at FROM messages
                  WHERE seq > ? ORDER BY seq LIMIT ?",
                 vec![SqlStorageValue::try_from_i64(after_seq as i64)?, (limit as i64).into()],
             )?
@@ -178,17 +220,25 @@ impl Conversation {
     }
 
     fn init(&self, request: InitConversation) -> Result<ConversationInitialised> {
-        let created_at = match self.meta("created_at")? {
-            Some(existing) => existing.parse().unwrap_or_default(),
-            None => {
-                let now = now_ms();
-                let sql = self.sql();
-                sql.exec("INSERT INTO meta (key, value) VALUES ('site', ?)", vec![request.site.as_str().into()])?;
-                sql.exec("INSERT INTO meta (key, value) VALUES ('created_at', ?)", vec![now.to_string().into()])?;
-                now
-            }
-        };
-        Ok(ConversationInitialised { created_at })
+        if let Some(existing) = self.meta("created_at")? {
+            return Ok(ConversationInitialised { created_at: existing.parse().unwrap_or_default() });
+        }
+        let now = now_ms();
+        self.set_meta("site", request.site.as_str())?;
+        self.set_meta("created_at", &now.to_string())?;
+        self.set_meta("status", Status::Open.as_str())?;
+        self.store_contact(&request.contact)?;
+        Ok(ConversationInitialised { created_at: now })
+    }
+
+    fn store_contact(&self, contact: &Contact) -> Result<()> {
+        if let Some(email) = &contact.email {
+            self.set_meta("email", email.as_str())?;
+        }
+        if let Some(name) = &contact.name {
+            self.set_meta("name", name)?;
+        }
+        Ok(())
     }
 
     async fn accept_connection(&self, req: Request) -> Result<Response> {
@@ -209,7 +259,18 @@ impl Conversation {
         let conversation_id = ConversationId::parse(&self.state.id().to_string())
             .map_err(|e| worker::Error::RustError(e.to_string()))?;
         let last_seq = self.last_seq()?;
-        send(&pair.server, &ServerFrame::Welcome { v: PROTOCOL_VERSION, conversation_id, role, last_seq });
+        send(
+            &pair.server,
+            &ServerFrame::Welcome {
+                v: PROTOCOL_VERSION,
+                conversation_id,
+                role,
+                last_seq,
+                status: self.status()?,
+                read: self.read_marks()?,
+                contact: self.contact()?,
+            },
+        );
         let mut cursor = after_seq;
         while cursor < last_seq {
             let page = self.messages_after(cursor, HISTORY_PAGE)?;
@@ -220,19 +281,43 @@ impl Conversation {
         Response::from_websocket(pair.client)
     }
 
+    /// Sends a frame to every connection but `except`.
+    fn broadcast(&self, frame: &ServerFrame, except: Option<&WebSocket>) {
+        let text = frame.encode();
+        for socket in self.state.get_websockets() {
+            if Some(&socket) != except {
+                // A socket that is closing cannot take it; it will catch up on reconnect.
+                let _ = socket.send_with_str(&text);
+            }
+        }
+    }
+
     /// Stores a message once and acknowledges it; a known client id gets its original ack.
-    fn post(&self, sender: &WebSocket, peer: &Peer, client_id: ClientMsgId, body: String) -> Result<()> {
+    fn post(&self, sender: &WebSocket, peer: &Peer, post: Post) -> std::result::Result<(), ProtocolError> {
         let author_key = peer.author_key();
         let sql = self.sql();
         let known: Vec<SeqRow> = sql
             .exec(
                 "SELECT seq, sent_at FROM messages WHERE author_key = ? AND client_id = ?",
-                vec![author_key.as_str().into(), client_id.as_str().into()],
-            )?
-            .to_array()?;
+                vec![author_key.as_str().into(), post.client_id.as_str().into()],
+            )
+            .and_then(|c| c.to_array())
+            .map_err(internal)?;
         if let Some(row) = known.into_iter().next() {
-            send(sender, &ServerFrame::Ack { client_id, seq: row.seq as Seq, sent_at: row.sent_at as u64 });
+            send(sender, &ServerFrame::Ack { client_id: post.client_id, seq: row.seq as Seq, sent_at: row.sent_at as u64 });
             return Ok(());
+        }
+        if peer.role == Role::Visitor && (post.card.is_some() || !post.suggestions.is_empty()) {
+            return Err(forbidden("sending cards and suggested replies"));
+        }
+        match self.status().map_err(internal)? {
+            Status::Open => {}
+            Status::Ended => {
+                return Err(ProtocolError::new(ErrorCode::ConversationClosed, "this conversation has ended"));
+            }
+            Status::Blocked => {
+                return Err(ProtocolError::new(ErrorCode::ConversationClosed, "this visitor is blocked"));
+            }
         }
 
         let author = peer.author();
@@ -241,31 +326,105 @@ impl Conversation {
             Author::Agent { name } => SqlStorageValue::from(name.as_str()),
             Author::Visitor => SqlStorageValue::Null,
         };
+        let card = post.card.as_ref().map(|c| serde_json::to_string(c).unwrap_or_default());
+        let suggestions = (!post.suggestions.is_empty()).then(|| serde_json::to_string(&post.suggestions).unwrap_or_default());
         let row: SeqRow = sql
             .exec(
-                "INSERT INTO messages (author_key, client_id, author_role, author_name, body, sent_at)
-                 VALUES (?, ?, ?, ?, ?, ?) RETURNING seq, sent_at",
+                "INSERT INTO messages (author_key, client_id, author_role, author_name, body, card, suggestions, sent_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq, sent_at",
                 vec![
                     author_key.into(),
-                    client_id.as_str().into(),
+                    post.client_id.as_str().into(),
                     author.role().as_str().into(),
                     author_name,
-                    body.as_str().into(),
-                    SqlStorageValue::try_from_i64(sent_at as i64)?,
+                    post.body.as_str().into(),
+                    card.into(),
+                    suggestions.into(),
+                    SqlStorageValue::try_from_i64(sent_at as i64).map_err(internal)?,
                 ],
-            )?
-            .one()?;
+            )
+            .and_then(|c| c.one())
+            .map_err(internal)?;
         let seq = row.seq as Seq;
-        send(sender, &ServerFrame::Ack { client_id: client_id.clone(), seq, sent_at });
+        send(sender, &ServerFrame::Ack { client_id: post.client_id.clone(), seq, sent_at });
 
-        let frame = ServerFrame::Message { message: Message { seq, client_id, author, body, sent_at } }.encode();
-        for socket in self.state.get_websockets() {
-            if &socket != sender {
-                // A socket that is closing cannot take it; it will catch up on reconnect.
-                let _ = socket.send_with_str(&frame);
-            }
+        // The author has read their own message.
+        self.mark_read(peer.role, seq).map_err(internal)?;
+        let message = Message {
+            seq,
+            client_id: post.client_id,
+            author,
+            body: post.body,
+            card: post.card,
+            suggestions: post.suggestions,
+            sent_at,
+        };
+        self.broadcast(&ServerFrame::Message { message }, Some(sender));
+        Ok(())
+    }
+
+    /// Moves a side's read mark forward (never back, never past the last message).
+    /// Returns the new mark when it moved.
+    fn mark_read(&self, role: Role, up_to: Seq) -> Result<Option<Seq>> {
+        let marks = self.read_marks()?;
+        let current = if role == Role::Visitor { marks.visitor } else { marks.agent };
+        let up_to = up_to.min(self.last_seq()?);
+        if up_to <= current {
+            return Ok(None);
+        }
+        let key = if role == Role::Visitor { "visitor_read" } else { "agent_read" };
+        self.set_meta(key, &up_to.to_string())?;
+        Ok(Some(up_to))
+    }
+
+    fn set_status(&self, status: Status) -> Result<()> {
+        if self.status()? != status {
+            self.set_meta("status", status.as_str())?;
+            self.broadcast(&ServerFrame::Status { status }, None);
         }
         Ok(())
+    }
+
+    fn handle(&self, ws: &WebSocket, peer: &Peer, frame: ClientFrame) -> std::result::Result<(), ProtocolError> {
+        match frame {
+            ClientFrame::Send { client_id, body, card, suggestions } => {
+                self.post(ws, peer, Post { client_id, body, card, suggestions })
+            }
+            ClientFrame::Typing { active } => {
+                self.broadcast(&ServerFrame::Typing { author: peer.author(), active }, Some(ws));
+                Ok(())
+            }
+            ClientFrame::Read { up_to } => {
+                if let Some(up_to) = self.mark_read(peer.role, up_to).map_err(internal)? {
+                    self.broadcast(&ServerFrame::Read { role: peer.role, up_to }, None);
+                }
+                Ok(())
+            }
+            ClientFrame::SetContact { contact } => {
+                if peer.role != Role::Visitor {
+                    return Err(ProtocolError::new(ErrorCode::Forbidden, "only the visitor sets their contact details"));
+                }
+                self.store_contact(&contact).map_err(internal)?;
+                self.broadcast(&ServerFrame::Contact { contact: self.contact().map_err(internal)? }, None);
+                Ok(())
+            }
+            ClientFrame::End | ClientFrame::Block if peer.role != Role::Agent => Err(forbidden("ending or blocking")),
+            ClientFrame::End => {
+                if self.status().map_err(internal)? == Status::Open {
+                    self.set_status(Status::Ended).map_err(internal)?;
+                }
+                Ok(())
+            }
+            ClientFrame::Block => self.set_status(Status::Blocked).map_err(internal),
+            ClientFrame::SetStatus { .. } => Err(ProtocolError::new(
+                ErrorCode::Forbidden,
+                "presence is set on the site connection, not on a conversation",
+            )),
+            ClientFrame::Ping => {
+                send(ws, &ServerFrame::Pong);
+                Ok(())
+            }
+        }
     }
 }
 
@@ -315,18 +474,17 @@ impl DurableObject for Conversation {
                 return Ok(());
             }
         };
-        match frame {
-            ClientFrame::Ping => send(&ws, &ServerFrame::Pong),
-            ClientFrame::Send { client_id, body } => {
-                let Some(peer) = ws.deserialize_attachment::<Peer>()? else {
-                    let err = ProtocolError::new(ErrorCode::Internal, "connection lost its identity; reconnect");
-                    send(&ws, &ServerFrame::error(err, Some(client_id)));
-                    return Ok(());
-                };
-                if let Err(err) = self.post(&ws, &peer, client_id.clone(), body) {
-                    send(&ws, &ServerFrame::error(internal(err), Some(client_id)));
-                }
-            }
+        let client_id = match &frame {
+            ClientFrame::Send { client_id, .. } => Some(client_id.clone()),
+            _ => None,
+        };
+        let Some(peer) = ws.deserialize_attachment::<Peer>()? else {
+            let err = ProtocolError::new(ErrorCode::Internal, "connection lost its identity; reconnect");
+            send(&ws, &ServerFrame::error(err, client_id));
+            return Ok(());
+        };
+        if let Err(err) = self.handle(&ws, &peer, frame) {
+            send(&ws, &ServerFrame::error(err, client_id));
         }
         Ok(())
     }

@@ -6,9 +6,13 @@
 //! Static files (demo page, embed loader, widget) are Workers assets; only `/api/*` runs here.
 //!
 //! Routes:
-//! - `POST /api/sites/{site}/conversations` → `ConversationStarted` (visitor token)
+//! - `GET  /api/sites/{site}/widget` → `SiteView` (settings and availability)
+//! - `GET  /api/sites/{site}/availability?v` → WebSocket of `availability` frames
+//! - `POST /api/sites/{site}/conversations` (`StartConversation`) → `ConversationStarted`
 //! - `GET  /api/connect?token&after_seq&v` → visitor WebSocket
 //! - `GET  /api/agent/sites/{site}/conversations` → `ConversationList` (agent key)
+//! - `PUT  /api/agent/sites/{site}/settings` (`WidgetSettings`) → the stored settings (agent key)
+//! - `GET  /api/agent/sites/{site}/connect?name&v` → agent presence WebSocket (agent key)
 //! - `GET  /api/agent/conversations/{id}/connect?name&after_seq&v` → agent WebSocket (agent key)
 
 mod config;
@@ -21,24 +25,31 @@ pub use site::Site;
 
 use conversation::{ConversationInitialised, InitConversation, Peer};
 use protocol::token;
-use protocol::http::{query, ConversationStarted, ConversationSummary};
+use protocol::http::{query, ConversationStarted, ConversationSummary, StartConversation};
 use protocol::{AgentName, ConversationId, ErrorCode, ProtocolError, Role, Seq, SiteId, PROTOCOL_VERSION};
 use worker::{event, Context, Date, Env, Headers, Method, Request, RequestInit, Response, Result, Stub, Url};
 
 type Handled = std::result::Result<Response, ProtocolError>;
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let url = req.url()?;
     let segments: Vec<&str> = url.path().trim_matches('/').split('/').collect();
     let method = req.method();
     let handled = match (method.clone(), segments.as_slice()) {
         (Method::Options, ["api", "sites", _, "conversations"]) => cors_preflight(),
-        (Method::Post, ["api", "sites", site, "conversations"]) => start_conversation(&env, site).await,
+        (Method::Post, ["api", "sites", site, "conversations"]) => start_conversation(&mut req, &env, site).await,
+        (Method::Get, ["api", "sites", site, "widget"]) => site_get(&env, site, site::VIEW_URL).await,
+        (Method::Get, ["api", "sites", site, "availability"]) => availability(&req, &env, &url, site).await,
         (Method::Get, ["api", "connect"]) => visitor_connect(&req, &env, &url).await,
-        (Method::Get, ["api", "agent", "sites", site, "conversations"]) => list_conversations(&req, &env, site).await,
+        (Method::Get, ["api", "agent", "sites", site, "conversations"]) => match require_agent(&req, &env) {
+            Ok(()) => site_get(&env, site, site::CONVERSATIONS_URL).await,
+            Err(err) => Err(err),
+        },
+        (Method::Put, ["api", "agent", "sites", site, "settings"]) => put_settings(&mut req, &env, site).await,
+        (Method::Get, ["api", "agent", "sites", site, "connect"]) => agent_site_connect(&req, &env, &url, site).await,
         (Method::Get, ["api", "agent", "conversations", id, "connect"]) => agent_connect(&req, &env, &url, id).await,
-        (_, ["api", "sites", _, "conversations"] | ["api", "connect"]) => {
+        (_, ["api", "sites", _, "conversations" | "widget" | "availability"] | ["api", "connect"]) => {
             Err(ProtocolError::new(ErrorCode::MethodNotAllowed, format!("{method:?} is not allowed here")))
         }
         _ => Err(ProtocolError::new(ErrorCode::NotFound, format!("no route for {}", url.path()))),
@@ -49,10 +60,11 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     };
     // Visitor API calls come from other sites' pages; they carry no cookies, so any origin
     // may read the answers. (Per-site allowed origins come with site settings.)
-    if segments.get(1) == Some(&"sites") {
-        let mut response = response;
-        response.headers_mut().set("Access-Control-Allow-Origin", "*")?;
-        return Ok(response);
+    if segments.get(1) == Some(&"sites") && response.status_code() != 101 {
+        // Answers from a Durable Object have immutable headers: set them on a copy.
+        let headers = response.headers().clone();
+        headers.set("Access-Control-Allow-Origin", "*")?;
+        return Ok(response.with_headers(headers));
     }
     Ok(response)
 }
@@ -115,15 +127,32 @@ fn site_stub(env: &Env, site: &SiteId) -> std::result::Result<Stub, ProtocolErro
     namespace.id_from_name(site.as_str()).and_then(|id| id.get_stub()).map_err(internal)
 }
 
-async fn start_conversation(env: &Env, site: &str) -> Handled {
+/// The body of a JSON request, or a typed refusal saying what is wrong with it.
+async fn json_body<T: serde::de::DeserializeOwned + Default>(req: &mut Request, empty_ok: bool) -> std::result::Result<T, ProtocolError> {
+    let text = req.text().await.map_err(internal)?;
+    if text.trim().is_empty() && empty_ok {
+        return Ok(T::default());
+    }
+    serde_json::from_str(&text).map_err(|e| {
+        // Emails and links check themselves while decoding: answer with their own code.
+        serde_json::from_str(&text)
+            .ok()
+            .and_then(|value| protocol::frames::explain_checked_field(&value))
+            .unwrap_or_else(|| ProtocolError::new(ErrorCode::MalformedFrame, format!("the request body is not valid: {e}")))
+    })
+}
+
+async fn start_conversation(req: &mut Request, env: &Env, site: &str) -> Handled {
     let site = config::served_site(env, site)?;
+    let start: StartConversation = json_body(req, true).await?;
+    let contact = start.contact.validated()?;
     let secret = config::token_secret(env)?;
     let namespace = env.durable_object("CONVERSATION_OBJECTS").map_err(internal)?;
     let object_id = namespace.unique_id().map_err(internal)?;
     let conversation_id = ConversationId::parse(&object_id.to_string())?;
     let stub = object_id.get_stub().map_err(internal)?;
 
-    let init = serde_json::to_string(&InitConversation { site: site.clone() }).map_err(|e| internal(e.into()))?;
+    let init = serde_json::to_string(&InitConversation { site: site.clone(), contact }).map_err(|e| internal(e.into()))?;
     let request = Request::new_with_init(
         "https://conversation/init",
         RequestInit::new().with_method(Method::Post).with_body(Some(init.into())),
@@ -189,10 +218,50 @@ fn require_agent(req: &Request, env: &Env) -> std::result::Result<(), ProtocolEr
     }
 }
 
-async fn list_conversations(req: &Request, env: &Env, site: &str) -> Handled {
+/// A `GET` answered by the site's object.
+async fn site_get(env: &Env, site: &str, url: &str) -> Handled {
+    let site = config::served_site(env, site)?;
+    let request = Request::new(url, Method::Get).map_err(internal)?;
+    site_stub(env, &site)?.fetch_with_request(request).await.map_err(internal)
+}
+
+/// Hands a WebSocket upgrade to the site's object.
+async fn site_connect(req: &Request, env: &Env, site: &SiteId, url: &str) -> Handled {
+    if !reply::is_websocket_upgrade(req) {
+        return Err(ProtocolError::new(ErrorCode::InvalidParameter, "this route takes a WebSocket upgrade"));
+    }
+    let request = Request::new_with_init(url, RequestInit::new().with_method(Method::Get).with_headers(req.headers().clone()))
+        .map_err(internal)?;
+    site_stub(env, site)?.fetch_with_request(request).await.map_err(internal)
+}
+
+fn require_version(url: &Url) -> std::result::Result<(), ProtocolError> {
+    connect_params(url).map(|_| ())
+}
+
+async fn availability(req: &Request, env: &Env, url: &Url, site: &str) -> Handled {
+    let site = config::served_site(env, site)?;
+    require_version(url)?;
+    site_connect(req, env, &site, site::AVAILABILITY_URL).await
+}
+
+async fn agent_site_connect(req: &Request, env: &Env, url: &Url, site: &str) -> Handled {
     require_agent(req, env)?;
     let site = config::served_site(env, site)?;
-    let request = Request::new(site::CONVERSATIONS_URL, Method::Get).map_err(internal)?;
+    require_version(url)?;
+    let name = AgentName::parse(&param(url, query::AGENT_NAME).unwrap_or_default())?;
+    site_connect(req, env, &site, &site::agent_url(&name)).await
+}
+
+async fn put_settings(req: &mut Request, env: &Env, site: &str) -> Handled {
+    require_agent(req, env)?;
+    let site = config::served_site(env, site)?;
+    let body = req.text().await.map_err(internal)?;
+    let request = Request::new_with_init(
+        site::SETTINGS_URL,
+        RequestInit::new().with_method(Method::Put).with_body(Some(body.into())),
+    )
+    .map_err(internal)?;
     site_stub(env, &site)?.fetch_with_request(request).await.map_err(internal)
 }
 

@@ -7,6 +7,8 @@
 //! does it).
 
 pub mod browser;
+pub mod chat;
+pub mod host;
 mod processes;
 
 use std::net::TcpListener;
@@ -19,6 +21,18 @@ pub use processes::kill_at_exit;
 
 /// The site configured in `wrangler.toml` for local runs.
 pub const DEMO_SITE: &str = "demo";
+
+/// Sites the test relay serves besides the demo, so tests that change a site's settings or
+/// presence do not disturb each other ([`fresh_site`]).
+const TEST_SITES: usize = 60;
+
+/// A site no other test in this binary uses.
+pub fn fresh_site() -> protocol::SiteId {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    assert!(n <= TEST_SITES, "more than {TEST_SITES} fresh sites: raise TEST_SITES");
+    protocol::SiteId::parse(&format!("site-{n:02}")).unwrap()
+}
 /// Secrets the test relay runs with.
 pub const TOKEN_SECRET: &str = "test-token-secret";
 pub const AGENT_KEY: &str = "test-agent-key";
@@ -83,6 +97,7 @@ impl Relay {
             .arg("--persist-to")
             .arg(&self.persist_dir)
             .args(["--var", &format!("TOKEN_SECRET:{TOKEN_SECRET}"), "--var", &format!("AGENT_KEY:{AGENT_KEY}")])
+            .args(["--var", &format!("SITES:{}", site_list())])
             .args(["--show-interactive-dev-session=false", "--log-level", "warn"])
             .env("WRANGLER_SEND_METRICS", "false")
             .env("NO_COLOR", "1")
@@ -106,6 +121,10 @@ impl Relay {
     pub fn agent(&self, name: &str) -> agent::Agent {
         agent::Agent::new(&self.origin, AGENT_KEY, protocol::AgentName::parse(name).expect("valid agent name"))
     }
+}
+
+fn site_list() -> String {
+    std::iter::once(DEMO_SITE.to_owned()).chain((1..=TEST_SITES).map(|n| format!("site-{n:02}"))).collect::<Vec<_>>().join(",")
 }
 
 fn wait_until_serving(origin: &str, log: &Path) {

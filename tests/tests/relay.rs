@@ -1,84 +1,13 @@
 //! The relay as its clients meet it: the real Worker and Durable Objects under `wrangler dev`
 //! (workerd, SQLite storage), spoken to over real HTTP and WebSockets.
 
-use agent::{Connection, ConnectionError};
-use e2e::{relay, DEMO_SITE, TOKEN_SECRET};
-use protocol::http::{ConversationStarted, ErrorBody};
+use agent::Connection;
+use e2e::chat::*;
+use e2e::{relay, TOKEN_SECRET};
+use protocol::http::ErrorBody;
 use protocol::limits::{HISTORY_PAGE, MAX_BODY_CHARS, MAX_FRAME_BYTES};
 use protocol::token::{self, VisitorGrant};
-use protocol::{Author, ClientMsgId, ConversationId, ErrorCode, Message, Role, Seq, ServerFrame, SiteId};
-
-fn site() -> SiteId {
-    SiteId::parse(DEMO_SITE).unwrap()
-}
-
-fn id(s: &str) -> ClientMsgId {
-    ClientMsgId::parse(s).unwrap()
-}
-
-async fn start() -> ConversationStarted {
-    relay().visitor().start(&site()).await.expect("start a conversation")
-}
-
-/// Reads the welcome and the replay that follows it.
-async fn catch_up(connection: &mut Connection, after_seq: Seq) -> (ServerFrame, Vec<Message>) {
-    let welcome = connection.next().await.expect("welcome");
-    let ServerFrame::Welcome { last_seq, .. } = welcome else { panic!("expected welcome, got {welcome:?}") };
-    let mut messages = Vec::new();
-    while messages.last().map_or(after_seq, |m: &Message| m.seq) < last_seq {
-        match connection.next().await.expect("history") {
-            ServerFrame::History { messages: page } => messages.extend(page),
-            other => panic!("expected history, got {other:?}"),
-        }
-    }
-    (welcome, messages)
-}
-
-async fn visitor_connection(started: &ConversationStarted, after_seq: Seq) -> (Connection, Vec<Message>) {
-    let mut connection = relay().visitor().connect(&started.token, after_seq).await.expect("visitor connects");
-    let (welcome, history) = catch_up(&mut connection, after_seq).await;
-    match welcome {
-        ServerFrame::Welcome { role, conversation_id, .. } => {
-            assert_eq!(role, Role::Visitor);
-            assert_eq!(conversation_id, started.conversation_id);
-        }
-        _ => unreachable!(),
-    }
-    (connection, history)
-}
-
-async fn agent_connection(name: &str, conversation: &ConversationId) -> (Connection, Vec<Message>) {
-    let mut connection = relay().agent(name).join(conversation, 0).await.expect("agent joins");
-    let (_, history) = catch_up(&mut connection, 0).await;
-    (connection, history)
-}
-
-async fn expect_message(connection: &mut Connection) -> Message {
-    match connection.next().await.expect("a message") {
-        ServerFrame::Message { message } => message,
-        other => panic!("expected a message, got {other:?}"),
-    }
-}
-
-async fn expect_error(connection: &mut Connection) -> (ErrorCode, Option<ClientMsgId>) {
-    match connection.next().await.expect("an error frame") {
-        ServerFrame::Error { code, client_id, .. } => (code, client_id),
-        other => panic!("expected an error, got {other:?}"),
-    }
-}
-
-/// A refused connection: an error frame with the code, then a close with 4000 + status.
-async fn expect_refused_connection(result: Result<Connection, ConnectionError>, code: ErrorCode) {
-    let mut connection = result.expect("the upgrade itself succeeds so the browser can read why");
-    assert_eq!(expect_error(&mut connection).await.0, code);
-    match connection.next().await {
-        Err(ConnectionError::Closed(Some((close, reason)))) => {
-            assert_eq!(close, 4000 + code.http_status());
-            assert_eq!(reason, code.as_str());
-        }
-        other => panic!("expected a close, got {other:?}"),
-    }
-}
+use protocol::{Author, ConversationId, ErrorCode, Seq, ServerFrame, SiteId};
 
 #[tokio::test]
 async fn messages_are_acknowledged_in_order_and_delivered_live_both_ways() {
@@ -230,7 +159,7 @@ async fn forged_tampered_expired_and_missing_tokens_open_nothing() {
     let visitor = relay().visitor();
     let other = start().await;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    let grant = VisitorGrant { site: site(), conversation: started.conversation_id.clone() };
+    let grant = VisitorGrant { site: demo_site(), conversation: started.conversation_id.clone() };
 
     let tampered = started.token.replace(started.conversation_id.as_str(), other.conversation_id.as_str());
     let forged = token::sign(b"not the relay's secret", &grant, now + 3600);
@@ -312,7 +241,7 @@ async fn agents_need_the_key_and_a_real_conversation() {
 async fn agents_list_the_sites_conversations_newest_first() {
     let first = start().await;
     let second = start().await;
-    let list = relay().agent("Ana").conversations(&site()).await.unwrap();
+    let list = relay().agent("Ana").conversations(&demo_site()).await.unwrap();
     let ids: Vec<_> = list.conversations.iter().map(|c| c.conversation_id.clone()).collect();
     let (a, b) = (ids.iter().position(|i| *i == first.conversation_id), ids.iter().position(|i| *i == second.conversation_id));
     assert!(a.is_some() && b.is_some(), "both listed");

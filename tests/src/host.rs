@@ -1,0 +1,61 @@
+//! A customer's site: a page on its own origin that embeds the widget with one tag, served
+//! with the strict Content-Security-Policy a careful site owner would set. The outside edge
+//! of the system, so a fake: the simplest HTTP server that answers every path with the page.
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+pub struct HostPage {
+    pub url: String,
+}
+
+/// What the page's CSP allows: itself and the relay, and wasm compilation; nothing inline.
+pub fn strict_csp(relay: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' {relay} 'wasm-unsafe-eval'; style-src 'self' {relay}; \
+         connect-src 'self' {relay} {ws}; img-src 'self' data:; base-uri 'none'; form-action 'none'",
+        ws = relay.replacen("http", "ws", 1)
+    )
+}
+
+impl HostPage {
+    /// Serves a page embedding the widget for `site`, with `attributes` added to the tag
+    /// (e.g. `data-lang="ar"`) and `extra` HTML in the body (an external script, say).
+    pub async fn serve(relay: &str, site: &str, attributes: &str, extra: &str) -> HostPage {
+        let html = format!(
+            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>A customer's shop</title></head>\
+             <body><h1>A customer's shop</h1><p>Some page content.</p>{extra}\
+             <script async src=\"{relay}/embed.js\" data-site=\"{site}\" {attributes}></script></body></html>"
+        );
+        Self::serve_html(html, strict_csp(relay)).await
+    }
+
+    pub async fn serve_html(html: String, csp: String) -> HostPage {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind host page");
+        let url = format!("http://127.0.0.1:{}/", listener.local_addr().unwrap().port());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut stream, _)) = listener.accept().await else { return };
+                let (html, csp) = (html.clone(), csp.clone());
+                tokio::spawn(async move {
+                    let mut request = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match stream.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => request.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Security-Policy: {csp}\r\n\
+                         Content-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
+                        html.len()
+                    );
+                    let _ = stream.write_all(head.as_bytes()).await;
+                    let _ = stream.write_all(html.as_bytes()).await;
+                });
+            }
+        });
+        HostPage { url }
+    }
+}

@@ -1,0 +1,81 @@
+//! A site on the real relay: its widget settings, and agents' presence as the widget sees it.
+
+use e2e::{fresh_site, relay};
+use protocol::site::{EmailCapture, QuickAction, QuickReply, WidgetSettings};
+use protocol::{ClientFrame, ErrorCode, ServerFrame};
+
+async fn availability(connection: &mut agent::Connection) -> bool {
+    match connection.next().await.unwrap() {
+        ServerFrame::Availability { agents_online } => agents_online,
+        other => panic!("expected availability, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_widget_learns_availability_on_open_and_live_while_open() {
+    let site = fresh_site();
+    let visitor = relay().visitor();
+    assert!(!visitor.view(&site).await.unwrap().agents_online, "agents are offline by default");
+    let mut widget = visitor.availability(&site).await.unwrap();
+    assert!(!availability(&mut widget).await);
+
+    // Connected is not online: the agent says so.
+    let ana = relay().agent("Ana");
+    let online = ana.go_online(&site).await.unwrap();
+    assert!(availability(&mut widget).await);
+    assert!(visitor.view(&site).await.unwrap().agents_online);
+
+    // A second agent going online changes nothing the widget needs to hear.
+    let bo = relay().agent("Bo").go_online(&site).await.unwrap();
+    bo.close().await;
+    // Ana leaves: her connection closes, nobody is online.
+    online.close().await;
+    assert!(!availability(&mut widget).await, "exactly one change announced per transition");
+    assert!(!visitor.view(&site).await.unwrap().agents_online);
+}
+
+#[tokio::test]
+async fn going_offline_is_announced() {
+    let site = fresh_site();
+    let mut widget = relay().visitor().availability(&site).await.unwrap();
+    assert!(!availability(&mut widget).await);
+    let mut ana = relay().agent("Ana").go_online(&site).await.unwrap();
+    assert!(availability(&mut widget).await);
+    ana.send_frame(&ClientFrame::SetStatus { online: false }).await.unwrap();
+    assert!(!availability(&mut widget).await);
+    // The widget's connection carries no commands.
+    widget.send_frame(&ClientFrame::SetStatus { online: true }).await.unwrap();
+    assert!(matches!(widget.next().await.unwrap(), ServerFrame::Error { code: ErrorCode::Forbidden, .. }));
+}
+
+#[tokio::test]
+async fn settings_are_stored_checked_and_served_to_the_widget() {
+    let site = fresh_site();
+    let defaults = relay().visitor().view(&site).await.unwrap().settings;
+    assert_eq!(defaults, WidgetSettings::default());
+
+    let settings = WidgetSettings {
+        title: "Talk to Demo".into(),
+        color: "#AA3300".into(),
+        email_capture: EmailCapture::PreChat,
+        async_mode: false,
+        quick_replies: vec![QuickReply { label: "Pricing".into(), action: QuickAction::Send { text: "How much?".into() } }],
+        ..WidgetSettings::default()
+    };
+    let stored = relay().agent("Admin").put_settings(&site, &settings).await.unwrap();
+    assert_eq!(stored.color, "#aa3300", "normalised");
+    assert_eq!(relay().visitor().view(&site).await.unwrap().settings, stored);
+
+    let bad = WidgetSettings { color: "red".into(), ..settings };
+    let refused = relay().agent("Admin").put_settings(&site, &bad).await.unwrap_err();
+    let refused = refused.downcast::<agent::HttpError>().unwrap();
+    assert_eq!((refused.status, refused.error.unwrap().code), (400, ErrorCode::InvalidContent));
+
+    let anonymous = reqwest::Client::new()
+        .put(format!("{}/api/agent/sites/{site}/settings", relay().origin))
+        .json(&WidgetSettings::default())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+}
