@@ -1,11 +1,31 @@
 /* Chat widget loader: the only code that runs on page load. Plain JS, no framework.
-   <script async src="https://RELAY/embed.js" data-site="SITE"></script>
-   It makes a Shadow DOM host with a launcher, and loads the wasm widget when the browser
-   is idle or at the first click, whichever comes first. */
-(function (d, s) {
+   <script async src="https://RELAY/embed.js" data-site="SITE" [data-lang="de"]></script>
+   It makes a Shadow DOM host with a launcher, and loads the wasm widget when the browser is
+   idle or at the first click, whichever comes first. window.ChatWidget(command, ...) works
+   at once: calls made before the widget has loaded are queued, and so are calls a page makes
+   before this script runs, with the stub
+   window.ChatWidget=window.ChatWidget||function(){(ChatWidget.q=ChatWidget.q||[]).push(arguments)} */
+(function (w, d, s) {
   var data = s.dataset, relay = (data.relay || new URL(s.src).origin).replace(/\/$/, '');
   var host = d.createElement('div'), root = host.attachShadow({ mode: 'open' });
-  var css = d.createElement('link'), button = d.createElement('button'), wantOpen = false, loading;
+  var css = d.createElement('link'), button = d.createElement('button');
+  var queue = [].slice.call((w.ChatWidget && w.ChatWidget.q) || []), wantOpen = false, loading;
+  var opens = /^(open|toggle)$/;
+  function load() {
+    return loading = loading || import(relay + '/widget/widget.js').then(function (m) {
+      return m.default({ module_or_path: relay + '/widget/widget_bg.wasm' }).then(function () {
+        var widget = m.mount(root, { site: data.site, relay: relay, open: wantOpen, lang: data.lang });
+        button.remove();
+        w.ChatWidget = function (c, a, b) { widget.command(c, a, b); };
+        queue.forEach(function (q) { if (!opens.test(q[0])) widget.command(q[0], q[1], q[2]); });
+      });
+    });
+  }
+  w.ChatWidget = function () {
+    queue.push(arguments);
+    if (opens.test(arguments[0])) { wantOpen = true; load(); }
+  };
+  queue.forEach(function (q) { if (opens.test(q[0])) wantOpen = true; });
   host.id = 'chat-widget';
   css.rel = 'stylesheet';
   css.href = relay + '/widget/style.css';
@@ -13,16 +33,8 @@
   button.type = 'button';
   button.setAttribute('aria-label', 'Open chat');
   button.textContent = '\uD83D\uDCAC';
-  root.append(css, button);
-  function load() {
-    return loading = loading || import(relay + '/widget/widget.js').then(function (m) {
-      return m.default({ module_or_path: relay + '/widget/widget_bg.wasm' }).then(function () {
-        button.remove();
-        m.mount(root, { site: data.site, relay: relay, open: wantOpen });
-      });
-    });
-  }
   button.onclick = function () { wantOpen = true; button.setAttribute('aria-busy', 'true'); load(); };
-  (window.requestIdleCallback || setTimeout)(load);
+  root.append(css, button);
   (d.body ? d.body.append(host) : d.addEventListener('DOMContentLoaded', function () { d.body.append(host); }));
-})(document, document.currentScript);
+  wantOpen ? load() : (w.requestIdleCallback || setTimeout)(load);
+})(window, document, document.currentScript);

@@ -61,6 +61,7 @@ impl Browser {
                     "--no-first-run", "--disable-quic", format!("--window-size={width},{height}"),
                 ],
             },
+            "goog:loggingPrefs": { "browser": "ALL" },
         });
         let Value::Object(capabilities) = capabilities else { unreachable!() };
         let client = ClientBuilder::native()
@@ -90,7 +91,8 @@ impl Browser {
             }
             if Instant::now() > deadline {
                 let shot = self.screenshot(&format!("timeout-{}", what.replace(' ', "-"))).await;
-                panic!("timed out waiting for {what} ({condition}); screenshot: {shot}");
+                let console = self.console().await;
+                panic!("timed out waiting for {what} ({condition}); screenshot: {shot}\nconsole: {console:#?}");
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -154,6 +156,21 @@ impl Browser {
         }
     }
 
+    /// The browser console since the last call: `(level, message)`, e.g. `("SEVERE", ...)`
+    /// for errors and Content-Security-Policy violations.
+    pub async fn console(&self) -> Vec<(String, String)> {
+        let entries = self.client.issue_cmd(ConsoleLog).await.unwrap_or_default();
+        entries
+            .as_array()
+            .map(|entries| {
+                entries
+                    .iter()
+                    .map(|e| (e["level"].as_str().unwrap_or("").to_owned(), e["message"].as_str().unwrap_or("").to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Cuts or restores the page's network, as when a phone loses signal (Chromium's
     /// DevTools network emulation, through chromedriver).
     pub async fn set_offline(&self, offline: bool) {
@@ -185,5 +202,19 @@ impl WebDriverCompatibleCommand for DevTools {
 
     fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
         (http::Method::POST, Some(json!({ "cmd": self.command, "params": self.params }).to_string()))
+    }
+}
+
+/// chromedriver's console log endpoint.
+#[derive(Debug)]
+struct ConsoleLog;
+
+impl WebDriverCompatibleCommand for ConsoleLog {
+    fn endpoint(&self, base_url: &url::Url, session_id: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!("session/{}/se/log", session_id.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(json!({ "type": "browser" }).to_string()))
     }
 }

@@ -77,3 +77,14 @@ pub async fn expect_refused_connection(result: Result<Connection, ConnectionErro
     }
 }
 
+
+/// The next message, skipping what a live widget also sends (typing, read marks, contact).
+pub async fn next_message(connection: &mut Connection) -> Message {
+    loop {
+        match connection.next().await.expect("a message") {
+            ServerFrame::Message { message } => return message,
+            ServerFrame::Typing { .. } | ServerFrame::Read { .. } | ServerFrame::Contact { .. } => continue,
+            other => panic!("expected a message, got {other:?}"),
+        }
+    }
+}

@@ -60,7 +60,7 @@ async fn a_visitor_chats_with_an_agent_and_finds_it_all_again_after_reload() {
     browser.wait_for_texts(".cw-theirs .cw-body", &["Hi! I'm Ana. How can I help?"]).await;
     browser.wait_for_texts(".cw-theirs .cw-author", &["Ana"]).await;
     write(&browser, "My order has not arrived.").await;
-    let ServerFrame::Message { message } = agent.next().await.unwrap() else { panic!("live message") };
+    let message = e2e::chat::next_message(&mut agent).await;
     assert_eq!((message.seq, message.body.as_str()), (3, "My order has not arrived."));
     browser.wait_for_texts(".cw-mine .cw-state", &["Sent", "Sent"]).await;
     browser.screenshot("skeleton-conversation").await;
@@ -111,7 +111,7 @@ async fn the_host_page_styles_do_not_reach_the_widget() {
     let style = browser
         .wait_for(
             "the send button's computed style",
-            "(() => { const s = getComputedStyle(root.querySelector('.cw-send')); return s.borderTopStyle + '|' + s.fontFamily; })()",
+            "root.querySelector('.cw-send') && (() => { const s = getComputedStyle(root.querySelector('.cw-send')); return s.borderTopStyle + '|' + s.fontFamily; })()",
         )
         .await;
     let style = style.as_str().unwrap();

@@ -1,4 +1,5 @@
-//! What the loader passes to `mount`: the site, the relay, and whether to open at once.
+//! What the loader passes to `mount`: the site, the relay, the language, and whether to open
+//! at once.
 
 use protocol::SiteId;
 use wasm_bindgen::JsValue;
@@ -8,8 +9,10 @@ pub struct WidgetConfig {
     pub site: SiteId,
     /// Relay origin without a trailing slash, e.g. `https://chat.example.com`.
     pub relay: String,
-    /// The visitor clicked the launcher before the widget had loaded.
+    /// The visitor clicked the launcher (or the page called `open`) before the widget loaded.
     pub open: bool,
+    /// `data-lang` of the embed tag, else the browser's language.
+    pub lang: String,
 }
 
 impl WidgetConfig {
@@ -19,14 +22,11 @@ impl WidgetConfig {
         let site = SiteId::parse(&site).map_err(|e| e.message)?;
         let relay = get("relay").and_then(|v| v.as_string()).ok_or("the relay URL is missing")?;
         let open = get("open").and_then(|v| v.as_bool()).unwrap_or(false);
-        Ok(Self { site, relay: relay.trim_end_matches('/').to_owned(), open })
-    }
-
-    /// The relay's WebSocket origin: `http` becomes `ws`, `https` becomes `wss`.
-    pub fn socket_origin(&self) -> String {
-        match self.relay.strip_prefix("http") {
-            Some(rest) => format!("ws{rest}"),
-            None => self.relay.clone(),
-        }
+        let lang = get("lang")
+            .and_then(|v| v.as_string())
+            .filter(|l| !l.is_empty())
+            .or_else(|| web_sys::window().and_then(|w| w.navigator().language()))
+            .unwrap_or_else(|| "en".to_owned());
+        Ok(Self { site, relay: relay.trim_end_matches('/').to_owned(), open, lang })
     }
 }

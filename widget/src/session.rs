@@ -1,9 +1,15 @@
-//! The visitor's session, persisted in localStorage per site, so a reload or a new tab
-//! re-enters the same conversation without signing in.
+//! What the widget keeps in localStorage, per site, so a reload, a new tab or a lost
+//! connection picks up where the visitor was, without signing in:
+//! - the session (conversation id and token),
+//! - the contact the visitor gave (email, name), reused instead of asked again,
+//! - the outbox: messages written but not yet acknowledged, resent with the same client ids,
+//! - the conversation before the current one, when an agent ended it, so it stays readable.
+//!
+//! Storage can be refused (privacy modes, sandboxed frames): the chat then lasts the page view.
 
 use protocol::http::ConversationStarted;
-use protocol::{ConversationId, SiteId};
-use serde::{Deserialize, Serialize};
+use protocol::{ClientMsgId, Contact, ConversationId, SiteId};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
@@ -17,29 +23,69 @@ impl From<ConversationStarted> for Session {
     }
 }
 
-fn key(site: &SiteId) -> String {
-    format!("chat-widget:{site}:session")
+/// One unacknowledged message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outgoing {
+    pub client_id: ClientMsgId,
+    pub body: String,
 }
 
-fn storage() -> Option<web_sys::Storage> {
-    // Storage can be refused (privacy modes, sandboxed iframes): the chat then works for
-    // this page view only.
-    web_sys::window()?.local_storage().ok().flatten()
+/// The keys, so a change seen in another tab can be told apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    Session,
+    Contact,
+    Outbox,
+    Earlier,
 }
 
-pub fn load(site: &SiteId) -> Option<Session> {
-    let raw = storage()?.get_item(&key(site)).ok()??;
-    serde_json::from_str(&raw).ok()
-}
+impl Slot {
+    fn name(self) -> &'static str {
+        match self {
+            Slot::Session => "session",
+            Slot::Contact => "contact",
+            Slot::Outbox => "outbox",
+            Slot::Earlier => "earlier",
+        }
+    }
 
-pub fn save(site: &SiteId, session: &Session) {
-    if let (Some(storage), Ok(raw)) = (storage(), serde_json::to_string(session)) {
-        let _ = storage.set_item(&key(site), &raw);
+    pub fn key(self, site: &SiteId) -> String {
+        format!("chat-widget:{site}:{}", self.name())
     }
 }
 
-pub fn forget(site: &SiteId) {
+fn storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok().flatten()
+}
+
+pub fn load<T: DeserializeOwned>(site: &SiteId, slot: Slot) -> Option<T> {
+    let raw = storage()?.get_item(&slot.key(site)).ok()??;
+    serde_json::from_str(&raw).ok()
+}
+
+pub fn save<T: Serialize>(site: &SiteId, slot: Slot, value: &T) {
+    if let (Some(storage), Ok(raw)) = (storage(), serde_json::to_string(value)) {
+        let _ = storage.set_item(&slot.key(site), &raw);
+    }
+}
+
+pub fn forget(site: &SiteId, slot: Slot) {
     if let Some(storage) = storage() {
-        let _ = storage.remove_item(&key(site));
+        let _ = storage.remove_item(&slot.key(site));
+    }
+}
+
+pub fn load_contact(site: &SiteId) -> Contact {
+    load(site, Slot::Contact).unwrap_or_default()
+}
+
+pub fn load_outbox(site: &SiteId) -> Vec<Outgoing> {
+    load(site, Slot::Outbox).unwrap_or_default()
+}
+
+/// `shutdown`: a shared computer forgets everything about this visitor.
+pub fn forget_all(site: &SiteId) {
+    for slot in [Slot::Session, Slot::Contact, Slot::Outbox, Slot::Earlier] {
+        forget(site, slot);
     }
 }

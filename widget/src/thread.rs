@@ -2,7 +2,7 @@
 //! visitor's own messages that are still waiting for their ack. Pure data, no browser APIs,
 //! so the ordering and dedup rules are unit-tested natively.
 
-use protocol::{Author, ClientMsgId, Message, Seq};
+use protocol::{Author, Card, ClientMsgId, Message, Seq};
 
 /// Where one of the visitor's own messages stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -21,6 +21,8 @@ pub struct Entry {
     pub seq: Option<Seq>,
     pub author: Author,
     pub body: String,
+    pub card: Option<Card>,
+    pub suggestions: Vec<String>,
     pub delivery: Delivery,
     /// Why the relay refused it, for a failed message.
     pub error: Option<String>,
@@ -58,7 +60,16 @@ impl Thread {
 
     /// The visitor wrote a message; it shows at once as sending.
     pub fn push_own(&mut self, client_id: ClientMsgId, body: String) {
-        self.entries.push(Entry { client_id, seq: None, author: Author::Visitor, body, delivery: Delivery::Sending, error: None });
+        self.entries.push(Entry {
+            client_id,
+            seq: None,
+            author: Author::Visitor,
+            body,
+            card: None,
+            suggestions: Vec::new(),
+            delivery: Delivery::Sending,
+            error: None,
+        });
     }
 
     /// A stored message from the relay (history, live, or our own from another tab).
@@ -78,6 +89,8 @@ impl Thread {
                 seq: Some(message.seq),
                 author: message.author,
                 body: message.body,
+                card: message.card,
+                suggestions: message.suggestions,
                 delivery: Delivery::Sent,
                 error: None,
             }),
@@ -113,6 +126,29 @@ impl Thread {
         })
     }
 
+    /// Agents' messages after the visitor's read mark.
+    pub fn unread(&self, visitor_read: Seq) -> usize {
+        self.entries.iter().filter(|e| !e.is_mine() && e.seq.is_some_and(|s| s > visitor_read)).count()
+    }
+
+    /// The newest agent message's seq, if any.
+    pub fn last_agent_seq(&self) -> Option<Seq> {
+        self.entries.iter().filter(|e| !e.is_mine()).filter_map(|e| e.seq).max()
+    }
+
+    /// Whether the visitor has written anything in this conversation.
+    pub fn visitor_wrote(&self) -> bool {
+        self.entries.iter().any(Entry::is_mine)
+    }
+
+    /// The suggested replies of the last message, when it is an agent's.
+    pub fn open_suggestions(&self) -> Vec<String> {
+        match self.entries.iter().filter(|e| e.seq.is_some()).last() {
+            Some(last) if !last.is_mine() && !self.entries.iter().any(|e| e.seq.is_none()) => last.suggestions.clone(),
+            _ => Vec::new(),
+        }
+    }
+
     /// The visitor's messages still waiting for an ack, oldest first: resent on (re)connect.
     pub fn unacked(&self) -> Vec<(ClientMsgId, String)> {
         self.entries
@@ -143,7 +179,7 @@ mod tests {
     }
 
     fn stored(seq: Seq, client_id: &str, author: Author) -> Message {
-        Message { seq, client_id: id(client_id), author, body: format!("m{seq}"), sent_at: 0 }
+        Message { seq, client_id: id(client_id), author, body: format!("m{seq}"), card: None, suggestions: vec![], sent_at: 0 }
     }
 
     fn agent() -> Author {
@@ -188,6 +224,28 @@ mod tests {
         // an agent's message with the same client id is a different message
         t.receive(stored(2, "a", agent()));
         assert_eq!(t.entries().len(), 2);
+    }
+
+    #[test]
+    fn unread_counts_agent_messages_after_the_read_mark() {
+        let mut t = Thread::default();
+        t.receive(stored(1, "v", Author::Visitor));
+        t.receive(stored(2, "a", agent()));
+        t.receive(stored(3, "b", agent()));
+        assert_eq!(t.unread(0), 2);
+        assert_eq!(t.unread(2), 1);
+        assert_eq!(t.last_agent_seq(), Some(3));
+    }
+
+    #[test]
+    fn suggestions_are_offered_only_under_the_last_message() {
+        let mut t = Thread::default();
+        let mut with = stored(1, "a", agent());
+        with.suggestions = vec!["Yes".into()];
+        t.receive(with);
+        assert_eq!(t.open_suggestions(), ["Yes"]);
+        t.push_own(id("p"), "typing an answer".into());
+        assert!(t.open_suggestions().is_empty());
     }
 
     #[test]

@@ -1,67 +1,164 @@
-//! The launcher and the panel around the conversation.
+//! The frame: launcher, panel, and what goes at the bottom of the panel (the composer, the
+//! pre-chat form, or the site's fallback when nobody can answer).
 
 use super::composer::Composer;
+use super::email_form::EmailForm;
+use super::launcher::Launcher;
 use super::messages::MessageList;
-use crate::config::WidgetConfig;
-use crate::connection::{Link, LinkStatus};
+use super::notices::Notices;
+use super::quick_replies::QuickReplies;
+use crate::chat::{Chat, LinkStatus};
 use leptos::html;
 use leptos::prelude::*;
+use protocol::site::{EmailCapture, Position, Theme};
+use protocol::Status;
+use wasm_bindgen::JsCast;
+
+/// Black or white, whichever reads better on the site's colour (WCAG contrast).
+fn text_on(color: &str) -> &'static str {
+    let channel = |i: usize| {
+        let c = u8::from_str_radix(color.get(i..i + 2).unwrap_or("00"), 16).unwrap_or(0) as f64 / 255.0;
+        if c <= 0.03928 { c / 12.92 } else { ((c + 0.055) / 1.055).powf(2.4) }
+    };
+    let luminance = 0.2126 * channel(1) + 0.7152 * channel(3) + 0.0722 * channel(5);
+    // Contrast with white is 1.05 / (L + 0.05); with black (L + 0.05) / 0.05.
+    if 1.05 / (luminance + 0.05) >= (luminance + 0.05) / 0.05 { "#ffffff" } else { "#111111" }
+}
 
 #[component]
-pub fn App(config: WidgetConfig) -> impl IntoView {
-    let open = RwSignal::new(config.open);
-    let link = Link::new(config);
-    let status = link.status;
+pub fn App(chat: Chat) -> impl IntoView {
+    let strings = chat.strings;
+    let open = chat.open;
+    let root: NodeRef<html::Div> = NodeRef::new();
+    let panel: NodeRef<html::Section> = NodeRef::new();
     let launcher: NodeRef<html::Button> = NodeRef::new();
 
-    let close = move || {
-        open.set(false);
-        // Focus goes back to where the visitor opened the chat from.
-        if let Some(button) = launcher.get_untracked() {
-            let _ = button.focus();
+    // The site's colour, through CSSOM (allowed under a strict CSP, unlike style attributes).
+    Effect::new(move |_| {
+        let color = chat.settings.with(|s| s.color.clone());
+        if let Some(root) = root.get() {
+            let style = web_sys::HtmlElement::style(&root);
+            let _ = style.set_property("--cw-accent", &color);
+            let _ = style.set_property("--cw-accent-text", text_on(&color));
+        }
+    });
+    // Opening moves focus into the panel (again when what is at the bottom changes, e.g. the
+    // pre-chat form gives way to the composer); closing returns it to the launcher.
+    Effect::new(move |was_open: Option<bool>| {
+        let is_open = open.get();
+        chat.ready.track();
+        chat.contact.track();
+        if is_open {
+            request_animation_frame(move || {
+                let target = panel.get_untracked().and_then(|p| p.query_selector("[data-autofocus]").ok().flatten());
+                if let Some(target) = target.and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok()) {
+                    let _ = target.focus();
+                }
+            });
+        } else if was_open == Some(true) {
+            if let Some(button) = launcher.get_untracked() {
+                let _ = button.focus();
+            }
+        }
+        is_open
+    });
+
+    let classes = move || {
+        chat.settings.with(|s| {
+            let theme = match s.theme {
+                Theme::Auto => "cw-auto",
+                Theme::Light => "cw-light",
+                Theme::Dark => "cw-dark",
+            };
+            let side = if s.position == Position::Left { " cw-left" } else { "" };
+            let state = if open.get() { " cw-open" } else { "" };
+            format!("cw {theme}{side}{state}")
+        })
+    };
+    let subtitle = move || {
+        let online = chat.agents_online.get();
+        match chat.settings.with(|s| s.reply_time_minutes) {
+            Some(minutes) if online => strings.reply_time.replace("{n}", &minutes.to_string()),
+            _ if online => strings.agents_online.to_owned(),
+            _ => String::new(),
         }
     };
-    let status_text = move || match status.get() {
-        LinkStatus::Reconnecting => "Reconnecting…",
-        LinkStatus::Connecting => "Connecting…",
-        LinkStatus::Idle | LinkStatus::Connected => "",
+    let link_state = move || match chat.link.get() {
+        LinkStatus::Reconnecting => strings.reconnecting,
+        LinkStatus::Connecting if chat.thread.with(|t| !t.entries().is_empty()) => strings.connecting,
+        _ => "",
     };
 
     view! {
-        <div class="cw" class:cw-open=move || open.get()>
+        <div node_ref=root class=classes dir=if strings.rtl { "rtl" } else { "ltr" } lang=strings.lang>
             <section
+                node_ref=panel
                 id="cw-panel"
                 class="cw-panel"
                 role="dialog"
-                aria-label="Chat"
+                aria-labelledby="cw-title"
                 hidden=move || !open.get()
                 on:keydown=move |ev| {
                     if ev.key() == "Escape" {
-                        close();
+                        open.set(false);
                     }
                 }
             >
                 <header class="cw-header">
-                    <h2 class="cw-title">"Chat with us"</h2>
-                    <p class="cw-status" role="status">{status_text}</p>
-                    <button class="cw-close" type="button" aria-label="Close chat" on:click=move |_| close()>
-                        "×"
+                    <div class="cw-heading">
+                        <h2 id="cw-title" class="cw-title">{move || chat.settings.with(|s| s.title.clone())}</h2>
+                        <p class="cw-subtitle">{subtitle}</p>
+                    </div>
+                    <p class="cw-link-state" role="status">{link_state}</p>
+                    <button class="cw-close" type="button" aria-label=strings.close_chat on:click=move |_| open.set(false)>
+                        <span aria-hidden="true">"×"</span>
                     </button>
                 </header>
-                <MessageList link=link/>
-                <Composer link=link open=open/>
+                <MessageList chat=chat/>
+                <Notices chat=chat/>
+                <Bottom chat=chat/>
             </section>
-            <button
-                node_ref=launcher
-                class="cw-launcher"
-                type="button"
-                aria-controls="cw-panel"
-                aria-expanded=move || open.get().to_string()
-                aria-label=move || if open.get() { "Close chat" } else { "Open chat" }
-                on:click=move |_| open.update(|o| *o = !*o)
-            >
-                <span aria-hidden="true">{move || if open.get() { "×" } else { "💬" }}</span>
-            </button>
+            <Launcher chat=chat node_ref=launcher/>
+            <div class="cw-sr" aria-live="polite" aria-atomic="true">{move || chat.announcement.get()}</div>
         </div>
+    }
+}
+
+/// What the visitor can do at the bottom of the panel.
+#[component]
+fn Bottom(chat: Chat) -> impl IntoView {
+    move || {
+        let settings = chat.settings.get();
+        let nobody_online = !chat.agents_online.get();
+        let status = chat.view.with(|v| v.status);
+        let knows_email = chat.contact.with(|c| c.email.is_some());
+        let started = chat.has_session() || chat.thread.with(|t| !t.entries().is_empty());
+        if !chat.ready.get() {
+            return ().into_any();
+        }
+        if status == Status::Blocked {
+            return ().into_any();
+        }
+        if nobody_online && !settings.async_mode {
+            let fallback = settings.fallback.clone();
+            return view! {
+                <div class="cw-fallback" role="status">
+                    <p>{fallback.message}</p>
+                    {fallback.link.map(|url| {
+                        let label = fallback.link_label.unwrap_or_else(|| url.to_string());
+                        view! { <a class="cw-button" href=url.to_string() target="_blank" rel="noopener noreferrer" data-autofocus="">{label}</a> }
+                    })}
+                </div>
+            }
+            .into_any();
+        }
+        if settings.email_capture == EmailCapture::PreChat && !knows_email && !started {
+            return view! { <EmailForm chat=chat prechat=true/> }.into_any();
+        }
+        view! {
+            <QuickReplies chat=chat/>
+            <Composer chat=chat/>
+        }
+        .into_any()
     }
 }

@@ -1,35 +1,22 @@
-//! Where the visitor writes. Enter sends, Shift+Enter makes a new line.
+//! Where the visitor writes. Enter sends, Shift+Enter makes a new line; typing is announced
+//! to the agent (throttled, and it stops by itself).
 
-use crate::connection::Link;
-use leptos::html;
+use crate::chat::Chat;
 use leptos::prelude::*;
 use protocol::frames::validate_body;
+use protocol::limits::MAX_BODY_CHARS;
 
 #[component]
-pub fn Composer(link: Link, open: RwSignal<bool>) -> impl IntoView {
+pub fn Composer(chat: Chat) -> impl IntoView {
+    let strings = chat.strings;
     let draft = RwSignal::new(String::new());
-    let field: NodeRef<html::Textarea> = NodeRef::new();
-
-    // Opening the panel puts the cursor in the message field.
-    Effect::new(move |_| {
-        if open.get() {
-            request_animation_frame(move || {
-                if let Some(field) = field.get_untracked() {
-                    let _ = field.focus();
-                }
-            });
-        }
-    });
-
     let submit = move || {
         // The same rule the relay applies: nothing empty, nothing too long.
         if let Ok(body) = validate_body(&draft.get_untracked()) {
-            link.send(body);
+            chat.send(body);
             draft.set(String::new());
         }
     };
-    let submit_on_enter = submit.clone();
-
     view! {
         <form
             class="cw-composer"
@@ -39,21 +26,26 @@ pub fn Composer(link: Link, open: RwSignal<bool>) -> impl IntoView {
             }
         >
             <textarea
-                node_ref=field
                 class="cw-input"
                 rows="1"
-                aria-label="Message"
-                placeholder="Write a message…"
+                data-autofocus=""
+                aria-label=strings.message_field
+                placeholder=strings.placeholder
+                maxlength=MAX_BODY_CHARS.to_string()
                 prop:value=move || draft.get()
-                on:input=move |ev| draft.set(event_target_value(&ev))
+                on:input=move |ev| {
+                    draft.set(event_target_value(&ev));
+                    chat.typing(true);
+                }
+                on:blur=move |_| chat.typing(false)
                 on:keydown=move |ev| {
                     if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
                         ev.prevent_default();
-                        submit_on_enter();
+                        submit();
                     }
                 }
             ></textarea>
-            <button class="cw-send" type="submit">"Send"</button>
+            <button class="cw-send" type="submit">{strings.send}</button>
         </form>
     }
 }

@@ -1,64 +1,139 @@
-//! The conversation: stored messages in seq order, then the visitor's unsent ones with their
-//! delivery state. Bodies are text nodes, never HTML.
+//! The conversation: the site's greeting, an earlier conversation when there is one, the
+//! messages in seq order with the visitor's unsent ones last, then who is typing and the
+//! agent's suggested replies. Every text is a text node, never HTML; links are http(s) only
+//! (checked by the protocol) and open in a new tab without access to this page.
 
-use crate::connection::Link;
+use crate::chat::Chat;
 use crate::thread::{Delivery, Entry};
 use leptos::html;
 use leptos::prelude::*;
-use protocol::Author;
+use protocol::{Author, Card};
 
 #[component]
-pub fn MessageList(link: Link) -> impl IntoView {
-    let thread = link.thread;
-    let list: NodeRef<html::Ol> = NodeRef::new();
+pub fn MessageList(chat: Chat) -> impl IntoView {
+    let strings = chat.strings;
+    let thread = chat.thread;
+    let list: NodeRef<html::Div> = NodeRef::new();
 
     // Keep the newest message in view.
     Effect::new(move |_| {
         thread.track();
+        chat.view.track();
         if let Some(list) = list.get() {
             list.set_scroll_top(list.scroll_height());
         }
     });
 
+    let greeting = move || chat.settings.with(|s| s.greeting.clone());
+    let earlier = move || {
+        let entries = chat.earlier.get();
+        (!entries.is_empty()).then(|| {
+            view! {
+                <section class="cw-earlier" aria-label=strings.earlier_conversation>
+                    <h3 class="cw-divider">{strings.earlier_conversation}</h3>
+                    <ol class="cw-messages">
+                        {entries.into_iter().map(|entry| view! { <MessageRow entry=entry chat=chat/> }).collect_view()}
+                    </ol>
+                    <p class="cw-divider">{strings.chat_ended}</p>
+                </section>
+            }
+        })
+    };
+    let typing = move || {
+        chat.view.with(|v| v.agent_typing.clone()).map(|name| {
+            view! { <p class="cw-typing">{strings.typing.replace("{name}", &name)}</p> }
+        })
+    };
+    let suggestions = move || {
+        let offered = thread.with(|t| t.open_suggestions());
+        (!offered.is_empty()).then(|| {
+            view! {
+                <div class="cw-suggestions" role="group" aria-label=strings.suggested_replies>
+                    {offered
+                        .into_iter()
+                        .map(|text| {
+                            let label = text.clone();
+                            view! { <button type="button" class="cw-chip" on:click=move |_| chat.send(text.clone())>{label}</button> }
+                        })
+                        .collect_view()}
+                </div>
+            }
+        })
+    };
+
     view! {
-        <ol class="cw-messages" node_ref=list aria-live="polite" aria-label="Messages">
-            <For
-                each=move || thread.with(|t| t.entries().to_vec())
-                key=|entry: &Entry| (entry.key(), entry.delivery, entry.seq)
-                children=move |entry: Entry| view! { <MessageRow entry=entry link=link/> }
-            />
-        </ol>
+        <div class="cw-scroll" node_ref=list tabindex="0" aria-label=strings.messages_label>
+            {earlier}
+            <Show when=move || !greeting().is_empty()>
+                <p class="cw-greeting">{greeting}</p>
+            </Show>
+            <ol class="cw-messages">
+                <For
+                    each=move || thread.with(|t| t.entries().to_vec())
+                    key=|entry: &Entry| (entry.key(), entry.delivery, entry.seq)
+                    children=move |entry: Entry| view! { <MessageRow entry=entry chat=chat/> }
+                />
+            </ol>
+            {typing}
+            {suggestions}
+        </div>
     }
 }
 
 #[component]
-fn MessageRow(entry: Entry, link: Link) -> impl IntoView {
+fn MessageRow(entry: Entry, chat: Chat) -> impl IntoView {
+    let strings = chat.strings;
     let mine = entry.is_mine();
     let author = match &entry.author {
-        Author::Visitor => "You".to_owned(),
+        Author::Visitor => strings.you.to_owned(),
         Author::Agent { name } => name.to_string(),
     };
     let client_id = entry.client_id.clone();
+    let seq = entry.seq;
+    // "Seen" goes under the visitor's newest message the agent has read.
+    let seen = move || {
+        let read = chat.view.with(|v| v.read.agent);
+        let newest_own = chat.thread.with(|t| t.entries().iter().filter(|e| e.is_mine()).filter_map(|e| e.seq).max());
+        seq.is_some_and(|s| s <= read && Some(s) == newest_own)
+    };
     let state = match entry.delivery {
         _ if !mine => None,
-        Delivery::Sending => Some(view! { <span class="cw-state">"Sending…"</span> }.into_any()),
-        Delivery::Sent => Some(view! { <span class="cw-state">"Sent"</span> }.into_any()),
+        Delivery::Sending => Some(view! { <span class="cw-state">{strings.sending}</span> }.into_any()),
+        Delivery::Sent => Some(
+            view! { <span class="cw-state">{move || if seen() { strings.seen } else { strings.sent }}</span> }.into_any(),
+        ),
         Delivery::Failed => Some(
             view! {
                 <span class="cw-state cw-failed" role="alert">
-                    "Not sent" {entry.error.map(|why| format!(": {why}"))} " "
-                    <button type="button" class="cw-retry" on:click=move |_| link.retry(&client_id)>
-                        "Retry"
+                    {strings.not_sent} {entry.error.map(|why| format!(": {why}"))} " "
+                    <button type="button" class="cw-retry" on:click=move |_| chat.retry(&client_id)>
+                        {strings.retry}
                     </button>
                 </span>
             }
             .into_any(),
         ),
     };
+    let body = (!entry.body.is_empty()).then(|| view! { <p class="cw-body">{entry.body}</p> });
+    let card = entry.card.map(|card| match card {
+        Card::Article { title, summary, url } => view! {
+            <div class="cw-card">
+                <p class="cw-card-title">{title}</p>
+                <p class="cw-card-summary">{summary}</p>
+                <a class="cw-card-link" href=url.to_string() target="_blank" rel="noopener noreferrer">{strings.read_article}</a>
+            </div>
+        }
+        .into_any(),
+        Card::Link { label, url } => view! {
+            <a class="cw-button cw-link-card" href=url.to_string() target="_blank" rel="noopener noreferrer">{label}</a>
+        }
+        .into_any(),
+    });
     view! {
         <li class="cw-message" class:cw-mine=mine class:cw-theirs=!mine data-seq=entry.seq.map(|s| s.to_string())>
             <span class="cw-author">{author}</span>
-            <p class="cw-body">{entry.body}</p>
+            {body}
+            {card}
             {state}
         </li>
     }

@@ -2,6 +2,10 @@
 
 mod app;
 mod composer;
+mod email_form;
+mod launcher;
 mod messages;
+mod notices;
+mod quick_replies;
 
 pub use app::App;

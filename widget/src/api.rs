@@ -1,0 +1,40 @@
+//! The widget's two HTTP calls: the site's view when it opens, and starting a conversation.
+
+use crate::config::WidgetConfig;
+use protocol::http::{start_conversation_path, widget_view_path, ConversationStarted, ErrorBody, StartConversation};
+use protocol::site::SiteView;
+use protocol::Contact;
+use serde::de::DeserializeOwned;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+/// What went wrong, in words for the visitor.
+pub type Failure = String;
+
+async fn call<T: DeserializeOwned>(method: &str, url: &str, body: Option<String>) -> Result<T, Failure> {
+    let offline = |_| "Could not reach the chat. Check your connection and try again.".to_owned();
+    let window = web_sys::window().ok_or("no window")?;
+    let init = web_sys::RequestInit::new();
+    init.set_method(method);
+    if let Some(body) = body {
+        // text/plain keeps it a simple CORS request: no preflight from customers' pages.
+        init.set_body(&body.into());
+    }
+    let response: web_sys::Response =
+        JsFuture::from(window.fetch_with_str_and_init(url, &init)).await.map_err(offline)?.unchecked_into();
+    let text = JsFuture::from(response.text().map_err(offline)?).await.map_err(offline)?.as_string().unwrap_or_default();
+    if response.ok() {
+        serde_json::from_str(&text).map_err(|e| e.to_string())
+    } else {
+        Err(serde_json::from_str::<ErrorBody>(&text).map(|b| b.error.message).unwrap_or(text))
+    }
+}
+
+pub async fn site_view(config: &WidgetConfig) -> Result<SiteView, Failure> {
+    call("GET", &format!("{}{}", config.relay, widget_view_path(&config.site)), None).await
+}
+
+pub async fn start_conversation(config: &WidgetConfig, contact: Contact) -> Result<ConversationStarted, Failure> {
+    let body = serde_json::to_string(&StartConversation { contact }).map_err(|e| e.to_string())?;
+    call("POST", &format!("{}{}", config.relay, start_conversation_path(&config.site)), Some(body)).await
+}

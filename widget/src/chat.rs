@@ -1,0 +1,714 @@
+//! The widget's state, as signals the components read, and its one connection to the
+//! conversation.
+//!
+//! - No session yet: the first message starts a conversation (with the contact the visitor
+//!   already gave), saves the session and connects.
+//! - Every (re)connect asks for the messages after the last seq held; on `welcome` every
+//!   message still waiting for its ack goes out again with its original client id. The relay
+//!   stores each client id once: nothing is lost, nothing is doubled. Unacknowledged messages
+//!   live in localStorage (the outbox), so this holds across reloads too.
+//! - A dropped connection is retried with exponential backoff and jitter, at once when the
+//!   browser says it is back online; a keep-alive notices connections that died silently.
+//! - While the panel is open, a second, light connection to the site keeps availability live.
+
+use crate::api;
+use crate::attention;
+use crate::config::WidgetConfig;
+use crate::i18n::Strings;
+use crate::session::{self, Outgoing, Session, Slot};
+use crate::socket::{ws_origin, Socket};
+use crate::thread::{Entry, Thread};
+use leptos::prelude::*;
+use protocol::http::{availability_path, visitor_connect_path};
+use protocol::site::WidgetSettings;
+use protocol::{
+    Author, ClientFrame, ClientMsgId, Contact, ErrorCode, ReadMarks, ServerFrame, Status,
+};
+use std::time::Duration;
+use wasm_bindgen::JsValue;
+
+/// What the visitor can see of the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkStatus {
+    /// No conversation yet; one starts with the first message.
+    Idle,
+    Connecting,
+    Connected,
+    /// Lost; a retry is scheduled.
+    Reconnecting,
+}
+
+/// The conversation's state besides its messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationView {
+    pub status: Status,
+    pub read: ReadMarks,
+    /// The agent who is typing right now.
+    pub agent_typing: Option<String>,
+}
+
+impl Default for ConversationView {
+    fn default() -> Self {
+        Self { status: Status::Open, read: ReadMarks::default(), agent_typing: None }
+    }
+}
+
+const BACKOFF_START_MS: f64 = 500.0;
+const BACKOFF_MAX_MS: f64 = 30_000.0;
+const KEEPALIVE: Duration = Duration::from_secs(25);
+/// Sent "typing" again at most this often while the visitor keeps typing.
+const TYPING_REFRESH_MS: f64 = 3_000.0;
+/// "Typing" ends by itself after this long without a keystroke (or an agent's refresh).
+const TYPING_IDLE: Duration = Duration::from_secs(5);
+const AGENT_TYPING_TIMEOUT: Duration = Duration::from_secs(8);
+
+struct Inner {
+    config: WidgetConfig,
+    session: Option<Session>,
+    socket: Option<Socket>,
+    availability: Option<Socket>,
+    welcomed: bool,
+    starting: bool,
+    failed_attempts: u32,
+    reconnect_pending: bool,
+    last_frame_ms: f64,
+    typing_sent_ms: f64,
+    typing_generation: u32,
+    agent_typing_generation: u32,
+    listeners: Vec<(String, js_sys::Function)>,
+}
+
+/// A handle on the widget's state; `Copy`, so every component and callback can hold one.
+#[derive(Clone, Copy)]
+pub struct Chat {
+    inner: StoredValue<Inner, LocalStorage>,
+    pub strings: &'static Strings,
+    pub settings: RwSignal<WidgetSettings>,
+    /// The site's settings have arrived.
+    pub ready: RwSignal<bool>,
+    pub agents_online: RwSignal<bool>,
+    pub open: RwSignal<bool>,
+    pub thread: RwSignal<Thread>,
+    /// The conversation before this one, when an agent ended it: still readable.
+    pub earlier: RwSignal<Vec<Entry>>,
+    pub view: RwSignal<ConversationView>,
+    /// What the visitor told us about themselves (persisted per site).
+    pub contact: RwSignal<Contact>,
+    /// The visitor chose not to give an email for now.
+    pub email_skipped: RwSignal<bool>,
+    pub link: RwSignal<LinkStatus>,
+    pub page_visible: RwSignal<bool>,
+    /// The latest incoming message, for screen readers.
+    pub announcement: RwSignal<String>,
+}
+
+fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+fn new_client_id() -> ClientMsgId {
+    let uuid = web_sys::window().and_then(|w| w.crypto().ok()).map(|c| c.random_uuid());
+    let raw = uuid.unwrap_or_else(|| format!("{}-{}", now_ms() as u64, (js_sys::Math::random() * 1e12) as u64));
+    ClientMsgId::parse(&raw).expect("uuids are valid client ids")
+}
+
+fn page_hidden() -> bool {
+    web_sys::window().and_then(|w| w.document()).is_some_and(|d| d.hidden())
+}
+
+impl Chat {
+    pub fn new(config: WidgetConfig, strings: &'static Strings) -> Chat {
+        let site = config.site.clone();
+        let session: Option<Session> = session::load(&site, Slot::Session);
+        let mut thread = Thread::default();
+        for outgoing in session::load_outbox(&site) {
+            thread.push_own(outgoing.client_id, outgoing.body);
+        }
+        let has_session = session.is_some();
+        let chat = Chat {
+            inner: StoredValue::new_local(Inner {
+                config: config.clone(),
+                session,
+                socket: None,
+                availability: None,
+                welcomed: false,
+                starting: false,
+                failed_attempts: 0,
+                reconnect_pending: false,
+                last_frame_ms: now_ms(),
+                typing_sent_ms: 0.0,
+                typing_generation: 0,
+                agent_typing_generation: 0,
+                listeners: Vec::new(),
+            }),
+            strings,
+            settings: RwSignal::new(WidgetSettings::default()),
+            ready: RwSignal::new(false),
+            agents_online: RwSignal::new(false),
+            open: RwSignal::new(config.open),
+            thread: RwSignal::new(thread),
+            earlier: RwSignal::new(Vec::new()),
+            view: RwSignal::new(ConversationView::default()),
+            contact: RwSignal::new(session::load_contact(&site)),
+            email_skipped: RwSignal::new(false),
+            link: RwSignal::new(if has_session { LinkStatus::Connecting } else { LinkStatus::Idle }),
+            page_visible: RwSignal::new(!page_hidden()),
+            announcement: RwSignal::new(String::new()),
+        };
+        chat.load_site();
+        chat.load_earlier();
+        if has_session {
+            chat.connect();
+        }
+        chat.watch();
+        chat
+    }
+
+    fn config(&self) -> WidgetConfig {
+        self.inner.with_value(|i| i.config.clone())
+    }
+
+    pub fn has_session(&self) -> bool {
+        self.inner.with_value(|i| i.session.is_some())
+    }
+
+    fn load_site(&self) {
+        let chat = *self;
+        leptos::task::spawn_local(async move {
+            if let Ok(view) = api::site_view(&chat.config()).await {
+                chat.settings.set(view.settings);
+                chat.agents_online.set(view.agents_online);
+            }
+            chat.ready.set(true);
+        });
+    }
+
+    /// The ended conversation before this one, read once (its connection closes after the
+    /// replay), so the visitor can still read it after a reload.
+    fn load_earlier(&self) {
+        let Some(earlier) = session::load::<Session>(&self.config().site, Slot::Earlier) else { return };
+        let url = format!("{}{}", ws_origin(&self.config().relay), visitor_connect_path(&earlier.token, 0));
+        let chat = *self;
+        let replay = std::rc::Rc::new(std::cell::RefCell::new((Thread::default(), 0u64, None::<Socket>)));
+        let on_frame = {
+            let replay = replay.clone();
+            move |frame: ServerFrame| {
+                let mut state = replay.borrow_mut();
+                match frame {
+                    ServerFrame::Welcome { last_seq, .. } => state.1 = last_seq,
+                    ServerFrame::History { messages } => messages.into_iter().for_each(|m| state.0.receive(m)),
+                    _ => {}
+                }
+                if state.0.last_seq() >= state.1 {
+                    chat.earlier.set(state.0.entries().to_vec());
+                    if let Some(socket) = state.2.take() {
+                        socket.shut();
+                    }
+                }
+            }
+        };
+        if let Some(socket) = Socket::open(&url, on_frame, || {}) {
+            replay.borrow_mut().2 = Some(socket);
+        }
+    }
+
+    // ---- what the visitor does -------------------------------------------------------
+
+    /// The visitor wrote a message (typed, a quick reply, or a suggested reply).
+    pub fn send(&self, body: String) {
+        match self.view.with_untracked(|v| v.status) {
+            Status::Blocked => return,
+            Status::Ended => self.begin_new_conversation(),
+            Status::Open => {}
+        }
+        let client_id = new_client_id();
+        self.thread.update(|t| t.push_own(client_id.clone(), body.clone()));
+        self.save_outbox();
+        self.typing(false);
+        self.transmit(client_id, body);
+    }
+
+    pub fn retry(&self, client_id: &ClientMsgId) {
+        if let Some(body) = self.thread.try_update(|t| t.retry(client_id)).flatten() {
+            self.transmit(client_id.clone(), body);
+        }
+    }
+
+    /// The visitor typed (`true`) or stopped (`false`). Throttled, and ends by itself.
+    pub fn typing(&self, active: bool) {
+        let now = now_ms();
+        let (send, generation) = self
+            .inner
+            .try_update_value(|i| {
+                i.typing_generation += 1;
+                let send = if active {
+                    let due = now - i.typing_sent_ms > TYPING_REFRESH_MS;
+                    if due {
+                        i.typing_sent_ms = now;
+                    }
+                    due
+                } else {
+                    let was_typing = i.typing_sent_ms > 0.0;
+                    i.typing_sent_ms = 0.0;
+                    was_typing
+                };
+                (send, i.typing_generation)
+            })
+            .unwrap_or((false, 0));
+        if send {
+            self.send_frame(&ClientFrame::Typing { active });
+        }
+        if active {
+            let chat = *self;
+            set_timeout(
+                move || {
+                    if chat.inner.with_value(|i| i.typing_generation) == generation {
+                        chat.typing(false);
+                    }
+                },
+                TYPING_IDLE,
+            );
+        }
+    }
+
+    /// The visitor gave (or changed) their email and name.
+    pub fn set_contact(&self, contact: Contact) {
+        let merged = self.contact.with_untracked(|known| Contact {
+            email: contact.email.or_else(|| known.email.clone()),
+            name: contact.name.or_else(|| known.name.clone()),
+        });
+        session::save(&self.config().site, Slot::Contact, &merged);
+        self.contact.set(merged.clone());
+        if self.has_session() {
+            self.send_frame(&ClientFrame::SetContact { contact: merged });
+        }
+    }
+
+    /// Marks everything shown as read, when the visitor can actually see it.
+    fn mark_read(&self) {
+        let Some(last) = self.thread.with_untracked(Thread::last_agent_seq) else { return };
+        let read = self.view.with_untracked(|v| v.read.visitor);
+        if last > read && self.inner.with_value(|i| i.welcomed) {
+            self.view.update(|v| v.read.visitor = last);
+            self.send_frame(&ClientFrame::Read { up_to: last });
+        }
+    }
+
+    /// `shutdown`: forget this visitor on this browser (a shared computer).
+    pub fn shutdown(&self) {
+        let site = self.config().site;
+        let (socket, availability) = self
+            .inner
+            .try_update_value(|i| {
+                i.session = None;
+                i.welcomed = false;
+                (i.socket.take(), i.availability.take())
+            })
+            .unwrap_or((None, None));
+        socket.into_iter().chain(availability).for_each(Socket::shut);
+        session::forget_all(&site);
+        self.thread.set(Thread::default());
+        self.earlier.set(Vec::new());
+        self.view.set(ConversationView::default());
+        self.contact.set(Contact::default());
+        self.link.set(LinkStatus::Idle);
+        self.open.set(false);
+    }
+
+    // ---- the JS API's events -----------------------------------------------------------
+
+    pub fn on(&self, event: String, callback: js_sys::Function) {
+        self.inner.update_value(|i| i.listeners.push((event, callback)));
+    }
+
+    pub fn emit(&self, event: &str, payload: JsValue) {
+        let callbacks: Vec<js_sys::Function> =
+            self.inner.with_value(|i| i.listeners.iter().filter(|(e, _)| e == event).map(|(_, f)| f.clone()).collect());
+        for callback in callbacks {
+            // A site's callback that throws must not break the widget.
+            let _ = callback.call1(&JsValue::NULL, &payload);
+        }
+    }
+
+    // ---- the connection ----------------------------------------------------------------
+
+    fn send_frame(&self, frame: &ClientFrame) {
+        self.inner.with_value(|i| {
+            if let (true, Some(socket)) = (i.welcomed, &i.socket) {
+                socket.send(frame);
+            }
+        });
+    }
+
+    fn save_outbox(&self) {
+        let outbox: Vec<Outgoing> =
+            self.thread.with_untracked(|t| t.unacked().into_iter().map(|(client_id, body)| Outgoing { client_id, body }).collect());
+        let site = self.config().site;
+        if outbox.is_empty() {
+            session::forget(&site, Slot::Outbox);
+        } else {
+            session::save(&site, Slot::Outbox, &outbox);
+        }
+    }
+
+    fn transmit(&self, client_id: ClientMsgId, body: String) {
+        if !self.has_session() {
+            self.start_conversation();
+            return;
+        }
+        // Without a welcomed socket it waits in the outbox and goes out on the next welcome.
+        self.send_frame(&ClientFrame::Send { client_id, body, card: None, suggestions: Vec::new() });
+    }
+
+    /// The agent ended the conversation and the visitor writes again: the old one stays on
+    /// screen (and in storage, to read later), the next message starts a new one.
+    fn begin_new_conversation(&self) {
+        let site = self.config().site;
+        let (old_session, socket) =
+            self.inner.try_update_value(|i| {
+                i.welcomed = false;
+                (i.session.take(), i.socket.take())
+            })
+            .unwrap_or((None, None));
+        if let Some(socket) = socket {
+            socket.shut();
+        }
+        if let Some(old) = old_session {
+            session::save(&site, Slot::Earlier, &old);
+        }
+        session::forget(&site, Slot::Session);
+        let ended = self.thread.with_untracked(|t| t.entries().to_vec());
+        self.earlier.set(ended);
+        self.thread.set(Thread::default());
+        self.view.set(ConversationView::default());
+        self.link.set(LinkStatus::Idle);
+    }
+
+    fn start_conversation(&self) {
+        let already = self.inner.try_update_value(|i| std::mem::replace(&mut i.starting, true)).unwrap_or(true);
+        if already {
+            return;
+        }
+        self.link.set(LinkStatus::Connecting);
+        let chat = *self;
+        leptos::task::spawn_local(async move {
+            let config = chat.config();
+            let result = api::start_conversation(&config, chat.contact.get_untracked()).await;
+            chat.inner.update_value(|i| i.starting = false);
+            match result {
+                Ok(started) => {
+                    let session = Session::from(started);
+                    session::save(&config.site, Slot::Session, &session);
+                    chat.inner.update_value(|i| i.session = Some(session));
+                    chat.connect();
+                }
+                Err(why) => {
+                    // Nothing was created; the messages show as failed and can be retried.
+                    let pending = chat.thread.with_untracked(|t| t.unacked());
+                    chat.thread.update(|t| pending.iter().for_each(|(id, _)| t.fail(id, why.clone())));
+                    chat.link.set(LinkStatus::Idle);
+                }
+            }
+        });
+    }
+
+    fn connect(&self) {
+        let after = self.thread.with_untracked(Thread::last_seq);
+        let prepared = self.inner.try_update_value(|i| {
+            i.reconnect_pending = false;
+            let session = i.session.clone()?;
+            i.welcomed = false;
+            let url = format!("{}{}", ws_origin(&i.config.relay), visitor_connect_path(&session.token, after));
+            Some((url, i.socket.take()))
+        });
+        let Some(Some((url, old))) = prepared else { return };
+        if let Some(old) = old {
+            old.shut();
+        }
+        self.link.set(LinkStatus::Connecting);
+        let chat = *self;
+        match Socket::open(&url, move |frame| chat.on_frame(frame), move || chat.on_close()) {
+            Some(socket) => self.inner.update_value(|i| {
+                i.socket = Some(socket);
+                i.last_frame_ms = now_ms();
+            }),
+            None => self.schedule_reconnect(),
+        }
+    }
+
+    fn on_frame(&self, frame: ServerFrame) {
+        self.inner.update_value(|i| i.last_frame_ms = now_ms());
+        match frame {
+            ServerFrame::Welcome { status, read, contact, .. } => {
+                self.inner.update_value(|i| {
+                    i.welcomed = true;
+                    i.failed_attempts = 0;
+                });
+                self.view.update(|v| {
+                    v.status = status;
+                    v.read = read;
+                });
+                self.link.set(LinkStatus::Connected);
+                self.reconcile_contact(contact);
+                // The outbox: everything not yet acknowledged goes out again, same client ids.
+                for (client_id, body) in self.thread.with_untracked(Thread::unacked) {
+                    self.transmit(client_id, body);
+                }
+            }
+            ServerFrame::History { messages } => self.thread.update(|t| messages.into_iter().for_each(|m| t.receive(m))),
+            ServerFrame::Message { message } => {
+                let incoming = !matches!(message.author, Author::Visitor);
+                if let (true, Author::Agent { name }) = (incoming, &message.author) {
+                    let text = if message.body.is_empty() { card_title(&message.card) } else { message.body.clone() };
+                    self.announcement.set(self.strings.announce_message.replace("{name}", name.as_str()).replace("{text}", &text));
+                    self.view.update(|v| v.agent_typing = None);
+                    let unseen = !self.open.get_untracked() || !self.page_visible.get_untracked();
+                    if unseen && self.settings.with_untracked(|s| s.sound) {
+                        attention::chime();
+                    }
+                    let payload = serde_json::to_string(&message).ok().and_then(|json| js_sys::JSON::parse(&json).ok());
+                    self.emit("message", payload.unwrap_or(JsValue::NULL));
+                }
+                self.thread.update(|t| t.receive(message));
+                self.save_outbox();
+            }
+            ServerFrame::Ack { client_id, seq, .. } => {
+                self.thread.update(|t| t.ack(&client_id, seq));
+                self.save_outbox();
+            }
+            ServerFrame::Typing { author: Author::Agent { name }, active } => self.agent_typing(name.to_string(), active),
+            ServerFrame::Typing { .. } => {}
+            ServerFrame::Read { role, up_to } => self.view.update(|v| match role {
+                protocol::Role::Agent => v.read.agent = v.read.agent.max(up_to),
+                protocol::Role::Visitor => v.read.visitor = v.read.visitor.max(up_to),
+            }),
+            ServerFrame::Status { status } => self.view.update(|v| v.status = status),
+            ServerFrame::Contact { contact } => {
+                session::save(&self.config().site, Slot::Contact, &contact);
+                self.contact.set(contact);
+            }
+            ServerFrame::Error { code, message, client_id } => match client_id {
+                Some(client_id) => {
+                    self.thread.update(|t| t.fail(&client_id, message));
+                    self.save_outbox();
+                    if code == ErrorCode::ConversationClosed {
+                        // Ended elsewhere while we wrote: the status catches up on the next welcome.
+                        self.view.update(|v| if v.status == Status::Open { v.status = Status::Ended });
+                    }
+                }
+                None if matches!(code, ErrorCode::InvalidToken | ErrorCode::UnknownConversation) => self.forget_session(),
+                None => {}
+            },
+            ServerFrame::Availability { .. } | ServerFrame::Pong => {}
+        }
+    }
+
+    /// On welcome: the relay's contact and ours meet. What the relay lacks, it is told;
+    /// what it has that we lack, we keep.
+    fn reconcile_contact(&self, relay: Contact) {
+        let known = self.contact.get_untracked();
+        let missing_there = (known.email.is_some() && relay.email.is_none()) || (known.name.is_some() && relay.name.is_none());
+        if missing_there {
+            self.send_frame(&ClientFrame::SetContact { contact: known.clone() });
+        }
+        let merged = Contact { email: known.email.or(relay.email), name: known.name.or(relay.name) };
+        session::save(&self.config().site, Slot::Contact, &merged);
+        self.contact.set(merged);
+    }
+
+    fn agent_typing(&self, name: String, active: bool) {
+        let generation = self.inner.try_update_value(|i| {
+            i.agent_typing_generation += 1;
+            i.agent_typing_generation
+        });
+        self.view.update(|v| v.agent_typing = active.then_some(name));
+        if active {
+            let chat = *self;
+            set_timeout(
+                move || {
+                    if chat.inner.with_value(|i| Some(i.agent_typing_generation)) == generation {
+                        chat.view.update(|v| v.agent_typing = None);
+                    }
+                },
+                AGENT_TYPING_TIMEOUT,
+            );
+        }
+    }
+
+    /// The saved conversation cannot be opened any more: start afresh with the next message.
+    fn forget_session(&self) {
+        let site = self.config().site;
+        if let Some(Some(socket)) = self.inner.try_update_value(|i| {
+            i.session = None;
+            i.welcomed = false;
+            i.socket.take()
+        }) {
+            socket.shut();
+        }
+        session::forget(&site, Slot::Session);
+        self.thread.update(|t| *t = Thread::default());
+        self.view.set(ConversationView::default());
+        self.link.set(LinkStatus::Idle);
+    }
+
+    fn on_close(&self) {
+        let reconnect = self.inner.try_update_value(|i| {
+            i.welcomed = false;
+            i.socket = None;
+            i.session.is_some()
+        });
+        if reconnect == Some(true) {
+            self.schedule_reconnect();
+        }
+    }
+
+    fn schedule_reconnect(&self) {
+        let attempt = self
+            .inner
+            .try_update_value(|i| {
+                if i.reconnect_pending {
+                    return None;
+                }
+                i.reconnect_pending = true;
+                i.failed_attempts += 1;
+                Some(i.failed_attempts)
+            })
+            .flatten();
+        let Some(attempt) = attempt else { return };
+        self.link.set(LinkStatus::Reconnecting);
+        let ceiling = (BACKOFF_START_MS * 2f64.powi(attempt.min(16) as i32 - 1)).min(BACKOFF_MAX_MS);
+        // Jitter between half and all of the ceiling, so many widgets do not return at once.
+        let delay = ceiling * (0.5 + js_sys::Math::random() / 2.0);
+        let chat = *self;
+        set_timeout(
+            move || {
+                if chat.inner.with_value(|i| i.reconnect_pending) {
+                    chat.connect();
+                }
+            },
+            Duration::from_millis(delay as u64),
+        );
+    }
+
+    /// The browser is back online: do not wait for the backoff.
+    fn reconnect_now(&self) {
+        let disconnected = self.inner.with_value(|i| i.session.is_some() && !i.welcomed);
+        if disconnected {
+            self.inner.update_value(|i| i.failed_attempts = 0);
+            self.connect();
+        }
+    }
+
+    /// Every few seconds: a ping, and if nothing came back since the last one, the
+    /// connection is dead even if the browser has not noticed (a phone in a tunnel).
+    fn keepalive(&self) {
+        let silent_for = now_ms() - self.inner.with_value(|i| i.last_frame_ms);
+        self.inner.with_value(|i| {
+            if let (true, Some(socket)) = (i.welcomed, &i.socket) {
+                if silent_for > 2.0 * KEEPALIVE.as_millis() as f64 + 5_000.0 {
+                    socket.drop_connection();
+                } else {
+                    socket.send_text(ClientFrame::PING_TEXT);
+                }
+            }
+        });
+    }
+
+    fn open_availability(&self, open: bool) {
+        let current = self.inner.try_update_value(|i| i.availability.take()).flatten();
+        if let Some(socket) = current {
+            if open {
+                self.inner.update_value(|i| i.availability = Some(socket));
+                return;
+            }
+            socket.shut();
+        }
+        if open {
+            let config = self.config();
+            let url = format!("{}{}", ws_origin(&config.relay), availability_path(&config.site));
+            let chat = *self;
+            let on_frame = move |frame| {
+                if let ServerFrame::Availability { agents_online } = frame {
+                    chat.agents_online.set(agents_online);
+                }
+            };
+            // If it drops, the next open tries again; the snapshot from opening stays.
+            let socket = Socket::open(&url, on_frame, move || {
+                chat.inner.update_value(|i| i.availability = None);
+            });
+            self.inner.update_value(|i| i.availability = socket);
+        }
+    }
+
+    /// Everything that follows the signals: reading, availability, storage, events, title.
+    fn watch(&self) {
+        let chat = *self;
+        Effect::new(move |_| {
+            // Read when the visitor can see it: panel open, page visible, messages there.
+            let can_see = chat.open.get() && chat.page_visible.get() && chat.link.get() == LinkStatus::Connected;
+            chat.thread.track();
+            if can_see {
+                chat.mark_read();
+            }
+        });
+        Effect::new(move |previous: Option<bool>| {
+            let open = chat.open.get();
+            chat.open_availability(open);
+            if previous.is_some_and(|p| p != open) {
+                chat.emit(if open { "open" } else { "close" }, JsValue::NULL);
+            }
+            open
+        });
+        Effect::new(move |previous: Option<usize>| {
+            let read = chat.view.with(|v| v.read.visitor);
+            let unread = chat.thread.with(|t| t.unread(read));
+            if previous.is_some_and(|p| p != unread) {
+                chat.emit("unread", JsValue::from_f64(unread as f64));
+            }
+            let hint = unread > 0 && (!chat.open.get() || !chat.page_visible.get());
+            attention::title_hint(hint.then(|| chat.strings.title_hint.replace("{n}", &unread.to_string())));
+            unread
+        });
+
+        let listener = window_event_listener_untyped("online", move |_| chat.reconnect_now());
+        std::mem::forget(listener);
+        let listener = window_event_listener_untyped("visibilitychange", move |_| chat.page_visible.set(!page_hidden()));
+        std::mem::forget(listener);
+        let listener = window_event_listener_untyped("storage", move |event| chat.on_storage(event));
+        std::mem::forget(listener);
+        // Runs for the page's lifetime, like the widget.
+        let _ = set_interval_with_handle(move || chat.keepalive(), KEEPALIVE);
+    }
+
+    /// Another tab of the same site changed the stored session or contact.
+    fn on_storage(&self, event: web_sys::Event) {
+        let Some(key) = js_sys::Reflect::get(&event, &JsValue::from_str("key")).ok().and_then(|k| k.as_string()) else {
+            return;
+        };
+        let site = self.config().site;
+        if key == Slot::Session.key(&site) {
+            let stored: Option<Session> = session::load(&site, Slot::Session);
+            let changed = self.inner.with_value(|i| i.session != stored);
+            if changed {
+                match stored {
+                    Some(session) => {
+                        // The other tab started (or restarted) the conversation: join it.
+                        self.inner.update_value(|i| i.session = Some(session));
+                        self.connect();
+                    }
+                    None => self.forget_session(),
+                }
+            }
+        } else if key == Slot::Contact.key(&site) {
+            self.contact.set(session::load_contact(&site));
+        }
+    }
+}
+
+fn card_title(card: &Option<protocol::Card>) -> String {
+    match card {
+        Some(protocol::Card::Article { title, .. }) => title.clone(),
+        Some(protocol::Card::Link { label, .. }) => label.clone(),
+        None => String::new(),
+    }
+}

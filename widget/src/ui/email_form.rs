@@ -1,0 +1,69 @@
+//! Asking for the visitor's email: before the first message (pre-chat), or in the chat when
+//! nobody is online. Checked with the same parser the relay uses.
+
+use crate::chat::Chat;
+use leptos::prelude::*;
+use protocol::{Contact, Email};
+
+#[component]
+pub fn EmailForm(chat: Chat, prechat: bool, #[prop(optional)] on_done: Option<Callback<()>>) -> impl IntoView {
+    let strings = chat.strings;
+    let email = RwSignal::new(chat.contact.with_untracked(|c| c.email.as_ref().map(|e| e.to_string()).unwrap_or_default()));
+    let name = RwSignal::new(String::new());
+    let error = RwSignal::new(false);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        match Email::parse(&email.get_untracked()) {
+            Ok(parsed) => {
+                error.set(false);
+                let name = Some(name.get_untracked().trim().to_owned()).filter(|n| !n.is_empty());
+                chat.set_contact(Contact { email: Some(parsed), name });
+                if let Some(done) = on_done {
+                    done.run(());
+                }
+            }
+            Err(_) => error.set(true),
+        }
+    };
+    let skip = move |_| {
+        chat.email_skipped.set(true);
+        if let Some(done) = on_done {
+            done.run(());
+        }
+    };
+    view! {
+        <form class="cw-email-form" novalidate="" on:submit=submit>
+            <p class="cw-email-prompt" id="cw-email-prompt">
+                {if prechat { strings.email_prompt_prechat } else { strings.email_prompt_inchat }}
+            </p>
+            <label class="cw-field">
+                <span>{strings.email_label}</span>
+                <input
+                    class="cw-email-input"
+                    type="email"
+                    autocomplete="email"
+                    required=""
+                    data-autofocus=""
+                    aria-describedby="cw-email-prompt cw-email-error"
+                    aria-invalid=move || error.get().to_string()
+                    prop:value=move || email.get()
+                    on:input=move |ev| email.set(event_target_value(&ev))
+                />
+            </label>
+            {prechat.then(|| view! {
+                <label class="cw-field">
+                    <span>{strings.name_label}</span>
+                    <input class="cw-name-input" type="text" autocomplete="name" maxlength="80"
+                        prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/>
+                </label>
+            })}
+            <p id="cw-email-error" class="cw-error" role="alert">{move || error.get().then_some(strings.invalid_email)}</p>
+            <div class="cw-actions">
+                <button type="submit" class="cw-button">{if prechat { strings.start_chat } else { strings.save }}</button>
+                {(!prechat).then(|| view! {
+                    <button type="button" class="cw-text-button" on:click=skip>{strings.skip}</button>
+                })}
+            </div>
+        </form>
+    }
+}

@@ -1,0 +1,61 @@
+//! The site's quick replies: always there above the composer. A reply sends its text, opens
+//! its page, or shows the next set of replies (a flow), with a way back.
+
+use crate::chat::Chat;
+use leptos::prelude::*;
+use protocol::site::{QuickAction, QuickReply};
+
+fn level(replies: &[QuickReply], path: &[usize]) -> Vec<QuickReply> {
+    let mut current = replies.to_vec();
+    for &i in path {
+        match current.get(i).map(|r| &r.action) {
+            Some(QuickAction::Flow { replies }) => current = replies.clone(),
+            _ => break,
+        }
+    }
+    current
+}
+
+#[component]
+pub fn QuickReplies(chat: Chat) -> impl IntoView {
+    let strings = chat.strings;
+    let path = RwSignal::new(Vec::<usize>::new());
+    move || {
+        let replies = chat.settings.with(|s| level(&s.quick_replies, &path.get()));
+        if replies.is_empty() {
+            return ().into_any();
+        }
+        let buttons = replies
+            .into_iter()
+            .enumerate()
+            .map(|(i, reply)| {
+                let label = reply.label.clone();
+                let action = reply.action.clone();
+                let run = move |_| match &action {
+                    QuickAction::Send { text } => {
+                        chat.send(text.clone());
+                        path.set(Vec::new());
+                    }
+                    QuickAction::Url { url } => {
+                        if let Some(window) = web_sys::window() {
+                            let _ = window.open_with_url_and_target_and_features(url.as_str(), "_blank", "noopener,noreferrer");
+                        }
+                    }
+                    QuickAction::Flow { .. } => path.update(|p| p.push(i)),
+                };
+                view! { <button type="button" class="cw-chip" on:click=run>{label}</button> }
+            })
+            .collect_view();
+        view! {
+            <div class="cw-quick" role="group" aria-label=strings.quick_replies>
+                {(!path.get().is_empty()).then(|| view! {
+                    <button type="button" class="cw-chip cw-back" on:click=move |_| path.update(|p| { p.pop(); })>
+                        {strings.back}
+                    </button>
+                })}
+                {buttons}
+            </div>
+        }
+        .into_any()
+    }
+}
