@@ -138,6 +138,38 @@ impl Browser {
         }
     }
 
+    /// Clicks the launcher (the loader's, or the widget's once it has mounted) until the
+    /// panel shows. The loader replaces its launcher when the widget mounts, so a click can
+    /// land on one that just went away; then the click is made again.
+    pub async fn open_widget(&self) {
+        for _ in 0..20 {
+            let launcher = self.widget(".cw-launcher").await;
+            if launcher.click().await.is_ok() {
+                break;
+            }
+        }
+        self.widget(".cw-panel").await;
+    }
+
+    /// Types into the message field and presses Enter.
+    pub async fn write(&self, text: &str) {
+        let input = self.widget(".cw-input").await;
+        input.send_keys(text).await.expect("type");
+        input.send_keys(ENTER).await.expect("press Enter");
+    }
+
+    /// The conversation the widget saved for `site`.
+    pub async fn conversation(&self, site: &str) -> protocol::ConversationId {
+        let raw = self.local_storage(&format!("chat-widget:{site}:session")).await.expect("a saved session");
+        let session: Value = serde_json::from_str(&raw).unwrap();
+        protocol::ConversationId::parse(session["conversation_id"].as_str().unwrap()).unwrap()
+    }
+
+    /// Console errors (CSP violations included), ignoring nothing.
+    pub async fn console_errors(&self) -> Vec<String> {
+        self.console().await.into_iter().filter(|(level, _)| level == "SEVERE").map(|(_, m)| m).collect()
+    }
+
     pub async fn local_storage(&self, key: &str) -> Option<String> {
         self.js("return localStorage.getItem(arguments[0]);", vec![json!(key)]).await.as_str().map(str::to_owned)
     }

@@ -21,22 +21,30 @@ pub fn strict_csp(relay: &str) -> String {
 impl HostPage {
     /// Serves a page embedding the widget for `site`, with `attributes` added to the tag
     /// (e.g. `data-lang="ar"`) and `extra` HTML in the body (an external script, say).
-    pub async fn serve(relay: &str, site: &str, attributes: &str, extra: &str) -> HostPage {
-        let html = format!(
-            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>A customer's shop</title></head>\
-             <body><h1>A customer's shop</h1><p>Some page content.</p>{extra}\
-             <script async src=\"{relay}/embed.js\" data-site=\"{site}\" {attributes}></script></body></html>"
-        );
-        Self::serve_html(html, strict_csp(relay)).await
+    pub async fn serve(relay: &str, site: &str, attributes: &str) -> HostPage {
+        Self::serve_with_script(relay, site, attributes, "").await
     }
 
-    pub async fn serve_html(html: String, csp: String) -> HostPage {
+    /// Also serves `/site.js` with `script` (the site's own code, e.g. `ChatWidget` calls),
+    /// loaded before the embed tag, as a site would.
+    pub async fn serve_with_script(relay: &str, site: &str, attributes: &str, script: &str) -> HostPage {
+        let html = format!(
+            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>A customer's shop</title>\
+             <link rel=\"icon\" href=\"data:,\"></head>\
+             <body><main><h1>A customer's shop</h1><p>Some page content.</p><button type=\"button\">Buy</button></main>\
+             <script src=\"/site.js\"></script>\
+             <script async src=\"{relay}/embed.js\" data-site=\"{site}\" {attributes}></script></body></html>"
+        );
+        Self::serve_html(html, script.to_owned(), strict_csp(relay)).await
+    }
+
+    pub async fn serve_html(html: String, script: String, csp: String) -> HostPage {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind host page");
         let url = format!("http://127.0.0.1:{}/", listener.local_addr().unwrap().port());
         tokio::spawn(async move {
             loop {
                 let Ok((mut stream, _)) = listener.accept().await else { return };
-                let (html, csp) = (html.clone(), csp.clone());
+                let (html, script, csp) = (html.clone(), script.clone(), csp.clone());
                 tokio::spawn(async move {
                     let mut request = Vec::new();
                     let mut buf = [0u8; 4096];
@@ -46,13 +54,18 @@ impl HostPage {
                             Ok(n) => request.extend_from_slice(&buf[..n]),
                         }
                     }
+                    let (kind, body) = if request.starts_with(b"GET /site.js") {
+                        ("text/javascript", script)
+                    } else {
+                        ("text/html; charset=utf-8", html)
+                    };
                     let head = format!(
-                        "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Security-Policy: {csp}\r\n\
+                        "HTTP/1.1 200 OK\r\nContent-Type: {kind}\r\nContent-Security-Policy: {csp}\r\n\
                          Content-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
-                        html.len()
+                        body.len()
                     );
                     let _ = stream.write_all(head.as_bytes()).await;
-                    let _ = stream.write_all(html.as_bytes()).await;
+                    let _ = stream.write_all(body.as_bytes()).await;
                 });
             }
         });

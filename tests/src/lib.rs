@@ -9,6 +9,7 @@
 pub mod browser;
 pub mod chat;
 pub mod host;
+pub mod network;
 mod processes;
 
 use std::net::TcpListener;

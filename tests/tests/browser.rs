@@ -1,39 +1,12 @@
 //! A visitor in a real headless Chromium on the demo page, an agent on the real relay.
 
-use e2e::browser::{Browser, ENTER};
+use e2e::browser::Browser;
 use e2e::relay;
-use protocol::{Author, ClientMsgId, ConversationId, ServerFrame};
+use protocol::{Author, ClientMsgId, ServerFrame};
 use serde_json::Value;
-
-const SESSION_KEY: &str = "chat-widget:demo:session";
 
 fn id(s: &str) -> ClientMsgId {
     ClientMsgId::parse(s).unwrap()
-}
-
-/// Clicks the launcher (the loader's, or the widget's once it has mounted) until the panel
-/// shows. The loader replaces its launcher when the widget mounts, so a click can land on
-/// one that just went away; then the click is made again.
-async fn open_widget(browser: &Browser) {
-    for _ in 0..20 {
-        let launcher = browser.widget(".cw-launcher").await;
-        if launcher.click().await.is_ok() {
-            break;
-        }
-    }
-    browser.widget(".cw-panel").await;
-}
-
-async fn write(browser: &Browser, text: &str) {
-    let input = browser.widget(".cw-input").await;
-    input.send_keys(text).await.expect("type");
-    input.send_keys(ENTER).await.expect("press Enter");
-}
-
-async fn conversation_of(browser: &Browser) -> ConversationId {
-    let raw = browser.local_storage(SESSION_KEY).await.expect("the session is saved in localStorage");
-    let session: Value = serde_json::from_str(&raw).unwrap();
-    ConversationId::parse(session["conversation_id"].as_str().unwrap()).unwrap()
 }
 
 #[tokio::test]
@@ -42,14 +15,14 @@ async fn a_visitor_chats_with_an_agent_and_finds_it_all_again_after_reload() {
     let browser = Browser::open().await;
     browser.client.goto(&format!("{}/", relay.origin)).await.unwrap();
 
-    open_widget(&browser).await;
+    browser.open_widget().await;
     let focused = browser.wait_for("focus in the message field", "root.activeElement && root.activeElement.classList.contains('cw-input')").await;
     assert_eq!(focused, Value::Bool(true));
-    write(&browser, "Hello, is anyone there?").await;
+    browser.write("Hello, is anyone there?").await;
     browser.wait_for_texts(".cw-mine .cw-state", &["Sent"]).await;
 
     // The agent joins and sees the visitor's message.
-    let conversation = conversation_of(&browser).await;
+    let conversation = browser.conversation("demo").await;
     let mut agent = relay.agent("Ana").join(&conversation, 0).await.unwrap();
     assert!(matches!(agent.next().await.unwrap(), ServerFrame::Welcome { last_seq: 1, .. }));
     let ServerFrame::History { messages } = agent.next().await.unwrap() else { panic!("history") };
@@ -59,7 +32,7 @@ async fn a_visitor_chats_with_an_agent_and_finds_it_all_again_after_reload() {
     agent.post(&id("reply-1"), "Hi! I'm Ana. How can I help?").await.unwrap();
     browser.wait_for_texts(".cw-theirs .cw-body", &["Hi! I'm Ana. How can I help?"]).await;
     browser.wait_for_texts(".cw-theirs .cw-author", &["Ana"]).await;
-    write(&browser, "My order has not arrived.").await;
+    browser.write("My order has not arrived.").await;
     let message = e2e::chat::next_message(&mut agent).await;
     assert_eq!((message.seq, message.body.as_str()), (3, "My order has not arrived."));
     browser.wait_for_texts(".cw-mine .cw-state", &["Sent", "Sent"]).await;
@@ -67,11 +40,11 @@ async fn a_visitor_chats_with_an_agent_and_finds_it_all_again_after_reload() {
 
     // Reload: the same conversation, whole, without signing in.
     browser.client.refresh().await.unwrap();
-    open_widget(&browser).await;
+    browser.open_widget().await;
     browser
         .wait_for_texts(".cw-body", &["Hello, is anyone there?", "Hi! I'm Ana. How can I help?", "My order has not arrived."])
         .await;
-    assert_eq!(conversation_of(&browser).await, conversation);
+    assert_eq!(browser.conversation("demo").await, conversation);
     browser.screenshot("skeleton-after-reload").await;
 
     // And it is still live after the reload.
@@ -85,12 +58,12 @@ async fn message_text_is_shown_as_text_never_as_markup() {
     let relay = relay();
     let browser = Browser::open().await;
     browser.client.goto(&format!("{}/", relay.origin)).await.unwrap();
-    open_widget(&browser).await;
-    write(&browser, "<b>bold?</b>").await;
+    browser.open_widget().await;
+    browser.write("<b>bold?</b>").await;
     browser.wait_for_texts(".cw-mine .cw-state", &["Sent"]).await;
 
     let payload = r#"<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>"#;
-    let mut agent = relay.agent("Ana").join(&conversation_of(&browser).await, 0).await.unwrap();
+    let mut agent = relay.agent("Ana").join(&browser.conversation("demo").await, 0).await.unwrap();
     agent.post(&id("xss"), payload).await.unwrap();
     browser.wait_for_texts(".cw-body", &["<b>bold?</b>", payload]).await;
     let injected = browser
@@ -106,7 +79,7 @@ async fn the_host_page_styles_do_not_reach_the_widget() {
     let relay = relay();
     let browser = Browser::open().await;
     browser.client.goto(&format!("{}/", relay.origin)).await.unwrap();
-    open_widget(&browser).await;
+    browser.open_widget().await;
     // The demo page styles every button with a dashed magenta border and monospace font.
     let style = browser
         .wait_for(
@@ -127,10 +100,10 @@ async fn a_message_that_could_not_go_out_shows_failed_and_can_be_retried() {
     let relay = relay();
     let browser = Browser::open().await;
     browser.client.goto(&format!("{}/", relay.origin)).await.unwrap();
-    open_widget(&browser).await;
+    browser.open_widget().await;
 
     browser.set_offline(true).await;
-    write(&browser, "Are you there?").await;
+    browser.write("Are you there?").await;
     let failed = browser.widget(".cw-failed").await;
     assert!(failed.text().await.unwrap().starts_with("Not sent"));
     browser.screenshot("skeleton-failed").await;
@@ -139,7 +112,7 @@ async fn a_message_that_could_not_go_out_shows_failed_and_can_be_retried() {
     browser.widget(".cw-retry").await.click().await.unwrap();
     browser.wait_for_texts(".cw-mine .cw-state", &["Sent"]).await;
 
-    let mut agent = relay.agent("Ana").join(&conversation_of(&browser).await, 0).await.unwrap();
+    let mut agent = relay.agent("Ana").join(&browser.conversation("demo").await, 0).await.unwrap();
     assert!(matches!(agent.next().await.unwrap(), ServerFrame::Welcome { last_seq: 1, .. }), "stored exactly once");
     browser.close().await;
 }

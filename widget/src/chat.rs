@@ -654,8 +654,14 @@ impl Chat {
         Effect::new(move |previous: Option<bool>| {
             let open = chat.open.get();
             chat.open_availability(open);
-            if previous.is_some_and(|p| p != open) {
-                chat.emit(if open { "open" } else { "close" }, JsValue::NULL);
+            match previous {
+                Some(was) if was != open => chat.emit(if open { "open" } else { "close" }, JsValue::NULL),
+                // Opened at mount (a click or `open` before load): tell the listeners the page
+                // registers right after mount.
+                None if open => {
+                    set_timeout(move || chat.emit("open", JsValue::NULL), Duration::ZERO);
+                }
+                _ => {}
             }
             open
         });

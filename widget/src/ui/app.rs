@@ -47,7 +47,7 @@ pub fn App(chat: Chat) -> impl IntoView {
     Effect::new(move |was_open: Option<bool>| {
         let is_open = open.get();
         chat.ready.track();
-        chat.contact.track();
+        chat.contact.with(|c| c.email.is_some());
         if is_open {
             request_animation_frame(move || {
                 let target = panel.get_untracked().and_then(|p| p.query_selector("[data-autofocus]").ok().flatten());
@@ -124,41 +124,49 @@ pub fn App(chat: Chat) -> impl IntoView {
     }
 }
 
+/// What sits at the bottom of the panel. A memo, so the composer (and a half-typed draft
+/// and focus in it) survives every message that arrives.
+#[derive(Clone, PartialEq)]
+enum BottomKind {
+    Nothing,
+    Fallback(protocol::site::Fallback),
+    PreChat,
+    Composer,
+}
+
 /// What the visitor can do at the bottom of the panel.
 #[component]
 fn Bottom(chat: Chat) -> impl IntoView {
-    move || {
-        let settings = chat.settings.get();
-        let nobody_online = !chat.agents_online.get();
-        let status = chat.view.with(|v| v.status);
-        let knows_email = chat.contact.with(|c| c.email.is_some());
+    let kind = Memo::new(move |_| {
+        let (async_mode, capture, fallback) = chat.settings.with(|s| (s.async_mode, s.email_capture, s.fallback.clone()));
         let started = chat.has_session() || chat.thread.with(|t| !t.entries().is_empty());
-        if !chat.ready.get() {
-            return ().into_any();
+        if !chat.ready.get() || chat.view.with(|v| v.status) == Status::Blocked {
+            BottomKind::Nothing
+        } else if !chat.agents_online.get() && !async_mode {
+            BottomKind::Fallback(fallback)
+        } else if capture == EmailCapture::PreChat && chat.contact.with(|c| c.email.is_none()) && !started {
+            BottomKind::PreChat
+        } else {
+            BottomKind::Composer
         }
-        if status == Status::Blocked {
-            return ().into_any();
+    });
+    move || match kind.get() {
+        BottomKind::Nothing => ().into_any(),
+        BottomKind::Fallback(fallback) => view! {
+            <div class="cw-fallback" role="status">
+                <p>{fallback.message}</p>
+                {fallback.link.map(|url| {
+                    let label = fallback.link_label.unwrap_or_else(|| url.to_string());
+                    view! { <a class="cw-button" href=url.to_string() target="_blank" rel="noopener noreferrer" data-autofocus="">{label}</a> }
+                })}
+            </div>
         }
-        if nobody_online && !settings.async_mode {
-            let fallback = settings.fallback.clone();
-            return view! {
-                <div class="cw-fallback" role="status">
-                    <p>{fallback.message}</p>
-                    {fallback.link.map(|url| {
-                        let label = fallback.link_label.unwrap_or_else(|| url.to_string());
-                        view! { <a class="cw-button" href=url.to_string() target="_blank" rel="noopener noreferrer" data-autofocus="">{label}</a> }
-                    })}
-                </div>
-            }
-            .into_any();
-        }
-        if settings.email_capture == EmailCapture::PreChat && !knows_email && !started {
-            return view! { <EmailForm chat=chat prechat=true/> }.into_any();
-        }
-        view! {
+        .into_any(),
+        BottomKind::PreChat => view! { <EmailForm chat=chat prechat=true/> }.into_any(),
+        BottomKind::Composer => view! {
             <QuickReplies chat=chat/>
             <Composer chat=chat/>
         }
-        .into_any()
+        .into_any(),
     }
 }

@@ -7,48 +7,55 @@ use leptos::prelude::*;
 use protocol::site::EmailCapture;
 use protocol::Status;
 
+/// What the notice area shows; a memo, so the email form is not rebuilt (and what the
+/// visitor typed into it lost) whenever a message arrives.
+#[derive(Clone, PartialEq)]
+enum Notice {
+    None,
+    Blocked,
+    Ended,
+    /// Nobody online, async on: the answer comes by email (to this address, if known);
+    /// `ask` shows the email form.
+    Away { email: Option<String>, ask: bool },
+}
+
 #[component]
 pub fn Notices(chat: Chat) -> impl IntoView {
     let strings = chat.strings;
     let editing_email = RwSignal::new(false);
-    move || {
+    let notice = Memo::new(move |_| {
         if !chat.ready.get() {
-            return ().into_any();
+            return Notice::None;
         }
-        let status = chat.view.with(|v| v.status);
-        let nobody_online = !chat.agents_online.get();
         let (async_mode, capture) = chat.settings.with(|s| (s.async_mode, s.email_capture));
-        let email = chat.contact.with(|c| c.email.clone());
-        match status {
-            Status::Blocked => {
-                return view! { <p class="cw-notice cw-notice-strong" role="status">{strings.blocked}</p> }.into_any()
+        match chat.view.with(|v| v.status) {
+            Status::Blocked => Notice::Blocked,
+            Status::Ended => Notice::Ended,
+            Status::Open if chat.agents_online.get() || !async_mode => Notice::None,
+            Status::Open => {
+                let email = chat.contact.with(|c| c.email.as_ref().map(|e| e.to_string()));
+                // Ask once the visitor has written, unless we know the email or they said not now.
+                let ask = capture != EmailCapture::Off
+                    && chat.thread.with(|t| t.visitor_wrote())
+                    && (email.is_none() || editing_email.get())
+                    && !chat.email_skipped.get();
+                Notice::Away { email: email.filter(|_| !editing_email.get()), ask }
             }
-            Status::Ended => {
-                return view! {
-                    <p class="cw-notice" role="status">
-                        {strings.chat_ended} " " {strings.write_to_start_new}
-                    </p>
-                }
-                .into_any()
-            }
-            Status::Open => {}
         }
-        if !(nobody_online && async_mode) {
-            return ().into_any();
+    });
+    move || match notice.get() {
+        Notice::None => ().into_any(),
+        Notice::Blocked => view! { <p class="cw-notice cw-notice-strong" role="status">{strings.blocked}</p> }.into_any(),
+        Notice::Ended => view! {
+            <p class="cw-notice" role="status">{strings.chat_ended} " " {strings.write_to_start_new}</p>
         }
-        // Nobody online, async on: say the answer comes by email, and ask for one once the
-        // visitor has written (in-chat capture), unless we know it or they said not now.
-        let wrote = chat.thread.with(|t| t.visitor_wrote());
-        let ask = capture != EmailCapture::Off
-            && wrote
-            && (email.is_none() || editing_email.get())
-            && !chat.email_skipped.get();
-        view! {
+        .into_any(),
+        Notice::Away { email, ask } => view! {
             <div class="cw-notice" role="status">
                 <p>{strings.away_async}</p>
-                {email.filter(|_| !editing_email.get()).map(|email| view! {
+                {email.map(|email| view! {
                     <p class="cw-reply-to">
-                        {strings.reply_to_email.replace("{email}", email.as_str())} " "
+                        {strings.reply_to_email.replace("{email}", &email)} " "
                         <button type="button" class="cw-text-button" on:click=move |_| editing_email.set(true)>
                             {strings.change_email}
                         </button>
@@ -57,6 +64,6 @@ pub fn Notices(chat: Chat) -> impl IntoView {
             </div>
             {ask.then(|| view! { <EmailForm chat=chat prechat=false on_done=Callback::new(move |_| editing_email.set(false))/> })}
         }
-        .into_any()
+        .into_any(),
     }
 }

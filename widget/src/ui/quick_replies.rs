@@ -20,8 +20,9 @@ fn level(replies: &[QuickReply], path: &[usize]) -> Vec<QuickReply> {
 pub fn QuickReplies(chat: Chat) -> impl IntoView {
     let strings = chat.strings;
     let path = RwSignal::new(Vec::<usize>::new());
+    let replies = Memo::new(move |_| chat.settings.with(|s| level(&s.quick_replies, &path.get())));
     move || {
-        let replies = chat.settings.with(|s| level(&s.quick_replies, &path.get()));
+        let replies = replies.get();
         if replies.is_empty() {
             return ().into_any();
         }
@@ -34,7 +35,9 @@ pub fn QuickReplies(chat: Chat) -> impl IntoView {
                 let run = move |_| match &action {
                     QuickAction::Send { text } => {
                         chat.send(text.clone());
-                        path.set(Vec::new());
+                        if !path.with_untracked(Vec::is_empty) {
+                            path.set(Vec::new());
+                        }
                     }
                     QuickAction::Url { url } => {
                         if let Some(window) = web_sys::window() {

@@ -1,0 +1,461 @@
+//! Everything a visitor touches, in a real headless Chromium on a page embedding the widget,
+//! against the real relay. Sites other than the demo are served by a fake customer page on
+//! its own origin with a strict Content-Security-Policy ([`e2e::host`]).
+
+use e2e::browser::Browser;
+use e2e::chat::{catch_up, next_message};
+use e2e::host::HostPage;
+use e2e::network::Network;
+use e2e::{fresh_site, relay};
+use protocol::site::{EmailCapture, Fallback, QuickAction, QuickReply, Theme, WidgetSettings};
+use protocol::{Author, Card, ClientFrame, ClientMsgId, Role, SafeUrl, ServerFrame, SiteId};
+use serde_json::Value;
+
+fn id(s: &str) -> ClientMsgId {
+    ClientMsgId::parse(s).unwrap()
+}
+
+async fn configure(site: &SiteId, settings: WidgetSettings) {
+    relay().agent("Admin").put_settings(site, &settings).await.expect("settings stored");
+}
+
+/// A browser on a customer's page for `site`.
+async fn visit(site: &SiteId, attributes: &str, script: &str) -> (Browser, HostPage) {
+    let page = HostPage::serve_with_script(&relay().origin, site.as_str(), attributes, script).await;
+    let browser = Browser::open().await;
+    browser.client.goto(&page.url).await.unwrap();
+    (browser, page)
+}
+
+async fn demo() -> Browser {
+    let browser = Browser::open().await;
+    browser.client.goto(&format!("{}/", relay().origin)).await.unwrap();
+    browser
+}
+
+#[tokio::test]
+async fn messages_written_while_the_network_is_down_arrive_exactly_once() {
+    // The widget reaches the relay through a network the test can cut.
+    let site = fresh_site();
+    let network = Network::start(&relay().origin).await;
+    // The loader is fetched through it too, so the widget's relay is the network's origin.
+    let page = HostPage::serve(&network.origin, site.as_str(), "").await;
+    let browser = Browser::open().await;
+    browser.client.goto(&page.url).await.unwrap();
+    browser.open_widget().await;
+    browser.write("first").await;
+    browser.wait_for_texts(".cw-mine .cw-state", &["Sent"]).await;
+    let conversation = browser.conversation(site.as_str()).await;
+
+    network.cut();
+    browser.wait_for_texts(".cw-link-state", &["Reconnecting…"]).await;
+    for text in ["second", "third", "fourth"] {
+        browser.write(text).await;
+    }
+    browser.wait_for_texts(".cw-mine .cw-state", &["Sent", "Sending…", "Sending…", "Sending…"]).await;
+    let outbox = browser.local_storage(&format!("chat-widget:{site}:outbox")).await.expect("unsent messages are kept");
+    assert_eq!(serde_json::from_str::<Vec<Value>>(&outbox).unwrap().len(), 3);
+    browser.screenshot("visitor-offline-outbox").await;
+
+    network.restore();
+    browser.client.refresh().await.unwrap();
+    browser.open_widget().await;
+    browser.wait_for_texts(".cw-mine .cw-body", &["first", "second", "third", "fourth"]).await;
+    browser.wait_for_texts(".cw-mine .cw-state", &["Sent", "Sent", "Sent", "Sent"]).await;
+
+    let mut agent = relay().agent("Ana").join(&conversation, 0).await.unwrap();
+    let (_, history) = catch_up(&mut agent, 0).await;
+    let bodies: Vec<_> = history.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(bodies, ["first", "second", "third", "fourth"], "each exactly once, in order");
+    assert!(browser.local_storage(&format!("chat-widget:{site}:outbox")).await.is_none(), "the outbox is empty again");
+}
+
+#[tokio::test]
+async fn a_lost_connection_comes_back_by_itself_and_catches_up() {
+    let site = fresh_site();
+    let network = Network::start(&relay().origin).await;
+    // The loader is fetched through it too, so the widget's relay is the network's origin.
+    let page = HostPage::serve(&network.origin, site.as_str(), "").await;
+    let browser = Browser::open().await;
+    browser.client.goto(&page.url).await.unwrap();
+    browser.open_widget().await;
+    browser.write("hello").await;
+    browser.wait_for_texts(".cw-mine .cw-state", &["Sent"]).await;
+    let mut agent = relay().agent("Ana").join(&browser.conversation(site.as_str()).await, 0).await.unwrap();
+
+    network.cut();
+    browser.wait_for_texts(".cw-link-state", &["Reconnecting…"]).await;
+    agent.post(&id("missed"), "You missed this while offline").await.unwrap();
+    browser.write("written offline").await;
+    network.restore();
+    // No reload: the widget reconnects on its own, fetches what it missed, sends what waited.
+    browser.wait_for_texts(".cw-theirs .cw-body", &["You missed this while offline"]).await;
+    browser.wait_for_texts(".cw-mine .cw-state", &["Sent", "Sent"]).await;
+    assert_eq!(next_message(&mut agent).await.body, "written offline");
+}
+
+#[tokio::test]
+async fn two_tabs_show_the_same_conversation_live() {
+    let browser = demo().await;
+    let first_tab = browser.client.window().await.unwrap();
+    browser.open_widget().await;
+    let second_tab = browser.client.new_window(true).await.unwrap().handle;
+    browser.client.switch_to_window(second_tab.clone()).await.unwrap();
+    browser.client.goto(&format!("{}/", relay().origin)).await.unwrap();
+    browser.open_widget().await;
+
+    browser.client.switch_to_window(first_tab.clone()).await.unwrap();
+    browser.write("from the first tab").await;
+    browser.wait_for_texts(".cw-mine .cw-state", &["Sent"]).await;
+
+    browser.client.switch_to_window(second_tab).await.unwrap();
+    browser.wait_for_texts(".cw-mine .cw-body", &["from the first tab"]).await;
+    browser.write("from the second tab").await;
+    browser.wait_for_texts(".cw-mine .cw-body", &["from the first tab", "from the second tab"]).await;
+
+    browser.client.switch_to_window(first_tab).await.unwrap();
+    browser.wait_for_texts(".cw-mine .cw-body", &["from the first tab", "from the second tab"]).await;
+}
+
+#[tokio::test]
+async fn nobody_online_with_async_on_the_visitor_writes_and_leaves_an_email() {
+    let site = fresh_site();
+    let (browser, _page) = visit(&site, "", "").await;
+    browser.open_widget().await;
+    browser.wait_for_texts(".cw-notice > p:first-child", &["We are away right now. Leave a message and we will answer by email."]).await;
+    browser.write("Do you ship to Norway?").await;
+    browser.wait_for_texts(".cw-mine .cw-state", &["Sent"]).await;
+
+    // Asked for an email after the first message; a bad one is refused in words.
+    let email = browser.widget(".cw-email-input").await;
+    email.send_keys("not-an-email").await.unwrap();
+    browser.widget(".cw-email-form button[type=submit]").await.click().await.unwrap();
+    browser.wait_for_texts(".cw-error", &["Please enter a valid email address."]).await;
+    email.clear().await.unwrap();
+    email.send_keys("nora@example.no").await.unwrap();
+    browser.widget(".cw-email-form button[type=submit]").await.click().await.unwrap();
+    browser.wait_for_texts(".cw-reply-to", &["We will reply to nora@example.no. Change"]).await;
+
+    let mut agent = relay().agent("Ana").join(&browser.conversation(site.as_str()).await, 0).await.unwrap();
+    match agent.next().await.unwrap() {
+        ServerFrame::Welcome { contact, .. } => assert_eq!(contact.email.unwrap().as_str(), "nora@example.no"),
+        other => panic!("{other:?}"),
+    }
+    browser.screenshot("visitor-async-email").await;
+}
+
+#[tokio::test]
+async fn nobody_online_with_async_off_shows_the_fallback_until_an_agent_comes_online() {
+    let site = fresh_site();
+    configure(
+        &site,
+        WidgetSettings {
+            async_mode: false,
+            fallback: Fallback {
+                message: "We are closed. Our help centre has answers.".into(),
+                link: Some(SafeUrl::parse("https://help.example.com").unwrap()),
+                link_label: Some("Visit the help centre".into()),
+            },
+            ..WidgetSettings::default()
+        },
+    )
+    .await;
+    let (browser, _page) = visit(&site, "", "").await;
+    browser.open_widget().await;
+    browser.wait_for_texts(".cw-fallback p", &["We are closed. Our help centre has answers."]).await;
+    let link = browser.widget(".cw-fallback a").await;
+    assert_eq!(link.attr("href").await.unwrap().as_deref(), Some("https://help.example.com"));
+    assert_eq!(link.attr("rel").await.unwrap().as_deref(), Some("noopener noreferrer"));
+    assert!(browser.widget_texts(".cw-input").await.is_empty(), "no dead chat to write into");
+    browser.screenshot("visitor-fallback").await;
+
+    // An agent comes online: the open widget hears it and offers the chat.
+    let _online = relay().agent("Ana").go_online(&site).await.unwrap();
+    browser.widget(".cw-input").await;
+    browser.wait_for_texts(".cw-subtitle", &["We are online"]).await;
+}
+
+#[tokio::test]
+async fn pre_chat_asks_for_the_email_first_and_agents_see_it() {
+    let site = fresh_site();
+    configure(&site, WidgetSettings { email_capture: EmailCapture::PreChat, ..WidgetSettings::default() }).await;
+    let (browser, _page) = visit(&site, "", "").await;
+    browser.open_widget().await;
+    let focused = browser.wait_for("focus in the email field", "root.activeElement && root.activeElement.className").await;
+    assert_eq!(focused, Value::from("cw-email-input"));
+    assert!(browser.widget_texts(".cw-input").await.is_empty(), "no composer before the email");
+
+    browser.widget(".cw-email-input").await.send_keys("pia@example.com").await.unwrap();
+    browser.widget(".cw-name-input").await.send_keys("Pia").await.unwrap();
+    browser.widget(".cw-email-form button[type=submit]").await.click().await.unwrap();
+    browser.write("Hello!").await;
+    browser.wait_for_texts(".cw-mine .cw-state", &["Sent"]).await;
+
+    let mut agent = relay().agent("Ana").join(&browser.conversation(site.as_str()).await, 0).await.unwrap();
+    match agent.next().await.unwrap() {
+        ServerFrame::Welcome { contact, .. } => {
+            assert_eq!(contact.email.unwrap().as_str(), "pia@example.com");
+            assert_eq!(contact.name.as_deref(), Some("Pia"));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_identified_visitor_is_not_asked_again_and_the_js_api_queues_calls_made_before_load() {
+    let site = fresh_site();
+    configure(&site, WidgetSettings { email_capture: EmailCapture::PreChat, ..WidgetSettings::default() }).await;
+    let script = "window.ChatWidget=window.ChatWidget||function(){(ChatWidget.q=ChatWidget.q||[]).push(arguments)};\
+        ChatWidget('identify', {email: 'kim@example.com', name: 'Kim'});\
+        ChatWidget('on', 'ready', function () { window.chatReady = true; });\
+        ChatWidget('on', 'open', function () { window.opened = (window.opened || 0) + 1; });\
+        ChatWidget('on', 'message', function (m) { window.lastMessage = m.body; });\
+        ChatWidget('on', 'unread', function (n) { window.unread = n; });\
+        ChatWidget('open');";
+    let (browser, _page) = visit(&site, "", script).await;
+    // Opened by the page's call, without a click; no pre-chat form: the email is known.
+    browser.widget(".cw-panel").await;
+    browser.widget(".cw-input").await;
+    assert!(browser.widget_texts(".cw-email-form").await.is_empty());
+    assert_eq!(browser.js("return window.chatReady === true;", vec![]).await, Value::Bool(true));
+
+    browser.write("Where is my order?").await;
+    browser.wait_for_texts(".cw-mine .cw-state", &["Sent"]).await;
+    let conversation = browser.conversation(site.as_str()).await;
+    let mut agent = relay().agent("Ana").join(&conversation, 0).await.unwrap();
+    match agent.next().await.unwrap() {
+        ServerFrame::Welcome { contact, .. } => assert_eq!(contact.email.unwrap().as_str(), "kim@example.com"),
+        other => panic!("{other:?}"),
+    }
+    agent.post(&id("r1"), "On its way!").await.unwrap();
+    browser.wait_for_texts(".cw-theirs .cw-body", &["On its way!"]).await;
+    assert_eq!(browser.js("return window.lastMessage;", vec![]).await, Value::from("On its way!"));
+
+    // close from the page; an agent message while closed makes it unread.
+    browser.js("ChatWidget('close'); return true;", vec![]).await;
+    agent.post(&id("r2"), "It arrives tomorrow.").await.unwrap();
+    browser.wait_for("the unread event", "window.unread === 1").await;
+    browser.wait_for_texts(".cw-badge", &["1"]).await;
+    let title = browser.js("return document.title;", vec![]).await;
+    assert!(title.as_str().unwrap().starts_with("(1)"), "title hint: {title}");
+    assert_eq!(browser.js("return window.opened;", vec![]).await, Value::from(1));
+
+    // shutdown forgets the visitor on this browser.
+    browser.js("ChatWidget('shutdown'); return true;", vec![]).await;
+    assert!(browser.local_storage(&format!("chat-widget:{site}:session")).await.is_none());
+    assert!(browser.local_storage(&format!("chat-widget:{site}:contact")).await.is_none());
+}
+
+#[tokio::test]
+async fn the_widget_is_usable_by_keyboard_alone() {
+    let browser = demo().await;
+    browser.widget(".cw-mount .cw-launcher").await; // loaded, so the launcher stays put
+    // The visitor tabs from the page's last control to the launcher.
+    browser.js("document.querySelector('main button').focus(); return true;", vec![]).await;
+    let active = || async { browser.client.active_element().await.unwrap() };
+    active().await.send_keys("\u{E004}").await.unwrap(); // Tab
+    let focused = browser.wait_for("the launcher focused", "root.activeElement && root.activeElement.className").await;
+    assert_eq!(focused, Value::from("cw-launcher"));
+
+    active().await.send_keys("\u{E007}").await.unwrap(); // Enter opens, focus goes to the field
+    browser.wait_for("focus in the message field", "root.activeElement && root.activeElement.className === 'cw-input'").await;
+    active().await.send_keys("Typed with the keyboard\u{E007}").await.unwrap();
+    browser.wait_for_texts(".cw-mine .cw-state", &["Sent"]).await;
+
+    active().await.send_keys("\u{E00C}").await.unwrap(); // Escape closes, focus returns
+    browser.wait_for("the panel closed", "root.querySelector('.cw-panel').hidden").await;
+    let focused = browser.wait_for("focus back on the launcher", "root.activeElement && root.activeElement.className").await;
+    assert_eq!(focused, Value::from("cw-launcher"));
+}
+
+#[tokio::test]
+async fn quick_replies_send_text_open_flows_and_go_back() {
+    let site = fresh_site();
+    let replies = vec![
+        QuickReply { label: "Pricing".into(), action: QuickAction::Send { text: "How much is it?".into() } },
+        QuickReply {
+            label: "Shipping".into(),
+            action: QuickAction::Flow {
+                replies: vec![QuickReply { label: "Europe".into(), action: QuickAction::Send { text: "Do you ship to Europe?".into() } }],
+            },
+        },
+        QuickReply { label: "Docs".into(), action: QuickAction::Url { url: SafeUrl::parse("https://docs.example.com").unwrap() } },
+    ];
+    configure(&site, WidgetSettings { quick_replies: replies, ..WidgetSettings::default() }).await;
+    let (browser, _page) = visit(&site, "", "").await;
+    browser.open_widget().await;
+    browser.wait_for_texts(".cw-quick .cw-chip", &["Pricing", "Shipping", "Docs"]).await;
+    browser.widget(".cw-quick .cw-chip").await.click().await.unwrap();
+    browser.wait_for_texts(".cw-mine .cw-body", &["How much is it?"]).await;
+    browser.wait_for_texts(".cw-quick .cw-chip", &["Pricing", "Shipping", "Docs"]).await;
+
+    let shipping = browser.wait_for("the shipping chip", "[...root.querySelectorAll('.cw-quick .cw-chip')].find(b => b.textContent === 'Shipping')").await;
+    let shipping = fantoccini::elements::Element::from_element_id(
+        browser.client.clone(),
+        fantoccini::elements::ElementRef::from(shipping.as_object().unwrap().values().next().unwrap().as_str().unwrap().to_owned()),
+    );
+    shipping.click().await.unwrap();
+    browser.wait_for_texts(".cw-quick .cw-chip", &["Back", "Europe"]).await;
+    browser.widget(".cw-quick .cw-chip:not(.cw-back)").await.click().await.unwrap();
+    browser.wait_for_texts(".cw-mine .cw-body", &["How much is it?", "Do you ship to Europe?"]).await;
+    browser.wait_for_texts(".cw-mine .cw-state", &["Sent", "Sent"]).await;
+}
+
+#[tokio::test]
+async fn agent_cards_suggestions_typing_and_seen_receipts() {
+    let browser = demo().await;
+    browser.open_widget().await;
+    browser.write("Can you help with returns?").await;
+    browser.wait_for_texts(".cw-mine .cw-state", &["Sent"]).await;
+    let mut agent = relay().agent("Ana").join(&browser.conversation("demo").await, 0).await.unwrap();
+    let (_, history) = catch_up(&mut agent, 0).await;
+
+    // The agent reads: the visitor sees "Seen".
+    agent.send_frame(&ClientFrame::Read { up_to: history[0].seq }).await.unwrap();
+    browser.wait_for_texts(".cw-mine .cw-state", &["Seen"]).await;
+
+    // The agent types: the visitor sees it; the visitor types: the agent hears it.
+    agent.send_frame(&ClientFrame::Typing { active: true }).await.unwrap();
+    browser.wait_for_texts(".cw-typing", &["Ana is typing…"]).await;
+    browser.widget(".cw-input").await.send_keys("thinking").await.unwrap();
+    loop {
+        match agent.next().await.unwrap() {
+            ServerFrame::Typing { author: Author::Visitor, active: true } => break,
+            _ => continue,
+        }
+    }
+
+    let card = Card::Article {
+        title: "Returns".into(),
+        summary: "Send it back within 30 days.".into(),
+        url: SafeUrl::parse("https://help.example.com/returns").unwrap(),
+    };
+    let frame = ClientFrame::Send {
+        client_id: id("card"),
+        body: "This explains it:".into(),
+        card: Some(card),
+        suggestions: vec!["Thanks!".into(), "I need more help".into()],
+    };
+    agent.post_frame(&id("card"), &frame).await.unwrap();
+    browser.wait_for_texts(".cw-card-title", &["Returns"]).await;
+    assert!(browser.widget_texts(".cw-typing").await.is_empty(), "a message ends the typing indicator");
+    let link = browser.widget(".cw-card-link").await;
+    assert_eq!(link.attr("href").await.unwrap().as_deref(), Some("https://help.example.com/returns"));
+    assert_eq!(link.attr("target").await.unwrap().as_deref(), Some("_blank"));
+    assert_eq!(link.attr("rel").await.unwrap().as_deref(), Some("noopener noreferrer"));
+    browser.wait_for_texts(".cw-suggestions .cw-chip", &["Thanks!", "I need more help"]).await;
+    browser.screenshot("visitor-card-and-suggestions").await;
+
+    // The visitor has seen the card (panel open, page visible): the agent hears it.
+    let card_seq = history[0].seq + 1;
+    loop {
+        if let ServerFrame::Read { role: Role::Visitor, up_to } = agent.next().await.unwrap() {
+            assert_eq!(up_to, card_seq);
+            break;
+        }
+    }
+
+    // Tapping a suggestion sends it; the suggestions are done.
+    browser.widget(".cw-suggestions .cw-chip").await.click().await.unwrap();
+    assert_eq!(next_message(&mut agent).await.body, "Thanks!");
+    browser.wait_for_texts(".cw-suggestions .cw-chip", &[]).await;
+
+}
+
+#[tokio::test]
+async fn an_ended_chat_stays_readable_and_writing_again_starts_a_new_one() {
+    let browser = demo().await;
+    browser.open_widget().await;
+    browser.write("Thanks, that's all").await;
+    browser.wait_for_texts(".cw-mine .cw-state", &["Sent"]).await;
+    let first = browser.conversation("demo").await;
+    let mut agent = relay().agent("Ana").join(&first, 0).await.unwrap();
+    agent.send_frame(&ClientFrame::End).await.unwrap();
+    browser.wait_for_texts(".cw-notice", &["This chat has ended. Write a message to start a new conversation."]).await;
+
+    browser.write("Actually, one more question").await;
+    browser.wait_for_texts(".cw-messages:not(.cw-earlier .cw-messages) .cw-mine .cw-state", &["Sent"]).await;
+    let second = browser.conversation("demo").await;
+    assert_ne!(first, second, "a new conversation");
+    browser.wait_for_texts(".cw-earlier .cw-body", &["Thanks, that's all"]).await;
+
+    browser.client.refresh().await.unwrap();
+    browser.open_widget().await;
+    browser.wait_for_texts(".cw-earlier .cw-body", &["Thanks, that's all"]).await;
+    browser.wait_for_texts(".cw-messages:not(.cw-earlier .cw-messages) .cw-mine .cw-body", &["Actually, one more question"]).await;
+    browser.screenshot("visitor-earlier-conversation").await;
+}
+
+#[tokio::test]
+async fn a_blocked_visitor_is_told_and_cannot_write() {
+    let browser = demo().await;
+    browser.open_widget().await;
+    browser.write("spam spam spam").await;
+    browser.wait_for_texts(".cw-mine .cw-state", &["Sent"]).await;
+    let mut agent = relay().agent("Ana").join(&browser.conversation("demo").await, 0).await.unwrap();
+    agent.send_frame(&ClientFrame::Block).await.unwrap();
+    browser.wait_for_texts(".cw-notice", &["You can no longer send messages in this chat."]).await;
+    browser.wait_for("the composer gone", "!root.querySelector('.cw-input')").await;
+    browser.client.refresh().await.unwrap();
+    browser.open_widget().await;
+    browser.wait_for_texts(".cw-notice", &["You can no longer send messages in this chat."]).await;
+}
+
+#[tokio::test]
+async fn arabic_lays_out_right_to_left_and_german_speaks_german() {
+    let site = fresh_site();
+    let (browser, _page) = visit(&site, "data-lang=\"ar\"", "").await;
+    browser.open_widget().await;
+    let dir = browser.wait_for("rtl", "root.querySelector('.cw') && root.querySelector('.cw').dir").await;
+    assert_eq!(dir, Value::from("rtl"));
+    assert_eq!(browser.js("return document.getElementById('chat-widget').shadowRoot.querySelector('.cw').lang;", vec![]).await, Value::from("ar"));
+    let send = browser.widget_texts(".cw-send").await;
+    assert_ne!(send, ["Send"], "Arabic words, not English");
+    browser.write("مرحبا").await;
+    browser.wait_for_texts(".cw-mine .cw-body", &["مرحبا"]).await;
+    // The visitor's own bubble sits at the start edge's opposite: on the left in RTL.
+    let (left, right) = (
+        browser.js("return document.getElementById('chat-widget').shadowRoot.querySelector('.cw-mine').getBoundingClientRect().left;", vec![]).await,
+        browser.js("return document.getElementById('chat-widget').shadowRoot.querySelector('.cw-scroll').getBoundingClientRect().left;", vec![]).await,
+    );
+    assert!(left.as_f64().unwrap() - right.as_f64().unwrap() < 40.0, "own messages on the left in RTL");
+    browser.screenshot("visitor-arabic-rtl").await;
+
+    let (german, _page) = visit(&fresh_site(), "data-lang=\"de\"", "").await;
+    german.open_widget().await;
+    let placeholder = german.widget(".cw-input").await.attr("placeholder").await.unwrap().unwrap();
+    assert_ne!(placeholder, "Write a message…");
+}
+
+#[tokio::test]
+async fn on_a_phone_the_panel_fills_the_screen() {
+    let browser = Browser::open_with_size(390, 800).await;
+    browser.client.goto(&format!("{}/", relay().origin)).await.unwrap();
+    browser.open_widget().await;
+    // Once the opening animation is over, the panel covers the viewport exactly.
+    browser
+        .wait_for(
+            "a full-screen panel",
+            "(() => { const r = root.querySelector('.cw-panel').getBoundingClientRect(); \
+             const d = document.documentElement; \
+             return r.left === 0 && r.top === 0 && r.width === d.clientWidth && r.height === d.clientHeight; })()",
+        )
+        .await;
+    browser.screenshot("visitor-phone").await;
+}
+
+#[tokio::test]
+async fn a_strict_csp_page_sees_no_violation_and_no_error() {
+    let site = fresh_site();
+    configure(&site, WidgetSettings { theme: Theme::Dark, ..WidgetSettings::default() }).await;
+    let (browser, _page) = visit(&site, "", "").await;
+    browser.open_widget().await;
+    browser.write("Hello under a strict CSP").await;
+    browser.wait_for_texts(".cw-mine .cw-state", &["Sent"]).await;
+    let mut agent = relay().agent("Ana").join(&browser.conversation(site.as_str()).await, 0).await.unwrap();
+    agent.post(&id("csp"), "Hi!").await.unwrap();
+    browser.wait_for_texts(".cw-theirs .cw-body", &["Hi!"]).await;
+    browser.screenshot("visitor-dark-strict-csp").await;
+    let errors = browser.console_errors().await;
+    assert!(errors.is_empty(), "console errors (CSP violations included): {errors:#?}");
+}
