@@ -5,7 +5,6 @@ use super::composer::Composer;
 use super::email_form::EmailForm;
 use super::launcher::Launcher;
 use super::messages::MessageList;
-use super::notices::Notices;
 use super::quick_replies::QuickReplies;
 use crate::chat::{Chat, LinkStatus};
 use leptos::html;
@@ -44,10 +43,11 @@ pub fn App(chat: Chat) -> impl IntoView {
     });
     // Opening moves focus into the panel (again when what is at the bottom changes, e.g. the
     // pre-chat form gives way to the composer); closing returns it to the launcher.
+    let knows_email = Memo::new(move |_| chat.contact.with(|c| c.email.is_some()));
     Effect::new(move |was_open: Option<bool>| {
         let is_open = open.get();
         chat.ready.track();
-        chat.contact.with(|c| c.email.is_some());
+        knows_email.track();
         if is_open {
             request_animation_frame(move || {
                 let target = panel.get_untracked().and_then(|p| p.query_selector("[data-autofocus]").ok().flatten());
@@ -115,7 +115,6 @@ pub fn App(chat: Chat) -> impl IntoView {
                     </button>
                 </header>
                 <MessageList chat=chat/>
-                <Notices chat=chat/>
                 <Bottom chat=chat/>
             </section>
             <Launcher chat=chat node_ref=launcher/>

@@ -43,7 +43,8 @@ pub fn EmailForm(chat: Chat, prechat: bool, #[prop(optional)] on_done: Option<Ca
                     type="email"
                     autocomplete="email"
                     required=""
-                    data-autofocus=""
+                    // Only the pre-chat form takes focus; in the chat, the composer keeps it.
+                    data-autofocus=prechat.then_some("")
                     aria-describedby="cw-email-prompt cw-email-error"
                     aria-invalid=move || error.get().to_string()
                     prop:value=move || email.get()

@@ -3,6 +3,7 @@
 //! agent's suggested replies. Every text is a text node, never HTML; links are http(s) only
 //! (checked by the protocol) and open in a new tab without access to this page.
 
+use super::notices::Notices;
 use crate::chat::Chat;
 use crate::thread::{Delivery, Entry};
 use leptos::html;
@@ -65,7 +66,7 @@ pub fn MessageList(chat: Chat) -> impl IntoView {
         <div class="cw-scroll" node_ref=list tabindex="0" aria-label=strings.messages_label>
             {earlier}
             <Show when=move || !greeting().is_empty()>
-                <p class="cw-greeting">{greeting}</p>
+                <p class="cw-greeting" dir="auto">{greeting}</p>
             </Show>
             <ol class="cw-messages">
                 <For
@@ -76,6 +77,9 @@ pub fn MessageList(chat: Chat) -> impl IntoView {
             </ol>
             {typing}
             {suggestions}
+            // What the visitor should know now (away, ended, blocked, the email form) is the
+            // latest thing in the conversation, and scrolls with it.
+            <Notices chat=chat/>
         </div>
     }
 }
@@ -114,12 +118,12 @@ fn MessageRow(entry: Entry, chat: Chat) -> impl IntoView {
             .into_any(),
         ),
     };
-    let body = (!entry.body.is_empty()).then(|| view! { <p class="cw-body">{entry.body}</p> });
+    let body = (!entry.body.is_empty()).then(|| view! { <p class="cw-body" dir="auto">{entry.body}</p> });
     let card = entry.card.map(|card| match card {
         Card::Article { title, summary, url } => view! {
             <div class="cw-card">
-                <p class="cw-card-title">{title}</p>
-                <p class="cw-card-summary">{summary}</p>
+                <p class="cw-card-title" dir="auto">{title}</p>
+                <p class="cw-card-summary" dir="auto">{summary}</p>
                 <a class="cw-card-link" href=url.to_string() target="_blank" rel="noopener noreferrer">{strings.read_article}</a>
             </div>
         }
