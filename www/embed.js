@@ -10,11 +10,15 @@
   var host = d.createElement('div'), root = host.attachShadow({ mode: 'open' });
   var css = d.createElement('link'), button = d.createElement('button');
   var queue = [].slice.call((w.ChatWidget && w.ChatWidget.q) || []), wantOpen = false, loading;
+  // A link from one of our emails: #chat-resume=TOKEN reopens that conversation here.
+  var resume = /[#&]chat-resume=([^&]+)/.exec(location.hash), site = data.site;
+  resume = resume && decodeURIComponent(resume[1]);
+  if (resume) { wantOpen = true; site = site || resume.split('.')[1]; }
   var opens = /^(open|toggle)$/;
   function load() {
     return loading = loading || import(relay + '/widget/widget.js').then(function (m) {
       return m.default({ module_or_path: relay + '/widget/widget_bg.wasm' }).then(function () {
-        var widget = m.mount(root, { site: data.site, relay: relay, open: wantOpen, lang: data.lang });
+        var widget = m.mount(root, { site: site, relay: relay, open: wantOpen, lang: data.lang, resume: resume });
         button.remove();
         w.ChatWidget = function (c, a, b) { widget.command(c, a, b); };
         queue.forEach(function (q) { if (!opens.test(q[0])) widget.command(q[0], q[1], q[2]); });
@@ -35,6 +39,7 @@
   button.textContent = '\uD83D\uDCAC';
   button.onclick = function () { wantOpen = true; button.setAttribute('aria-busy', 'true'); load(); };
   root.append(css, button);
+  if (!site) return;
   (d.body ? d.body.append(host) : d.addEventListener('DOMContentLoaded', function () { d.body.append(host); }));
   wantOpen ? load() : (w.requestIdleCallback || setTimeout)(load);
 })(window, document, document.currentScript);

@@ -120,7 +120,7 @@ impl Visitor {
     /// Starts a conversation with what the visitor already told us.
     pub async fn start_with(&self, site: &SiteId, contact: Contact) -> Result<ConversationStarted, BoxError> {
         let url = format!("{}{}", self.relay, start_conversation_path(site));
-        let response = self.http.post(url).json(&StartConversation { contact }).send().await?;
+        let response = self.http.post(url).json(&StartConversation { contact, page_url: None }).send().await?;
         Ok(check(response).await?.json().await?)
     }
 

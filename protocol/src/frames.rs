@@ -69,6 +69,20 @@ impl Status {
     }
 }
 
+/// The email fallback's outcome, as agents see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum EmailStatus {
+    /// Unread agent messages up to `up_to` went out by email.
+    Sent { up_to: Seq },
+    /// The visitor left no email address: they cannot be reached by email.
+    NoAddress,
+    /// The visitor asked for no more emails about this conversation.
+    Unsubscribed,
+    /// Sending failed for good after retries; `reason` says why.
+    Failed { reason: String },
+}
+
 /// How far each side has read, as seqs: the visitor up to `visitor`, the agents (any of
 /// them) up to `agent`. Unread counts, "seen" receipts and the email fallback derive from it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -260,6 +274,8 @@ pub enum ServerFrame {
     Contact { contact: Contact },
     /// Whether any agent of the site is online (on the site availability connection).
     Availability { agents_online: bool },
+    /// To agents: what became of the unread-reply email for this conversation.
+    EmailFallback { status: EmailStatus },
     /// A refused frame. `client_id` is set when the refused frame was a `send`, so the
     /// client can mark that message failed. The connection stays open.
     Error {
@@ -355,6 +371,8 @@ mod tests {
             ServerFrame::Status { status: Status::Ended },
             ServerFrame::Contact { contact: Contact { email: None, name: Some("Ana".into()) } },
             ServerFrame::Availability { agents_online: false },
+            ServerFrame::EmailFallback { status: EmailStatus::Sent { up_to: 4 } },
+            ServerFrame::EmailFallback { status: EmailStatus::NoAddress },
             ServerFrame::error(ProtocolError::new(ErrorCode::BodyTooLong, "too long"), Some(cid("y"))),
             ServerFrame::error(ProtocolError::new(ErrorCode::MalformedFrame, "bad"), None),
             ServerFrame::Pong,

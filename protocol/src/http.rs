@@ -11,7 +11,33 @@ use serde::{Deserialize, Serialize};
 pub struct StartConversation {
     #[serde(default)]
     pub contact: Contact,
+    /// The page the visitor started on: email links lead back there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_url: Option<crate::content::SafeUrl>,
 }
+
+/// Body of `POST /api/inbound/email`: a reply to one of our emails, as a mail provider's
+/// inbound hook delivers it. Signed: the hex HMAC-SHA256 of the body with the relay's
+/// inbound secret goes in [`INBOUND_SIGNATURE_HEADER`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboundEmail {
+    /// The address it was sent to: our per-conversation reply address.
+    pub to: String,
+    pub from: String,
+    /// The plain-text body, quotes and signature included.
+    pub text: String,
+    /// The mail's Message-ID, so a redelivered mail is stored once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+}
+
+pub const INBOUND_SIGNATURE_HEADER: &str = "X-Chat-Signature";
+
+/// `POST` an [`InboundEmail`].
+pub const INBOUND_EMAIL_PATH: &str = "/api/inbound/email";
+
+/// The fragment that carries a resume token in an email link: `…#chat-resume=TOKEN`.
+pub const RESUME_FRAGMENT: &str = "chat-resume=";
 
 /// Answer to `POST /api/sites/{site}/conversations`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -11,6 +11,7 @@
 //! clock; a (re)connect says `after_seq` and receives exactly what follows.
 
 pub mod content;
+pub mod email_reply;
 pub mod error;
 pub mod frames;
 pub mod http;
@@ -22,7 +23,7 @@ pub mod token;
 
 pub use error::{ErrorCode, ProtocolError};
 pub use content::{Card, Contact, Email, SafeUrl};
-pub use frames::{Author, ClientFrame, Message, ReadMarks, Role, ServerFrame, Status};
+pub use frames::{Author, ClientFrame, EmailStatus, Message, ReadMarks, Role, ServerFrame, Status};
 pub use ids::{AgentName, ClientMsgId, ConversationId, Seq, SiteId};
 
 /// Version of this protocol. A client states it when it connects; the relay answers with

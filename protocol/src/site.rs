@@ -84,6 +84,13 @@ pub struct WidgetSettings {
     pub reply_time_minutes: Option<u32>,
     /// A short sound for new agent messages while the panel is closed or the tab hidden.
     pub sound: bool,
+    /// How long an agent's reply may stay unread before it goes out by email.
+    #[serde(default = "default_email_delay")]
+    pub email_delay_seconds: u32,
+}
+
+fn default_email_delay() -> u32 {
+    600
 }
 
 impl Default for WidgetSettings {
@@ -105,6 +112,7 @@ impl Default for WidgetSettings {
             quick_replies: Vec::new(),
             reply_time_minutes: None,
             sound: false,
+            email_delay_seconds: default_email_delay(),
         }
     }
 }

@@ -93,3 +93,114 @@ mod tests {
         }
     }
 }
+
+/// Reply-To addresses: `r-{conversation}-{signature}@{domain}`, the conversation id (32
+/// bytes) and 40 bits of its HMAC in lowercase base32, so the local part stays within the 64
+/// characters mail servers accept. A reply to it can only land in that conversation.
+pub mod reply_address {
+    use super::mac;
+    use crate::{ConversationId, ErrorCode, ProtocolError};
+
+    const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+    const SIGNATURE_BYTES: usize = 5;
+
+    fn base32(bytes: &[u8]) -> String {
+        let mut out = String::new();
+        let (mut buffer, mut bits) = (0u32, 0u32);
+        for &b in bytes {
+            buffer = (buffer << 8) | b as u32;
+            bits += 8;
+            while bits >= 5 {
+                bits -= 5;
+                out.push(ALPHABET[((buffer >> bits) & 31) as usize] as char);
+            }
+        }
+        if bits > 0 {
+            out.push(ALPHABET[((buffer << (5 - bits)) & 31) as usize] as char);
+        }
+        out
+    }
+
+    fn unbase32(s: &str) -> Option<Vec<u8>> {
+        let mut out = Vec::new();
+        let (mut buffer, mut bits) = (0u32, 0u32);
+        for c in s.bytes() {
+            let value = ALPHABET.iter().position(|&a| a == c.to_ascii_lowercase())? as u32;
+            buffer = (buffer << 5) | value;
+            bits += 5;
+            if bits >= 8 {
+                bits -= 8;
+                out.push((buffer >> bits) as u8);
+            }
+        }
+        Some(out)
+    }
+
+    fn signature(secret: &[u8], conversation: &ConversationId) -> Vec<u8> {
+        use hmac::Mac;
+        let full = mac(secret, &format!("reply.{conversation}")).finalize().into_bytes();
+        full[..SIGNATURE_BYTES].to_vec()
+    }
+
+    pub fn for_conversation(secret: &[u8], conversation: &ConversationId, domain: &str) -> String {
+        let id: Vec<u8> = (0..32).map(|i| u8::from_str_radix(&conversation.as_str()[i * 2..i * 2 + 2], 16).unwrap_or(0)).collect();
+        format!("r-{}-{}@{domain}", base32(&id), base32(&signature(secret, conversation)))
+    }
+
+    /// The conversation a reply address belongs to, if its signature holds.
+    pub fn conversation_of(secret: &[u8], address: &str) -> Result<ConversationId, ProtocolError> {
+        let invalid = || ProtocolError::new(ErrorCode::InvalidToken, "not one of our reply addresses");
+        // "Name <r-…@domain>" or the bare address.
+        let address = address.rsplit('<').next().unwrap_or(address).trim_end_matches('>').trim();
+        let local = address.split('@').next().ok_or_else(invalid)?;
+        let mut parts = local.strip_prefix("r-").ok_or_else(invalid)?.split('-');
+        let (Some(id), Some(sig), None) = (parts.next(), parts.next(), parts.next()) else { return Err(invalid()) };
+        let id = unbase32(id).filter(|b| b.len() == 32).ok_or_else(invalid)?;
+        let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
+        let conversation = ConversationId::parse(&hex).map_err(|_| invalid())?;
+        let expected = signature(secret, &conversation);
+        let given = unbase32(sig).ok_or_else(invalid)?;
+        // Constant time over the signature bytes.
+        let same = given.len() == expected.len() && given.iter().zip(&expected).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+        if same {
+            Ok(conversation)
+        } else {
+            Err(invalid())
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn round_trips_within_64_characters_and_refuses_forgeries() {
+            let conversation = ConversationId::parse(&"a7".repeat(32)).unwrap();
+            let address = for_conversation(b"secret", &conversation, "reply.example.com");
+            let local = address.split('@').next().unwrap();
+            assert!(local.len() <= 64, "{local} is {} long", local.len());
+            assert_eq!(conversation_of(b"secret", &address).unwrap(), conversation);
+            assert_eq!(conversation_of(b"secret", &format!("Demo <{address}>")).unwrap(), conversation);
+            assert!(conversation_of(b"other", &address).is_err());
+            let other = for_conversation(b"secret", &ConversationId::parse(&"b8".repeat(32)).unwrap(), "x.y");
+            let spliced = format!("{}-{}", address.rsplit_once('-').unwrap().0, other.rsplit_once('-').unwrap().1);
+            assert!(conversation_of(b"secret", &spliced).is_err());
+            assert!(conversation_of(b"secret", "someone@example.com").is_err());
+        }
+    }
+}
+
+/// Hex HMAC-SHA256 of `data`: signs request bodies (inbound email hooks).
+pub fn sign_bytes(secret: &[u8], data: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
+    mac.update(data);
+    to_hex(&mac.finalize().into_bytes())
+}
+
+/// Checks a [`sign_bytes`] signature in constant time.
+pub fn verify_bytes(secret: &[u8], data: &[u8], signature_hex: &str) -> bool {
+    let Some(signature) = from_hex(signature_hex.trim()) else { return false };
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
+    mac.update(data);
+    mac.verify_slice(&signature).is_ok()
+}

@@ -3,6 +3,10 @@
 //! - `SITES`: comma-separated site ids this relay serves (a `[vars]` entry).
 //! - `TOKEN_SECRET`: key for visitor tokens (a secret; `.dev.vars` locally).
 //! - `AGENT_KEY`: bearer key the agent client presents until the console brings accounts.
+//! - `EMAIL_FROM`, `EMAIL_REPLY_DOMAIN`: sender of the unread-reply emails and the domain of
+//!   the per-conversation reply addresses (`[vars]`).
+//! - `INBOUND_SECRET`: key the mail provider signs inbound replies with (a secret).
+//! - `MAIL_API_URL`, `MAIL_API_KEY`: optional HTTP mail API instead of the `send_email` binding.
 
 use protocol::{ErrorCode, ProtocolError, SiteId};
 use worker::Env;
@@ -32,4 +36,20 @@ pub fn served_site(env: &Env, raw: &str) -> Result<SiteId, ProtocolError> {
     } else {
         Err(ProtocolError::new(ErrorCode::UnknownSite, format!("this relay does not serve site \"{site}\"")))
     }
+}
+
+fn optional(env: &Env, name: &str, default: &str) -> String {
+    env.var(name).map(|v| v.to_string()).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_owned())
+}
+
+pub fn email_from(env: &Env) -> String {
+    optional(env, "EMAIL_FROM", "chat@example.com")
+}
+
+pub fn reply_domain(env: &Env) -> String {
+    optional(env, "EMAIL_REPLY_DOMAIN", "reply.example.com")
+}
+
+pub fn inbound_secret(env: &Env) -> Result<Vec<u8>, ProtocolError> {
+    required(env, "INBOUND_SECRET").map(String::into_bytes)
 }

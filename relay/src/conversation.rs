@@ -8,20 +8,28 @@
 //!   reused) and its client id, unique per author. A resend is acknowledged with the seq it
 //!   already has and stores nothing.
 //!
+//! The email fallback: an agent's message that starts an unread batch sets `email_due_at`
+//! (the site's delay ahead) and the alarm; the visitor reading everything clears it. When the
+//! alarm finds it due, one email covers every agent message still unread, and
+//! `notified_up_to` moves past them *before* the send, so neither a retry of the alarm nor a
+//! restart can mail the same messages twice. A failed send puts the marker back and retries
+//! with backoff; after five failures the agents are told why.
+//!
 //! Visitors and agents connect through the WebSocket hibernation API, tagged by role, with
 //! their identity in the socket attachment, so the object sleeps between messages without
 //! dropping anyone. On connect it replays exactly the messages after `after_seq`. Typing
 //! indicators are relayed and never stored.
 
-use crate::reply;
+use crate::{config, email, reply};
 use protocol::limits::HISTORY_PAGE;
+use protocol::token::{self, reply_address, VisitorGrant};
 use protocol::{
-    AgentName, Author, Card, ClientFrame, ClientMsgId, Contact, ConversationId, Email, ErrorCode, Message,
-    ProtocolError, ReadMarks, Role, Seq, ServerFrame, SiteId, Status, PROTOCOL_VERSION,
+    AgentName, Author, Card, ClientFrame, ClientMsgId, Contact, ConversationId, Email, EmailStatus, ErrorCode,
+    Message, ProtocolError, ReadMarks, Role, SafeUrl, Seq, ServerFrame, SiteId, Status, PROTOCOL_VERSION,
 };
 use serde::{Deserialize, Serialize};
 use worker::{
-    durable_object, Date, DurableObject, Env, Method, Request, Response, Result, SqlStorage, SqlStorageValue, State,
+    durable_object, js_sys, Date, DurableObject, Env, ScheduledTime, Method, Request, Response, Result, SqlStorage, SqlStorageValue, State,
     WebSocket, WebSocketIncomingMessage, WebSocketPair,
 };
 
@@ -30,7 +38,22 @@ use worker::{
 pub struct InitConversation {
     pub site: SiteId,
     pub contact: Contact,
+    /// The relay's public origin, for links in emails.
+    pub origin: String,
+    pub page_url: Option<SafeUrl>,
 }
+
+/// Internal request from the Worker: a visitor's reply by email, already checked.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct InboundReply {
+    pub client_id: ClientMsgId,
+    pub body: String,
+}
+
+/// How long a link in an email keeps working: 14 days.
+const LINK_LIFETIME_SECS: u64 = 14 * 24 * 60 * 60;
+/// Sending attempts before the agents are told the email failed.
+const EMAIL_ATTEMPTS: u32 = 5;
 
 /// Internal answer to [`InitConversation`].
 #[derive(Debug, Serialize, Deserialize)]
@@ -77,6 +100,7 @@ pub fn connect_url(peer: &Peer, after_seq: Seq) -> String {
 #[durable_object]
 pub struct Conversation {
     state: State,
+    env: Env,
 }
 
 /// A `messages` row as SQLite returns it.
@@ -113,7 +137,6 @@ impl MessageRow {
 #[derive(Deserialize)]
 struct SeqRow {
     seq: i64,
-    sent_at: i64,
 }
 
 #[derive(Deserialize)]
@@ -137,6 +160,13 @@ fn internal(err: worker::Error) -> ProtocolError {
 
 fn forbidden(what: &str) -> ProtocolError {
     ProtocolError::new(ErrorCode::Forbidden, format!("{what} is for agents only"))
+}
+
+/// What storing a message did.
+struct Stored {
+    message: Message,
+    /// False for a resend of a known client id: nothing new was stored.
+    new: bool,
 }
 
 /// A message as it is about to be stored.
@@ -227,6 +257,10 @@ impl Conversation {
         self.set_meta("site", request.site.as_str())?;
         self.set_meta("created_at", &now.to_string())?;
         self.set_meta("status", Status::Open.as_str())?;
+        self.set_meta("origin", &request.origin)?;
+        if let Some(page) = &request.page_url {
+            self.set_meta("page_url", page.as_str())?;
+        }
         self.store_contact(&request.contact)?;
         Ok(ConversationInitialised { created_at: now })
     }
@@ -292,20 +326,20 @@ impl Conversation {
         }
     }
 
-    /// Stores a message once and acknowledges it; a known client id gets its original ack.
-    fn post(&self, sender: &WebSocket, peer: &Peer, post: Post) -> std::result::Result<(), ProtocolError> {
+    /// Stores a message once; a known client id gives back the message it already is.
+    fn store(&self, peer: &Peer, post: Post) -> std::result::Result<Stored, ProtocolError> {
         let author_key = peer.author_key();
         let sql = self.sql();
-        let known: Vec<SeqRow> = sql
+        let known: Vec<MessageRow> = sql
             .exec(
-                "SELECT seq, sent_at FROM messages WHERE author_key = ? AND client_id = ?",
+                "SELECT seq, client_id, author_role, author_name, body, card, suggestions, sent_at FROM messages
+                 WHERE author_key = ? AND client_id = ?",
                 vec![author_key.as_str().into(), post.client_id.as_str().into()],
             )
             .and_then(|c| c.to_array())
             .map_err(internal)?;
-        if let Some(row) = known.into_iter().next() {
-            send(sender, &ServerFrame::Ack { client_id: post.client_id, seq: row.seq as Seq, sent_at: row.sent_at as u64 });
-            return Ok(());
+        if let Some(message) = known.into_iter().next().and_then(MessageRow::into_message) {
+            return Ok(Stored { message, new: false });
         }
         if peer.role == Role::Visitor && (post.card.is_some() || !post.suggestions.is_empty()) {
             return Err(forbidden("sending cards and suggested replies"));
@@ -331,7 +365,7 @@ impl Conversation {
         let row: SeqRow = sql
             .exec(
                 "INSERT INTO messages (author_key, client_id, author_role, author_name, body, card, suggestions, sent_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq, sent_at",
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
                 vec![
                     author_key.into(),
                     post.client_id.as_str().into(),
@@ -346,8 +380,6 @@ impl Conversation {
             .and_then(|c| c.one())
             .map_err(internal)?;
         let seq = row.seq as Seq;
-        send(sender, &ServerFrame::Ack { client_id: post.client_id.clone(), seq, sent_at });
-
         // The author has read their own message.
         self.mark_read(peer.role, seq).map_err(internal)?;
         let message = Message {
@@ -359,8 +391,7 @@ impl Conversation {
             suggestions: post.suggestions,
             sent_at,
         };
-        self.broadcast(&ServerFrame::Message { message }, Some(sender));
-        Ok(())
+        Ok(Stored { message, new: true })
     }
 
     /// Moves a side's read mark forward (never back, never past the last message).
@@ -374,6 +405,10 @@ impl Conversation {
         }
         let key = if role == Role::Visitor { "visitor_read" } else { "agent_read" };
         self.set_meta(key, &up_to.to_string())?;
+        if role == Role::Visitor && up_to >= self.last_seq()? {
+            // Read in time: no email for this batch.
+            self.sql().exec("DELETE FROM meta WHERE key = 'email_due_at'", None)?;
+        }
         Ok(Some(up_to))
     }
 
@@ -385,20 +420,19 @@ impl Conversation {
         Ok(())
     }
 
-    fn handle(&self, ws: &WebSocket, peer: &Peer, frame: ClientFrame) -> std::result::Result<(), ProtocolError> {
+    /// Handles one frame; a message it stored comes back to be acknowledged.
+    fn handle(&self, ws: &WebSocket, peer: &Peer, frame: ClientFrame) -> std::result::Result<Option<Stored>, ProtocolError> {
         match frame {
             ClientFrame::Send { client_id, body, card, suggestions } => {
-                self.post(ws, peer, Post { client_id, body, card, suggestions })
+                return self.store(peer, Post { client_id, body, card, suggestions }).map(Some)
             }
             ClientFrame::Typing { active } => {
                 self.broadcast(&ServerFrame::Typing { author: peer.author(), active }, Some(ws));
-                Ok(())
             }
             ClientFrame::Read { up_to } => {
                 if let Some(up_to) = self.mark_read(peer.role, up_to).map_err(internal)? {
                     self.broadcast(&ServerFrame::Read { role: peer.role, up_to }, None);
                 }
-                Ok(())
             }
             ClientFrame::SetContact { contact } => {
                 if peer.role != Role::Visitor {
@@ -406,25 +440,156 @@ impl Conversation {
                 }
                 self.store_contact(&contact).map_err(internal)?;
                 self.broadcast(&ServerFrame::Contact { contact: self.contact().map_err(internal)? }, None);
-                Ok(())
             }
-            ClientFrame::End | ClientFrame::Block if peer.role != Role::Agent => Err(forbidden("ending or blocking")),
+            ClientFrame::End | ClientFrame::Block if peer.role != Role::Agent => return Err(forbidden("ending or blocking")),
             ClientFrame::End => {
                 if self.status().map_err(internal)? == Status::Open {
                     self.set_status(Status::Ended).map_err(internal)?;
                 }
-                Ok(())
             }
-            ClientFrame::Block => self.set_status(Status::Blocked).map_err(internal),
-            ClientFrame::SetStatus { .. } => Err(ProtocolError::new(
-                ErrorCode::Forbidden,
-                "presence is set on the site connection, not on a conversation",
-            )),
-            ClientFrame::Ping => {
-                send(ws, &ServerFrame::Pong);
-                Ok(())
+            ClientFrame::Block => self.set_status(Status::Blocked).map_err(internal)?,
+            ClientFrame::SetStatus { .. } => {
+                return Err(ProtocolError::new(
+                    ErrorCode::Forbidden,
+                    "presence is set on the site connection, not on a conversation",
+                ))
+            }
+            ClientFrame::Ping => send(ws, &ServerFrame::Pong),
+        }
+        Ok(None)
+    }
+
+    // ---- the email fallback ---------------------------------------------------------
+
+    fn site(&self) -> Result<Option<SiteId>> {
+        Ok(self.meta("site")?.and_then(|s| SiteId::parse(&s).ok()))
+    }
+
+    async fn site_settings(&self) -> Result<protocol::site::WidgetSettings> {
+        let Some(site) = self.site()? else { return Ok(Default::default()) };
+        let stub = self.env.durable_object("SITE_OBJECTS")?.id_from_name(site.as_str())?.get_stub()?;
+        let mut answer = stub.fetch_with_str(crate::site::VIEW_URL).await?;
+        Ok(answer.json::<protocol::site::SiteView>().await?.settings)
+    }
+
+    /// An agent's message that starts an unread batch sets the email's due time.
+    async fn schedule_email(&self) -> Result<()> {
+        if self.meta("email_due_at")?.is_some() {
+            return Ok(()); // this batch already has its time
+        }
+        let delay_ms = self.site_settings().await?.email_delay_seconds as u64 * 1000;
+        let due = now_ms() + delay_ms;
+        self.set_meta("email_due_at", &due.to_string())?;
+        self.arm(due).await
+    }
+
+    /// One alarm per object: keep it at the earliest due time.
+    async fn arm(&self, due: u64) -> Result<()> {
+        let storage = self.state.storage();
+        match storage.get_alarm().await? {
+            Some(current) if (current as u64) <= due => Ok(()),
+            // An absolute time: a plain integer would be read as an offset from now.
+            _ => storage.set_alarm(ScheduledTime::new(js_sys::Date::new(&(due as f64).into()))).await,
+        }
+    }
+
+    fn tell_agents(&self, status: EmailStatus) {
+        let frame = ServerFrame::EmailFallback { status }.encode();
+        for socket in self.state.get_websockets_with_tag(Role::Agent.as_str()) {
+            let _ = socket.send_with_str(&frame);
+        }
+    }
+
+    /// Links that reopen the conversation: on the site's page when known, and on the relay.
+    fn links(&self, conversation: &ConversationId) -> Result<Option<(String, String, String)>> {
+        let (Some(site), Some(origin)) = (self.site()?, self.meta("origin")?) else { return Ok(None) };
+        let secret = config::token_secret(&self.env).map_err(|e| worker::Error::RustError(e.message))?;
+        let grant = VisitorGrant { site, conversation: conversation.clone() };
+        let link_token = token::sign(&secret, &grant, now_ms() / 1000 + LINK_LIFETIME_SECS);
+        let fragment = format!("#{}{link_token}", protocol::http::RESUME_FRAGMENT);
+        let fallback = format!("{origin}/resume{fragment}");
+        let resume = self.meta("page_url")?.map(|page| format!("{page}{fragment}")).unwrap_or_else(|| fallback.clone());
+        let unsubscribe = format!("{origin}/api/email/unsubscribe?token={link_token}");
+        Ok(Some((resume, fallback, unsubscribe)))
+    }
+
+    /// The alarm found the email due: one email for every agent message still unread.
+    async fn send_unread_email(&self) -> Result<()> {
+        let marks = self.read_marks()?;
+        let notified: Seq = self.meta("notified_up_to")?.and_then(|v| v.parse().ok()).unwrap_or(0);
+        let after = marks.visitor.max(notified);
+        let history = self.messages_after(0, 100_000)?;
+        let unread: Vec<Message> = history.iter().filter(|m| m.seq > after && m.author.role() == Role::Agent).cloned().collect();
+        let Some(up_to) = unread.last().map(|m| m.seq) else { return Ok(()) };
+        if self.meta("email_unsubscribed")?.is_some() {
+            self.set_meta("notified_up_to", &up_to.to_string())?;
+            self.tell_agents(EmailStatus::Unsubscribed);
+            return Ok(());
+        }
+        let contact = self.contact()?;
+        let Some(to) = contact.email.clone() else {
+            self.tell_agents(EmailStatus::NoAddress);
+            return Ok(());
+        };
+        let conversation = ConversationId::parse(&self.state.id().to_string()).map_err(|e| worker::Error::RustError(e.message))?;
+        let Some((resume, fallback, unsubscribe)) = self.links(&conversation)? else { return Ok(()) };
+        let settings = self.site_settings().await?;
+        let visitor_last = history.iter().rev().find(|m| m.author == Author::Visitor).map(|m| m.body.clone());
+        let (subject, text, html) = email::compose(
+            &unread,
+            &email::Context {
+                site_name: &settings.site_name,
+                visitor_name: contact.name.as_deref(),
+                visitor_last: visitor_last.as_deref(),
+                resume_link: &resume,
+                fallback_link: &fallback,
+                unsubscribe_link: &unsubscribe,
+            },
+        );
+        let secret = config::token_secret(&self.env).map_err(|e| worker::Error::RustError(e.message))?;
+        let outgoing = email::Email {
+            from: config::email_from(&self.env),
+            to: to.to_string(),
+            reply_to: reply_address::for_conversation(&secret, &conversation, &config::reply_domain(&self.env)),
+            subject,
+            text,
+            html,
+        };
+
+        // Marked first: whatever happens next, these messages are never mailed twice.
+        self.set_meta("notified_up_to", &up_to.to_string())?;
+        match email::send(&self.env, &outgoing).await {
+            Ok(()) => {
+                self.sql().exec("DELETE FROM meta WHERE key = 'email_attempts'", None)?;
+                self.tell_agents(EmailStatus::Sent { up_to });
+            }
+            Err(reason) => {
+                worker::console_warn!("conversation: email failed: {reason}");
+                self.set_meta("notified_up_to", &notified.to_string())?;
+                let attempts: u32 = self.meta("email_attempts")?.and_then(|v| v.parse().ok()).unwrap_or(0) + 1;
+                self.set_meta("email_attempts", &attempts.to_string())?;
+                if attempts < EMAIL_ATTEMPTS {
+                    let due = now_ms() + 1_000 * 2u64.pow(attempts) * settings.email_delay_seconds.clamp(1, 60) as u64;
+                    self.set_meta("email_due_at", &due.to_string())?;
+                    self.arm(due).await?;
+                } else {
+                    self.set_meta("notified_up_to", &up_to.to_string())?;
+                    self.tell_agents(EmailStatus::Failed { reason });
+                }
             }
         }
+        Ok(())
+    }
+
+    /// A reply by email: stored as the visitor's message (once per mail), passed on live.
+    fn inbound(&self, reply: InboundReply) -> std::result::Result<Message, ProtocolError> {
+        let peer = Peer { role: Role::Visitor, name: None };
+        let post = Post { client_id: reply.client_id, body: reply.body, card: None, suggestions: Vec::new() };
+        let stored = self.store(&peer, post)?;
+        if stored.new {
+            self.broadcast(&ServerFrame::Message { message: stored.message.clone() }, None);
+        }
+        Ok(stored.message)
     }
 }
 
@@ -435,7 +600,7 @@ fn send(ws: &WebSocket, frame: &ServerFrame) {
 }
 
 impl DurableObject for Conversation {
-    fn new(state: State, _env: Env) -> Self {
+    fn new(state: State, env: Env) -> Self {
         if let Err(err) = Self::migrate(&state.storage().sql()) {
             worker::console_error!("conversation: migration failed: {err}");
         }
@@ -443,7 +608,7 @@ impl DurableObject for Conversation {
         if let Ok(pair) = worker::worker_sys::WebSocketRequestResponsePair::new(ClientFrame::PING_TEXT, ServerFrame::PONG_TEXT) {
             state.set_websocket_auto_response(&pair);
         }
-        Self { state }
+        Self { state, env }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -452,6 +617,20 @@ impl DurableObject for Conversation {
             (Method::Post, "/init") => {
                 let request: InitConversation = req.json().await?;
                 reply::json(&self.init(request)?, 200)
+            }
+            (Method::Post, "/inbound") => {
+                if !self.exists()? {
+                    return reply::http_error(ProtocolError::new(ErrorCode::UnknownConversation, "no such conversation"));
+                }
+                let reply: InboundReply = req.json().await?;
+                match self.inbound(reply) {
+                    Ok(message) => reply::json(&message, 200),
+                    Err(err) => reply::http_error(err),
+                }
+            }
+            (Method::Post, "/unsubscribe") => {
+                self.set_meta("email_unsubscribed", "1")?;
+                Response::empty()
             }
             (Method::Get, "/connect") => self.accept_connection(req).await,
             _ => reply::http_error(ProtocolError::new(ErrorCode::NotFound, "no such conversation route")),
@@ -483,10 +662,39 @@ impl DurableObject for Conversation {
             send(&ws, &ServerFrame::error(err, client_id));
             return Ok(());
         };
-        if let Err(err) = self.handle(&ws, &peer, frame) {
-            send(&ws, &ServerFrame::error(err, client_id));
+        match self.handle(&ws, &peer, frame) {
+            Ok(Some(stored)) => {
+                // A new agent message may need an email later. Its due time and the alarm are
+                // stored before the ack goes out: the output gate holds the ack until they are
+                // durable, so an acknowledged reply is never left without its email.
+                if stored.new && peer.role == Role::Agent {
+                    if let Err(err) = self.schedule_email().await {
+                        worker::console_error!("conversation: could not schedule the email fallback: {err}");
+                    }
+                }
+                let message = stored.message;
+                send(&ws, &ServerFrame::Ack { client_id: message.client_id.clone(), seq: message.seq, sent_at: message.sent_at });
+                if stored.new {
+                    self.broadcast(&ServerFrame::Message { message }, Some(&ws));
+                }
+            }
+            Ok(None) => {}
+            Err(err) => send(&ws, &ServerFrame::error(err, client_id)),
         }
         Ok(())
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        // Alarms fire at least once: everything here checks its due time and is idempotent.
+        if let Some(due) = self.meta("email_due_at")?.and_then(|v| v.parse::<u64>().ok()) {
+            if due > now_ms() {
+                self.arm(due).await?;
+            } else {
+                self.sql().exec("DELETE FROM meta WHERE key = 'email_due_at'", None)?;
+                self.send_unread_email().await?;
+            }
+        }
+        Response::empty()
     }
 
     async fn websocket_close(&self, ws: WebSocket, code: usize, _reason: String, _was_clean: bool) -> Result<()> {

@@ -14,19 +14,22 @@
 //! - `PUT  /api/agent/sites/{site}/settings` (`WidgetSettings`) → the stored settings (agent key)
 //! - `GET  /api/agent/sites/{site}/connect?name&v` → agent presence WebSocket (agent key)
 //! - `GET  /api/agent/conversations/{id}/connect?name&after_seq&v` → agent WebSocket (agent key)
+//! - `POST /api/inbound/email` (`InboundEmail`, signed) → the reply as a visitor message
+//! - `GET|POST /api/email/unsubscribe?token` → a confirmation page / stop the emails
 
 mod config;
 mod conversation;
+mod email;
 mod reply;
 mod site;
 
 pub use conversation::Conversation;
 pub use site::Site;
 
-use conversation::{ConversationInitialised, InitConversation, Peer};
+use conversation::{ConversationInitialised, InboundReply, InitConversation, Peer};
+use protocol::http::{query, ConversationStarted, ConversationSummary, InboundEmail, StartConversation};
 use protocol::token;
-use protocol::http::{query, ConversationStarted, ConversationSummary, StartConversation};
-use protocol::{AgentName, ConversationId, ErrorCode, ProtocolError, Role, Seq, SiteId, PROTOCOL_VERSION};
+use protocol::{AgentName, ClientMsgId, ConversationId, ErrorCode, ProtocolError, Role, Seq, SiteId, PROTOCOL_VERSION};
 use worker::{event, Context, Date, Env, Headers, Method, Request, RequestInit, Response, Result, Stub, Url};
 
 type Handled = std::result::Result<Response, ProtocolError>;
@@ -38,7 +41,7 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let method = req.method();
     let handled = match (method.clone(), segments.as_slice()) {
         (Method::Options, ["api", "sites", _, "conversations"]) => cors_preflight(),
-        (Method::Post, ["api", "sites", site, "conversations"]) => start_conversation(&mut req, &env, site).await,
+        (Method::Post, ["api", "sites", site, "conversations"]) => start_conversation(&mut req, &env, &url, site).await,
         (Method::Get, ["api", "sites", site, "widget"]) => site_get(&env, site, site::VIEW_URL).await,
         (Method::Get, ["api", "sites", site, "availability"]) => availability(&req, &env, &url, site).await,
         (Method::Get, ["api", "connect"]) => visitor_connect(&req, &env, &url).await,
@@ -49,6 +52,8 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
         (Method::Put, ["api", "agent", "sites", site, "settings"]) => put_settings(&mut req, &env, site).await,
         (Method::Get, ["api", "agent", "sites", site, "connect"]) => agent_site_connect(&req, &env, &url, site).await,
         (Method::Get, ["api", "agent", "conversations", id, "connect"]) => agent_connect(&req, &env, &url, id).await,
+        (Method::Post, ["api", "inbound", "email"]) => inbound_email(&mut req, &env).await,
+        (Method::Get | Method::Post, ["api", "email", "unsubscribe"]) => unsubscribe(&req, &env, &url).await,
         (_, ["api", "sites", _, "conversations" | "widget" | "availability"] | ["api", "connect"]) => {
             Err(ProtocolError::new(ErrorCode::MethodNotAllowed, format!("{method:?} is not allowed here")))
         }
@@ -142,7 +147,7 @@ async fn json_body<T: serde::de::DeserializeOwned + Default>(req: &mut Request, 
     })
 }
 
-async fn start_conversation(req: &mut Request, env: &Env, site: &str) -> Handled {
+async fn start_conversation(req: &mut Request, env: &Env, url: &Url, site: &str) -> Handled {
     let site = config::served_site(env, site)?;
     let start: StartConversation = json_body(req, true).await?;
     let contact = start.contact.validated()?;
@@ -152,7 +157,13 @@ async fn start_conversation(req: &mut Request, env: &Env, site: &str) -> Handled
     let conversation_id = ConversationId::parse(&object_id.to_string())?;
     let stub = object_id.get_stub().map_err(internal)?;
 
-    let init = serde_json::to_string(&InitConversation { site: site.clone(), contact }).map_err(|e| internal(e.into()))?;
+    let init = InitConversation {
+        site: site.clone(),
+        contact,
+        origin: url.origin().ascii_serialization(),
+        page_url: start.page_url,
+    };
+    let init = serde_json::to_string(&init).map_err(|e| internal(e.into()))?;
     let request = Request::new_with_init(
         "https://conversation/init",
         RequestInit::new().with_method(Method::Post).with_body(Some(init.into())),
@@ -272,4 +283,71 @@ async fn agent_connect(req: &Request, env: &Env, url: &Url, id: &str) -> Handled
     let name = AgentName::parse(&param(url, query::AGENT_NAME).unwrap_or_default())?;
     let peer = Peer { role: Role::Agent, name: Some(name) };
     forward_connect(req, env, &id, &peer, after_seq).await
+}
+
+/// Largest inbound email body accepted, in bytes.
+const MAX_INBOUND_BYTES: usize = 256 * 1024;
+
+/// A visitor's reply to one of our emails, posted by the mail provider's inbound hook.
+async fn inbound_email(req: &mut Request, env: &Env) -> Handled {
+    let secret = config::inbound_secret(env)?;
+    let raw = req.bytes().await.map_err(internal)?;
+    if raw.len() > MAX_INBOUND_BYTES {
+        return Err(ProtocolError::new(ErrorCode::FrameTooLarge, "that email is too large"));
+    }
+    let signature = req.headers().get(protocol::http::INBOUND_SIGNATURE_HEADER).ok().flatten().unwrap_or_default();
+    if !token::verify_bytes(&secret, &raw, &signature) {
+        worker::console_warn!("inbound email refused: bad signature");
+        return Err(ProtocolError::new(ErrorCode::Unauthorized, "the inbound email signature does not match"));
+    }
+    let mail: InboundEmail = serde_json::from_slice(&raw)
+        .map_err(|e| ProtocolError::new(ErrorCode::MalformedFrame, format!("not an inbound email: {e}")))?;
+    let token_secret = config::token_secret(env)?;
+    let conversation = token::reply_address::conversation_of(&token_secret, &mail.to).map_err(|err| {
+        worker::console_warn!("inbound email refused: {}", err.message);
+        err
+    })?;
+    let body = protocol::frames::validate_body(&protocol::email_reply::new_text(&mail.text))?;
+    // One message per mail, however often the provider delivers it.
+    let identity = mail.message_id.as_deref().unwrap_or(&mail.text);
+    let client_id = ClientMsgId::parse(&format!("email-{}", &token::sign_bytes(b"inbound-email", identity.as_bytes())[..40]))?;
+    let reply = serde_json::to_string(&InboundReply { client_id, body }).map_err(|e| internal(e.into()))?;
+    let request = Request::new_with_init(
+        "https://conversation/inbound",
+        RequestInit::new().with_method(Method::Post).with_body(Some(reply.into())),
+    )
+    .map_err(internal)?;
+    conversation_stub(env, &conversation)?.fetch_with_request(request).await.map_err(internal)
+}
+
+fn page(title: &str, body: &str) -> Handled {
+    let html = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
+         <title>{title}</title><link rel=\"stylesheet\" href=\"/demo.css\"></head><body><main><h1>{title}</h1>{body}</main></body></html>"
+    );
+    Response::from_html(html).map_err(internal)
+}
+
+/// The unsubscribe link of an email: a page to confirm (GET, so link scanners change
+/// nothing), then the change itself (POST).
+async fn unsubscribe(req: &Request, env: &Env, url: &Url) -> Handled {
+    let secret = config::token_secret(env)?;
+    let raw = param(url, query::TOKEN).unwrap_or_default();
+    let Ok(grant) = token::verify(&secret, &raw, now_ms() / 1000) else {
+        return page("This link has expired", "<p>Open the chat on the site to manage your emails.</p>");
+    };
+    if req.method() == Method::Get {
+        let action = format!("/api/email/unsubscribe?token={}", protocol::http::percent_encode(&raw));
+        return page(
+            "Stop these emails?",
+            &format!(
+                "<p>You will get no more emails about this conversation.</p>\
+                 <form method=\"post\" action=\"{action}\"><button type=\"submit\">Stop the emails</button></form>"
+            ),
+        );
+    }
+    let request = Request::new_with_init("https://conversation/unsubscribe", RequestInit::new().with_method(Method::Post))
+        .map_err(internal)?;
+    conversation_stub(env, &grant.conversation)?.fetch_with_request(request).await.map_err(internal)?;
+    page("Done", "<p>You will get no more emails about this conversation.</p>")
 }

@@ -37,6 +37,7 @@ pub fn fresh_site() -> protocol::SiteId {
 /// Secrets the test relay runs with.
 pub const TOKEN_SECRET: &str = "test-token-secret";
 pub const AGENT_KEY: &str = "test-agent-key";
+pub const INBOUND_SECRET: &str = "test-inbound-secret";
 
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is inside the repo").to_owned()
@@ -58,6 +59,19 @@ pub struct Relay {
     pub origin: String,
     pub persist_dir: PathBuf,
     pub log: PathBuf,
+    /// Extra `--var NAME:VALUE` settings.
+    vars: Vec<(String, String)>,
+    group: i32,
+}
+
+/// An email the relay sent; `wrangler dev` writes it to files instead of sending it.
+#[derive(Debug, Clone)]
+pub struct SentEmail {
+    pub from: String,
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
 }
 
 /// The relay shared by every test in this binary, started on first use.
@@ -69,6 +83,11 @@ pub fn relay() -> &'static Relay {
 impl Relay {
     /// Starts a relay with a fresh persist directory named after `name`.
     pub fn start(name: &str) -> Relay {
+        Self::start_with(name, &[])
+    }
+
+    /// Starts a relay with extra variables (e.g. `MAIL_API_URL`).
+    pub fn start_with(name: &str, vars: &[(&str, &str)]) -> Relay {
         let root = repo_root();
         for built in ["relay/build/index.js", "dist/site/embed.js"] {
             assert!(root.join(built).exists(), "{built} is missing: run scripts/build first (scripts/test does)");
@@ -80,6 +99,8 @@ impl Relay {
             origin: String::new(),
             persist_dir: dir.join("state"),
             log: dir.join("wrangler.log"),
+            vars: vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            group: 0,
         };
         relay.launch()
     }
@@ -98,17 +119,64 @@ impl Relay {
             .arg("--persist-to")
             .arg(&self.persist_dir)
             .args(["--var", &format!("TOKEN_SECRET:{TOKEN_SECRET}"), "--var", &format!("AGENT_KEY:{AGENT_KEY}")])
-            .args(["--var", &format!("SITES:{}", site_list())])
-            .args(["--show-interactive-dev-session=false", "--log-level", "warn"])
+            .args(["--var", &format!("SITES:{}", site_list()), "--var", &format!("INBOUND_SECRET:{INBOUND_SECRET}")])
+            .args(["--show-interactive-dev-session=false", "--log-level"])
+            // Info: the sent emails are read from it. RELAY_LOG_LEVEL=debug shows more.
+            .arg(std::env::var("RELAY_LOG_LEVEL").unwrap_or_else(|_| "info".to_owned()))
+            .args(self.vars.iter().flat_map(|(k, v)| ["--var".to_owned(), format!("{k}:{v}")]))
             .env("WRANGLER_SEND_METRICS", "false")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log handle"))
             .stderr(log);
-        processes::spawn_group(&mut command);
+        self.group = processes::spawn_group(&mut command);
         self.origin = format!("http://127.0.0.1:{port}");
         wait_until_serving(&self.origin, &self.log);
         self
+    }
+
+    /// Kills workerd and wrangler outright (no clean shutdown) and starts them again on the
+    /// same persist directory, as a crashed and restarted relay. The port changes.
+    pub fn restart(self) -> Relay {
+        processes::kill_group(self.group);
+        std::thread::sleep(Duration::from_millis(300));
+        self.launch()
+    }
+
+    /// Every email sent so far, oldest first.
+    pub fn emails(&self) -> Vec<SentEmail> {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let field = |block: &str, name: &str| {
+            block.lines().find_map(|l| l.trim().strip_prefix(name)).map(|v| v.trim().to_owned()).unwrap_or_default()
+        };
+        log.split("send_email binding called with MessageBuilder:")
+            .skip(1)
+            .map(|block| SentEmail {
+                from: field(block, "From:"),
+                to: field(block, "To:"),
+                subject: field(block, "Subject:"),
+                text: std::fs::read_to_string(field(block, "Text:")).unwrap_or_default(),
+                html: std::fs::read_to_string(field(block, "HTML:")).unwrap_or_default(),
+            })
+            .collect()
+    }
+
+    /// The emails about one conversation (their links carry its id).
+    pub fn emails_about(&self, conversation: &protocol::ConversationId) -> Vec<SentEmail> {
+        self.emails().into_iter().filter(|e| e.text.contains(conversation.as_str())).collect()
+    }
+
+    /// Waits until at least `count` emails about `conversation` are written (the relay reports
+    /// a send a moment before `wrangler dev` has logged it), and returns them.
+    pub async fn wait_for_emails(&self, conversation: &protocol::ConversationId, count: usize) -> Vec<SentEmail> {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let emails = self.emails_about(conversation);
+            if emails.len() >= count || Instant::now() > deadline {
+                return emails;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     pub fn ws_origin(&self) -> String {

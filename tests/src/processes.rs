@@ -36,3 +36,9 @@ pub fn kill_at_exit(group: i32) {
     groups.push(group);
 }
 
+
+/// Kills one group now (a test that restarts the relay).
+pub fn kill_group(group: i32) {
+    // SAFETY: kill(2) with a negative pid signals a process group we created.
+    unsafe { libc::kill(-group, libc::SIGKILL) };
+}

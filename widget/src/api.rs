@@ -3,7 +3,7 @@
 use crate::config::WidgetConfig;
 use protocol::http::{start_conversation_path, widget_view_path, ConversationStarted, ErrorBody, StartConversation};
 use protocol::site::SiteView;
-use protocol::Contact;
+use protocol::{Contact, SafeUrl};
 use serde::de::DeserializeOwned;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -35,6 +35,13 @@ pub async fn site_view(config: &WidgetConfig) -> Result<SiteView, Failure> {
 }
 
 pub async fn start_conversation(config: &WidgetConfig, contact: Contact) -> Result<ConversationStarted, Failure> {
-    let body = serde_json::to_string(&StartConversation { contact }).map_err(|e| e.to_string())?;
+    let body = serde_json::to_string(&StartConversation { contact, page_url: current_page() }).map_err(|e| e.to_string())?;
     call("POST", &format!("{}{}", config.relay, start_conversation_path(&config.site)), Some(body)).await
+}
+
+/// The page the visitor is on, without its fragment: email links lead back to it.
+fn current_page() -> Option<SafeUrl> {
+    let location = web_sys::window()?.location();
+    let url = format!("{}{}{}", location.origin().ok()?, location.pathname().ok()?, location.search().ok()?);
+    SafeUrl::parse(&url).ok()
 }

@@ -22,7 +22,7 @@ use leptos::prelude::*;
 use protocol::http::{availability_path, visitor_connect_path};
 use protocol::site::WidgetSettings;
 use protocol::{
-    Author, ClientFrame, ClientMsgId, Contact, ErrorCode, ReadMarks, ServerFrame, Status,
+    Author, ClientFrame, ClientMsgId, Contact, ConversationId, ErrorCode, ReadMarks, ServerFrame, Status,
 };
 use std::time::Duration;
 use wasm_bindgen::JsValue;
@@ -68,6 +68,9 @@ struct Inner {
     socket: Option<Socket>,
     availability: Option<Socket>,
     welcomed: bool,
+    /// The session came from an email link and is not confirmed yet: it is saved once the
+    /// relay welcomes it, and the previous one stays in storage until then.
+    resuming: bool,
     starting: bool,
     failed_attempts: u32,
     reconnect_pending: bool,
@@ -100,6 +103,8 @@ pub struct Chat {
     pub page_visible: RwSignal<bool>,
     /// The latest incoming message, for screen readers.
     pub announcement: RwSignal<String>,
+    /// An email link was opened that no longer opens its conversation.
+    pub link_expired: RwSignal<bool>,
 }
 
 fn now_ms() -> f64 {
@@ -119,10 +124,21 @@ fn page_hidden() -> bool {
 impl Chat {
     pub fn new(config: WidgetConfig, strings: &'static Strings) -> Chat {
         let site = config.site.clone();
-        let session: Option<Session> = session::load(&site, Slot::Session);
+        let stored: Option<Session> = session::load(&site, Slot::Session);
+        let linked = config.resume.as_ref().and_then(|token| {
+            let conversation_id = ConversationId::parse(token.split('.').nth(2)?).ok()?;
+            Some(Session { conversation_id, token: token.clone() })
+        });
+        if linked.is_some() {
+            forget_link_in_address();
+        }
+        let resuming = linked.as_ref().is_some_and(|l| stored.as_ref().map(|s| &s.conversation_id) != Some(&l.conversation_id));
+        let session = if resuming { linked } else { stored };
         let mut thread = Thread::default();
-        for outgoing in session::load_outbox(&site) {
-            thread.push_own(outgoing.client_id, outgoing.body);
+        if !resuming {
+            for outgoing in session::load_outbox(&site) {
+                thread.push_own(outgoing.client_id, outgoing.body);
+            }
         }
         let has_session = session.is_some();
         let chat = Chat {
@@ -132,6 +148,7 @@ impl Chat {
                 socket: None,
                 availability: None,
                 welcomed: false,
+                resuming,
                 starting: false,
                 failed_attempts: 0,
                 reconnect_pending: false,
@@ -154,6 +171,7 @@ impl Chat {
             link: RwSignal::new(if has_session { LinkStatus::Connecting } else { LinkStatus::Idle }),
             page_visible: RwSignal::new(!page_hidden()),
             announcement: RwSignal::new(String::new()),
+            link_expired: RwSignal::new(false),
         };
         chat.load_site();
         chat.load_earlier();
@@ -440,10 +458,17 @@ impl Chat {
         self.inner.update_value(|i| i.last_frame_ms = now_ms());
         match frame {
             ServerFrame::Welcome { status, read, contact, .. } => {
-                self.inner.update_value(|i| {
+                let confirmed = self.inner.try_update_value(|i| {
                     i.welcomed = true;
                     i.failed_attempts = 0;
+                    std::mem::replace(&mut i.resuming, false).then(|| i.session.clone()).flatten()
                 });
+                if let Some(Some(linked)) = confirmed {
+                    // The email link opened its conversation: it is this device's now.
+                    let site = self.config().site;
+                    session::save(&site, Slot::Session, &linked);
+                    session::forget(&site, Slot::Outbox);
+                }
                 self.view.update(|v| {
                     v.status = status;
                     v.read = read;
@@ -496,10 +521,17 @@ impl Chat {
                         self.view.update(|v| if v.status == Status::Open { v.status = Status::Ended });
                     }
                 }
-                None if matches!(code, ErrorCode::InvalidToken | ErrorCode::UnknownConversation) => self.forget_session(),
+                None if matches!(code, ErrorCode::InvalidToken | ErrorCode::UnknownConversation) => {
+                    if self.inner.try_update_value(|i| std::mem::replace(&mut i.resuming, false)) == Some(true) {
+                        self.link_expired.set(true);
+                        self.return_to_stored_session();
+                    } else {
+                        self.forget_session();
+                    }
+                }
                 None => {}
             },
-            ServerFrame::Availability { .. } | ServerFrame::Pong => {}
+            ServerFrame::Availability { .. } | ServerFrame::EmailFallback { .. } | ServerFrame::Pong => {}
         }
     }
 
@@ -532,6 +564,26 @@ impl Chat {
                 },
                 AGENT_TYPING_TIMEOUT,
             );
+        }
+    }
+
+    /// An email link failed: back to what this device had (if anything).
+    fn return_to_stored_session(&self) {
+        let site = self.config().site;
+        let stored: Option<Session> = session::load(&site, Slot::Session);
+        if let Some(Some(socket)) = self.inner.try_update_value(|i| {
+            i.session = stored.clone();
+            i.welcomed = false;
+            i.socket.take()
+        }) {
+            socket.shut();
+        }
+        self.thread.set(Thread::default());
+        self.view.set(ConversationView::default());
+        if stored.is_some() {
+            self.connect();
+        } else {
+            self.link.set(LinkStatus::Idle);
         }
     }
 
@@ -708,6 +760,16 @@ impl Chat {
         } else if key == Slot::Contact.key(&site) {
             self.contact.set(session::load_contact(&site));
         }
+    }
+}
+
+/// Takes `#chat-resume=…` out of the address bar, so the token is not bookmarked or shared.
+fn forget_link_in_address() {
+    let Some(window) = web_sys::window() else { return };
+    let location = window.location();
+    let (Ok(path), Ok(search)) = (location.pathname(), location.search()) else { return };
+    if let Ok(history) = window.history() {
+        let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&format!("{path}{search}")));
     }
 }
 

@@ -13,6 +13,8 @@ pub struct WidgetConfig {
     pub open: bool,
     /// `data-lang` of the embed tag, else the browser's language.
     pub lang: String,
+    /// A conversation token from an email link (`#chat-resume=`): reopen that conversation.
+    pub resume: Option<String>,
 }
 
 impl WidgetConfig {
@@ -27,6 +29,7 @@ impl WidgetConfig {
             .filter(|l| !l.is_empty())
             .or_else(|| web_sys::window().and_then(|w| w.navigator().language()))
             .unwrap_or_else(|| "en".to_owned());
-        Ok(Self { site, relay: relay.trim_end_matches('/').to_owned(), open, lang })
+        let resume = get("resume").and_then(|v| v.as_string()).filter(|t| !t.is_empty());
+        Ok(Self { site, relay: relay.trim_end_matches('/').to_owned(), open, lang, resume })
     }
 }

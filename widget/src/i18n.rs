@@ -54,6 +54,8 @@ pub struct Strings {
     pub title_hint: &'static str,
     /// Announced to screen readers for an incoming message: "{name}: {text}"
     pub announce_message: &'static str,
+    /// An email link that no longer opens its conversation.
+    pub link_expired: &'static str,
 }
 
 pub static EN: Strings = Strings {
@@ -98,6 +100,7 @@ pub static EN: Strings = Strings {
     quick_replies: "Quick replies",
     title_hint: "({n}) New message",
     announce_message: "{name}: {text}",
+    link_expired: "This link has expired or is not valid. Write a message to start a new conversation.",
 };
 
 pub static DE: Strings = Strings {
@@ -142,6 +145,7 @@ pub static DE: Strings = Strings {
     quick_replies: "Schnellantworten",
     title_hint: "({n}) Neue Nachricht",
     announce_message: "{name}: {text}",
+    link_expired: "Dieser Link ist abgelaufen oder ungültig. Schreib eine Nachricht, um ein neues Gespräch zu beginnen.",
 };
 
 // French typography: a no-break space (U+00A0) goes before `:` and `?`.
@@ -187,6 +191,7 @@ pub static FR: Strings = Strings {
     quick_replies: "Réponses rapides",
     title_hint: "({n}) Nouveau message",
     announce_message: "{name}\u{a0}: {text}",
+    link_expired: "Ce lien a expiré ou n’est pas valide. Écrivez un message pour commencer une nouvelle conversation.",
 };
 
 pub static ES: Strings = Strings {
@@ -231,6 +236,7 @@ pub static ES: Strings = Strings {
     quick_replies: "Respuestas rápidas",
     title_hint: "({n}) Nuevo mensaje",
     announce_message: "{name}: {text}",
+    link_expired: "Este enlace ha caducado o no es válido. Escribe un mensaje para empezar una nueva conversación.",
 };
 
 // Counts are put after a colon ("…: {n}") where a noun would otherwise have to agree with the
@@ -277,6 +283,7 @@ pub static AR: Strings = Strings {
     quick_replies: "ردود سريعة",
     title_hint: "({n}) رسالة جديدة",
     announce_message: "{name}: {text}",
+    link_expired: "انتهت صلاحية هذا الرابط أو أنه غير صالح. اكتب رسالة لبدء محادثة جديدة.",
 };
 
 /// The bundle for a language tag like "de-AT": the first subtag decides.
@@ -325,7 +332,7 @@ mod tests {
             email_prompt_inchat, email_label, name_label, start_chat, save, skip, invalid_email,
             reply_to_email, change_email, chat_ended, write_to_start_new, blocked,
             earlier_conversation, read_article, back, suggested_replies, quick_replies,
-            title_hint, announce_message,
+            title_hint, announce_message, link_expired,
         )
     }
 

@@ -12,6 +12,7 @@ use protocol::Status;
 #[derive(Clone, PartialEq)]
 enum Notice {
     None,
+    LinkExpired,
     Blocked,
     Ended,
     /// Nobody online, async on: the answer comes by email (to this address, if known);
@@ -28,6 +29,9 @@ pub fn Notices(chat: Chat) -> impl IntoView {
             return Notice::None;
         }
         let (async_mode, capture) = chat.settings.with(|s| (s.async_mode, s.email_capture));
+        if chat.link_expired.get() && chat.thread.with(|t| t.entries().is_empty()) {
+            return Notice::LinkExpired;
+        }
         match chat.view.with(|v| v.status) {
             Status::Blocked => Notice::Blocked,
             Status::Ended => Notice::Ended,
@@ -45,6 +49,7 @@ pub fn Notices(chat: Chat) -> impl IntoView {
     });
     move || match notice.get() {
         Notice::None => ().into_any(),
+        Notice::LinkExpired => view! { <p class="cw-notice" role="alert">{strings.link_expired}</p> }.into_any(),
         Notice::Blocked => view! { <p class="cw-notice cw-notice-strong" role="status">{strings.blocked}</p> }.into_any(),
         Notice::Ended => view! {
             <p class="cw-notice" role="status">{strings.chat_ended} " " {strings.write_to_start_new}</p>

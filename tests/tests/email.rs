@@ -1,0 +1,280 @@
+//! The email fallback on the real relay: unread agent replies go out by email once, after
+//! the site's delay (seconds here), through `wrangler dev`'s `send_email` (it writes files);
+//! the link in it reopens the conversation anywhere; replies by email land in the chat.
+
+use agent::Connection;
+use e2e::browser::Browser;
+use e2e::chat::{catch_up, next_message};
+use e2e::host::HostPage;
+use e2e::{fresh_site, relay, Relay, INBOUND_SECRET, TOKEN_SECRET};
+use protocol::http::{ErrorBody, InboundEmail, INBOUND_EMAIL_PATH, INBOUND_SIGNATURE_HEADER};
+use protocol::site::WidgetSettings;
+use protocol::token::{self, reply_address};
+use protocol::{ClientFrame, ClientMsgId, Contact, ConversationId, Email, EmailStatus, ErrorCode, ServerFrame, SiteId};
+use std::time::Duration;
+
+const DELAY_SECONDS: u32 = 2;
+
+fn id(s: &str) -> ClientMsgId {
+    ClientMsgId::parse(s).unwrap()
+}
+
+async fn site_with_short_delay(relay: &Relay) -> SiteId {
+    let site = fresh_site();
+    let settings = WidgetSettings { email_delay_seconds: DELAY_SECONDS, ..WidgetSettings::default() };
+    relay.agent("Admin").put_settings(&site, &settings).await.unwrap();
+    site
+}
+
+async fn start_with_email(relay: &Relay, site: &SiteId, email: &str) -> protocol::http::ConversationStarted {
+    let contact = Contact { email: Some(Email::parse(email).unwrap()), name: Some("Vera".into()) };
+    relay.visitor().start_with(site, contact).await.unwrap()
+}
+
+/// The next email-fallback status an agent hears.
+async fn email_status(agent: &mut Connection) -> EmailStatus {
+    loop {
+        match agent.next().await.expect("an email status within the frame timeout") {
+            ServerFrame::EmailFallback { status } => return status,
+            _ => continue,
+        }
+    }
+}
+
+/// Waits past the delay (and then some) for anything more to happen.
+async fn wait_past_the_delay() {
+    tokio::time::sleep(Duration::from_secs(DELAY_SECONDS as u64 + 2)).await;
+}
+
+fn link_in(text: &str) -> String {
+    text.lines().find_map(|l| l.strip_prefix("Continue the conversation: ")).expect("a link in the email").to_owned()
+}
+
+#[tokio::test]
+async fn one_email_covers_every_unread_reply_and_its_link_reopens_the_conversation_elsewhere() {
+    let relay = relay();
+    let site = site_with_short_delay(relay).await;
+    let page = HostPage::serve(&relay.origin, site.as_str(), "").await;
+
+    // The visitor writes, leaves an email, and leaves.
+    let browser = Browser::open().await;
+    browser.client.goto(&page.url).await.unwrap();
+    browser.open_widget().await;
+    browser.write("Is the blue one back in stock?").await;
+    browser.widget(".cw-email-input").await.send_keys("vera@example.com").await.unwrap();
+    browser.widget(".cw-email-form button[type=submit]").await.click().await.unwrap();
+    browser.wait_for_texts(".cw-reply-to", &["We will reply to vera@example.com. Change"]).await;
+    let conversation = browser.conversation(site.as_str()).await;
+    browser.close().await;
+
+    let mut agent = relay.agent("Ana").join(&conversation, 0).await.unwrap();
+    catch_up(&mut agent, 0).await;
+    agent.post(&id("r1"), "Yes, it came back today.").await.unwrap();
+    agent.post(&id("r2"), "Shall I reserve one for you?").await.unwrap();
+    assert_eq!(email_status(&mut agent).await, EmailStatus::Sent { up_to: 3 });
+    relay.wait_for_emails(&conversation, 1).await;
+    wait_past_the_delay().await;
+
+    let emails = relay.emails_about(&conversation);
+    assert_eq!(emails.len(), 1, "exactly one email for both replies: {emails:#?}");
+    let email = &emails[0];
+    assert_eq!(email.to, "vera@example.com");
+    assert_eq!(email.from, "chat@demo.example");
+    assert!(email.subject.contains("2 new replies"), "{}", email.subject);
+    assert!(email.text.contains("Ana: Yes, it came back today.") && email.text.contains("Ana: Shall I reserve one for you?"));
+    assert!(email.text.contains("Is the blue one back in stock?"), "the visitor's last message for context");
+    assert!(email.html.contains("Shall I reserve one for you?"));
+
+    // The link, on another device: the same conversation, whole, without signing in.
+    let link = link_in(&email.text);
+    assert!(link.starts_with(&page.url), "back to the page the visitor was on: {link}");
+    let elsewhere = Browser::open().await;
+    elsewhere.client.goto(&link).await.unwrap();
+    elsewhere.widget(".cw-panel").await;
+    elsewhere
+        .wait_for_texts(".cw-body", &["Is the blue one back in stock?", "Yes, it came back today.", "Shall I reserve one for you?"])
+        .await;
+    assert_eq!(elsewhere.conversation(site.as_str()).await, conversation, "the session is this device's now");
+    let address = elsewhere.js("return location.href;", vec![]).await;
+    assert!(!address.as_str().unwrap().contains("chat-resume"), "the token leaves the address bar");
+    elsewhere.screenshot("email-link-resumed").await;
+
+    // And the relay's own page opens it too.
+    let fallback = email.text.lines().find_map(|l| l.strip_prefix("Or open it here: ")).unwrap().to_owned();
+    let third = Browser::open().await;
+    third.client.goto(&fallback).await.unwrap();
+    third.wait_for_texts(".cw-theirs .cw-body", &["Yes, it came back today.", "Shall I reserve one for you?"]).await;
+}
+
+#[tokio::test]
+async fn a_visitor_who_reads_in_time_gets_no_email_and_a_later_batch_gets_its_own() {
+    let relay = relay();
+    let site = site_with_short_delay(relay).await;
+    let started = start_with_email(relay, &site, "quick@example.com").await;
+    let mut visitor = relay.visitor().connect(&started.token, 0).await.unwrap();
+    catch_up(&mut visitor, 0).await;
+    let mut agent = relay.agent("Ana").join(&started.conversation_id, 0).await.unwrap();
+    catch_up(&mut agent, 0).await;
+
+    let seq = agent.post(&id("r1"), "Here you go").await.unwrap();
+    next_message(&mut visitor).await;
+    visitor.send_frame(&ClientFrame::Read { up_to: seq }).await.unwrap();
+    wait_past_the_delay().await;
+    assert!(relay.emails_about(&started.conversation_id).is_empty(), "read in time: no email");
+
+    // A new batch after the read: a new email later, with only the new message.
+    agent.post(&id("r2"), "Anything else?").await.unwrap();
+    assert_eq!(email_status(&mut agent).await, EmailStatus::Sent { up_to: seq + 1 });
+    let emails = relay.wait_for_emails(&started.conversation_id, 1).await;
+    assert_eq!(emails.len(), 1);
+    assert!(emails[0].text.contains("Anything else?") && !emails[0].text.contains("Here you go"));
+}
+
+#[tokio::test]
+async fn a_relay_killed_between_the_reply_and_the_alarm_still_sends_exactly_one_email() {
+    let mut relay = Relay::start("email-restart");
+    let site = site_with_short_delay(&relay).await;
+    let started = start_with_email(&relay, &site, "restart@example.com").await;
+    let mut agent = relay.agent("Ana").join(&started.conversation_id, 0).await.unwrap();
+    catch_up(&mut agent, 0).await;
+    agent.post(&id("r1"), "Sorry for the wait").await.unwrap();
+
+    // Killed before the alarm is due; the due time passes while it is down.
+    relay = relay.restart();
+    relay.wait_for_emails(&started.conversation_id, 1).await;
+    wait_past_the_delay().await;
+    let emails = relay.emails_about(&started.conversation_id);
+    assert_eq!(emails.len(), 1, "the alarm fired after the restart, once: {emails:#?}");
+
+    // Another restart after it was sent sends nothing more.
+    relay = relay.restart();
+    wait_past_the_delay().await;
+    assert_eq!(relay.emails_about(&started.conversation_id).len(), 1);
+}
+
+#[tokio::test]
+async fn without_an_email_address_nothing_is_sent_and_agents_are_told_why() {
+    let relay = relay();
+    let site = site_with_short_delay(relay).await;
+    let started = relay.visitor().start(&site).await.unwrap();
+    let mut agent = relay.agent("Ana").join(&started.conversation_id, 0).await.unwrap();
+    catch_up(&mut agent, 0).await;
+    agent.post(&id("r1"), "Hello?").await.unwrap();
+    assert_eq!(email_status(&mut agent).await, EmailStatus::NoAddress);
+    assert!(relay.emails_about(&started.conversation_id).is_empty());
+}
+
+async fn post_inbound(relay: &Relay, mail: &InboundEmail, secret: &str) -> reqwest::Response {
+    let body = serde_json::to_string(mail).unwrap();
+    reqwest::Client::new()
+        .post(format!("{}{INBOUND_EMAIL_PATH}", relay.origin))
+        .header(INBOUND_SIGNATURE_HEADER, token::sign_bytes(secret.as_bytes(), body.as_bytes()))
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn reply_to(conversation: &ConversationId) -> String {
+    reply_address::for_conversation(TOKEN_SECRET.as_bytes(), conversation, "reply.demo.example")
+}
+
+#[tokio::test]
+async fn a_reply_by_email_lands_in_the_conversation_once_and_live() {
+    let relay = relay();
+    let site = fresh_site();
+    let page = HostPage::serve(&relay.origin, site.as_str(), "").await;
+    let browser = Browser::open().await;
+    browser.client.goto(&page.url).await.unwrap();
+    browser.open_widget().await;
+    browser.write("Please email me").await;
+    browser.wait_for_texts(".cw-mine .cw-state", &["Sent"]).await;
+    let conversation = browser.conversation(site.as_str()).await;
+    let mut agent = relay.agent("Ana").join(&conversation, 0).await.unwrap();
+    catch_up(&mut agent, 0).await;
+
+    let mail = InboundEmail {
+        to: format!("Demo shop <{}>", reply_to(&conversation)),
+        from: "vera@example.com".into(),
+        text: "Thanks, I'll pick it up tomorrow.\n\nOn Mon, Ana <chat@demo.example> wrote:\n> Shall I reserve one?\n-- \nVera".into(),
+        message_id: Some("<abc@mail.example.com>".into()),
+    };
+    let response = post_inbound(relay, &mail, INBOUND_SECRET).await;
+    assert_eq!(response.status(), 200);
+    let message = next_message(&mut agent).await;
+    assert_eq!(message.body, "Thanks, I'll pick it up tomorrow.", "quotes and signature stripped");
+    browser.wait_for_texts(".cw-mine .cw-body", &["Please email me", "Thanks, I'll pick it up tomorrow."]).await;
+
+    // The provider delivers it again: stored once.
+    assert_eq!(post_inbound(relay, &mail, INBOUND_SECRET).await.status(), 200);
+    let (_, history) = catch_up(&mut relay.agent("Bo").join(&conversation, 0).await.unwrap(), 0).await;
+    assert_eq!(history.len(), 2);
+}
+
+#[tokio::test]
+async fn forged_unknown_and_oversized_inbound_mail_is_refused_and_stores_nothing() {
+    let relay = relay();
+    let started = relay.visitor().start(&SiteId::parse("demo").unwrap()).await.unwrap();
+    let good = InboundEmail {
+        to: reply_to(&started.conversation_id),
+        from: "x@example.com".into(),
+        text: "hello".into(),
+        message_id: None,
+    };
+    let code = |response: reqwest::Response| async move {
+        let status = response.status().as_u16();
+        (status, response.json::<ErrorBody>().await.unwrap().error.code)
+    };
+
+    assert_eq!(code(post_inbound(relay, &good, "not the inbound secret").await).await, (401, ErrorCode::Unauthorized));
+    let forged_address = InboundEmail { to: reply_to(&started.conversation_id).replace("r-", "r-a"), ..good.clone() };
+    assert_eq!(code(post_inbound(relay, &forged_address, INBOUND_SECRET).await).await, (401, ErrorCode::InvalidToken));
+    let stranger = InboundEmail { to: "someone@reply.demo.example".into(), ..good.clone() };
+    assert_eq!(code(post_inbound(relay, &stranger, INBOUND_SECRET).await).await, (401, ErrorCode::InvalidToken));
+    let huge = InboundEmail { text: "x".repeat(300 * 1024), ..good.clone() };
+    assert_eq!(code(post_inbound(relay, &huge, INBOUND_SECRET).await).await, (413, ErrorCode::FrameTooLarge));
+    let only_quotes = InboundEmail { text: "> all quoted".into(), ..good.clone() };
+    assert_eq!(code(post_inbound(relay, &only_quotes, INBOUND_SECRET).await).await, (400, ErrorCode::EmptyBody));
+
+    let mut agent = relay.agent("Ana").join(&started.conversation_id, 0).await.unwrap();
+    assert!(matches!(agent.next().await.unwrap(), ServerFrame::Welcome { last_seq: 0, .. }), "nothing was stored");
+}
+
+#[tokio::test]
+async fn an_expired_or_tampered_link_says_so_and_offers_a_new_conversation() {
+    let relay = relay();
+    let site = fresh_site();
+    let started = relay.visitor().start(&site).await.unwrap();
+    let grant = token::VisitorGrant { site: site.clone(), conversation: started.conversation_id.clone() };
+    let expired = token::sign(TOKEN_SECRET.as_bytes(), &grant, 1);
+    let page = HostPage::serve(&relay.origin, site.as_str(), "").await;
+    let browser = Browser::open().await;
+    browser.client.goto(&format!("{}#chat-resume={expired}", page.url)).await.unwrap();
+    browser.wait_for_texts(".cw-notice", &["This link has expired or is not valid. Write a message to start a new conversation."]).await;
+    browser.write("Starting over").await;
+    browser.wait_for_texts(".cw-mine .cw-state", &["Sent"]).await;
+    assert_ne!(browser.conversation(site.as_str()).await, started.conversation_id);
+}
+
+#[tokio::test]
+async fn unsubscribing_stops_the_emails_for_that_conversation() {
+    let relay = relay();
+    let site = site_with_short_delay(relay).await;
+    let started = start_with_email(relay, &site, "enough@example.com").await;
+    let mut agent = relay.agent("Ana").join(&started.conversation_id, 0).await.unwrap();
+    catch_up(&mut agent, 0).await;
+    agent.post(&id("r1"), "First reply").await.unwrap();
+    assert!(matches!(email_status(&mut agent).await, EmailStatus::Sent { .. }));
+    let email = relay.wait_for_emails(&started.conversation_id, 1).await.remove(0);
+    let link = email.text.lines().find_map(|l| l.strip_prefix("Stop emails about this conversation: ")).unwrap().to_owned();
+
+    // Opening the link changes nothing (mail scanners open links); the button does.
+    let page = reqwest::get(&link).await.unwrap().text().await.unwrap();
+    assert!(page.contains("Stop the emails"));
+    let done = reqwest::Client::new().post(&link).send().await.unwrap();
+    assert!(done.text().await.unwrap().contains("no more emails"));
+
+    agent.post(&id("r2"), "Second reply").await.unwrap();
+    assert_eq!(email_status(&mut agent).await, EmailStatus::Unsubscribed);
+    assert_eq!(relay.emails_about(&started.conversation_id).len(), 1);
+}
