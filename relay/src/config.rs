@@ -7,6 +7,8 @@
 //!   the per-conversation reply addresses (`[vars]`).
 //! - `INBOUND_SECRET`: key the mail provider signs inbound replies with (a secret).
 //! - `MAIL_API_URL`, `MAIL_API_KEY`: optional HTTP mail API instead of the `send_email` binding.
+//! - `EMAIL_RETRY_BASE_MS`: first wait before a failed email is retried (doubling after;
+//!   default one minute; tests set it short).
 
 use protocol::{ErrorCode, ProtocolError, SiteId};
 use worker::Env;
@@ -52,4 +54,8 @@ pub fn reply_domain(env: &Env) -> String {
 
 pub fn inbound_secret(env: &Env) -> Result<Vec<u8>, ProtocolError> {
     required(env, "INBOUND_SECRET").map(String::into_bytes)
+}
+
+pub fn email_retry_base_ms(env: &Env) -> u64 {
+    optional(env, "EMAIL_RETRY_BASE_MS", "60000").parse().unwrap_or(60_000)
 }

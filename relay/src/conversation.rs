@@ -569,7 +569,7 @@ impl Conversation {
                 let attempts: u32 = self.meta("email_attempts")?.and_then(|v| v.parse().ok()).unwrap_or(0) + 1;
                 self.set_meta("email_attempts", &attempts.to_string())?;
                 if attempts < EMAIL_ATTEMPTS {
-                    let due = now_ms() + 1_000 * 2u64.pow(attempts) * settings.email_delay_seconds.clamp(1, 60) as u64;
+                    let due = now_ms() + config::email_retry_base_ms(&self.env) * 2u64.pow(attempts - 1);
                     self.set_meta("email_due_at", &due.to_string())?;
                     self.arm(due).await?;
                 } else {

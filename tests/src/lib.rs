@@ -9,6 +9,7 @@
 pub mod browser;
 pub mod chat;
 pub mod host;
+pub mod mail_api;
 pub mod network;
 mod processes;
 

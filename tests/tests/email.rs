@@ -278,3 +278,43 @@ async fn unsubscribing_stops_the_emails_for_that_conversation() {
     assert_eq!(email_status(&mut agent).await, EmailStatus::Unsubscribed);
     assert_eq!(relay.emails_about(&started.conversation_id).len(), 1);
 }
+
+#[tokio::test]
+async fn through_an_http_mail_api_a_failed_send_is_retried_until_it_goes_out_once() {
+    let api = e2e::mail_api::MailApi::start(2).await;
+    let relay = Relay::start_with(
+        "email-api",
+        &[("MAIL_API_URL", &api.url), ("MAIL_API_KEY", &api.key), ("EMAIL_RETRY_BASE_MS", "500")],
+    );
+    let site = site_with_short_delay(&relay).await;
+    let started = start_with_email(&relay, &site, "api@example.com").await;
+    let mut agent = relay.agent("Ana").join(&started.conversation_id, 0).await.unwrap();
+    catch_up(&mut agent, 0).await;
+    agent.post(&id("r1"), "Sent through the API").await.unwrap();
+    // Two failures, then the third attempt goes out.
+    assert_eq!(email_status(&mut agent).await, EmailStatus::Sent { up_to: 1 });
+    let sent = api.sent();
+    assert_eq!(sent.len(), 1);
+    let (auth, body) = &sent[0];
+    assert_eq!(auth.as_deref(), Some("Bearer test-mail-api-key"));
+    assert_eq!(body["to"], "api@example.com");
+    assert!(body["text"].as_str().unwrap().contains("Sent through the API"));
+    assert!(body["reply_to"].as_str().unwrap().starts_with("r-"));
+}
+
+#[tokio::test]
+async fn a_send_that_keeps_failing_is_given_up_and_agents_are_told() {
+    let api = e2e::mail_api::MailApi::start(usize::MAX).await;
+    let relay = Relay::start_with("email-api-down", &[("MAIL_API_URL", &api.url), ("EMAIL_RETRY_BASE_MS", "200")]);
+    let site = site_with_short_delay(&relay).await;
+    let started = start_with_email(&relay, &site, "down@example.com").await;
+    let mut agent = relay.agent("Ana").join(&started.conversation_id, 0).await.unwrap();
+    catch_up(&mut agent, 0).await;
+    agent.post(&id("r1"), "Nobody will get this").await.unwrap();
+    match email_status(&mut agent).await {
+        EmailStatus::Failed { reason } => assert!(reason.contains("503"), "{reason}"),
+        other => panic!("expected a failure, got {other:?}"),
+    }
+    // And the chat itself never waited on it: the agent can still write.
+    assert_eq!(agent.post(&id("r2"), "Still here").await.unwrap(), 2);
+}
