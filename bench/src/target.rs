@@ -1,0 +1,131 @@
+//! The servers a scenario runs against: the real relay (`wrangler dev`, started by the `e2e`
+//! harness with a fresh persist directory) or the baseline server (this binary, in a child
+//! process). Both answer the same routes, so the load code only sees an origin. Each is
+//! started fresh for a scenario and killed after it, so memory peaks are the scenario's own.
+
+use crate::baseline;
+use crate::rss::{self, Sampler, Watch};
+use protocol::{AgentName, SiteId};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Relay,
+    Baseline,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Relay => "relay",
+            Kind::Baseline => "baseline",
+        }
+    }
+}
+
+/// Process groups this run started, killed when it ends early (panic or Ctrl-C). The `e2e`
+/// harness also kills its groups at a normal exit.
+static GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+
+pub fn kill_all() {
+    if let Ok(groups) = GROUPS.lock() {
+        for &group in groups.iter() {
+            // SAFETY: kill(2) on a process group this process created.
+            unsafe { libc::kill(-group, libc::SIGKILL) };
+        }
+    }
+}
+
+/// The runtime workerd's own HTTP entry: of the ports it listens on, the one that serves the
+/// relay's static files (the others are its inspector and debug ports).
+fn runtime_origin(watch: Watch) -> String {
+    let pid = watch.runtime_pid().expect("the runtime workerd");
+    for port in rss::listening_ports(pid) {
+        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else { continue };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+        let request = "GET /embed.js HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+        let mut status = [0u8; 12];
+        if stream.write_all(request.as_bytes()).is_ok() && stream.read_exact(&mut status).is_ok() && status.ends_with(b" 200") {
+            return format!("http://127.0.0.1:{port}");
+        }
+    }
+    panic!("no port of workerd {pid} serves the relay");
+}
+
+/// A running server under test.
+pub struct Target {
+    pub origin: String,
+    /// Process group to kill when the scenario is over (wrangler and its workerd, or the
+    /// baseline server).
+    group: i32,
+    pub memory: Sampler,
+}
+
+impl Target {
+    /// Starts a fresh server. With `direct`, the load goes to the workerd that runs the
+    /// Worker, past wrangler's dev proxy (which production does not have).
+    pub async fn start(kind: Kind, scenario: &str, direct: bool) -> Target {
+        let name = format!("bench-{scenario}");
+        tokio::task::spawn_blocking(move || match kind {
+            Kind::Relay => Target::start_relay(&name, direct),
+            Kind::Baseline => Target::start_baseline(),
+        })
+        .await
+        .expect("start the target")
+    }
+
+    fn start_relay(name: &str, direct: bool) -> Target {
+        let relay = e2e::Relay::start(name);
+        let port: u16 = relay.origin.rsplit(':').next().and_then(|p| p.parse().ok()).expect("the relay origin has a port");
+        let wrangler = rss::find_wrangler(port).expect("the wrangler process of the relay just started");
+        GROUPS.lock().unwrap().push(wrangler);
+        let watch = Watch::Workerd { wrangler, port };
+        let origin = if direct { runtime_origin(watch) } else { relay.origin };
+        let target = Target { origin, group: wrangler, memory: Sampler::start(watch) };
+        assert!(target.memory.processes() > 0, "no workerd process below wrangler {wrangler}");
+        target
+    }
+
+    fn start_baseline() -> Target {
+        let exe = std::env::current_exe().expect("this executable");
+        let mut command = Command::new(exe);
+        command.arg("--serve-baseline").stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit()).process_group(0);
+        let mut child = command.spawn().expect("start the baseline server");
+        let pid = child.id() as i32;
+        GROUPS.lock().unwrap().push(pid);
+        e2e::kill_at_exit(pid);
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("piped stdout")).read_line(&mut line).expect("read the baseline's address");
+        let addr = line.trim().strip_prefix(baseline::READY_PREFIX).unwrap_or_else(|| panic!("unexpected baseline output {line:?}"));
+        // The child is reaped when the group is killed; its handle is not needed.
+        std::mem::forget(child);
+        Target { origin: format!("http://{addr}"), group: pid, memory: Sampler::start(Watch::Process(pid)) }
+    }
+
+    pub fn visitor(&self) -> agent::Visitor {
+        agent::Visitor::new(&self.origin)
+    }
+
+    pub fn agent(&self) -> agent::Agent {
+        agent::Agent::new(&self.origin, e2e::AGENT_KEY, AgentName::parse("Bench").expect("valid name"))
+    }
+
+    pub fn site() -> SiteId {
+        SiteId::parse(e2e::DEMO_SITE).expect("valid site")
+    }
+
+    /// Kills the server's process group and reaps what this process started.
+    pub fn stop(self) {
+        // SAFETY: kill(2) on the process group started for this target.
+        unsafe { libc::kill(-self.group, libc::SIGKILL) };
+        // SAFETY: waitpid on our own child; WNOHANG never blocks. Give the kill a moment.
+        std::thread::sleep(Duration::from_millis(200));
+        unsafe { libc::waitpid(self.group, std::ptr::null_mut(), libc::WNOHANG) };
+        GROUPS.lock().unwrap().retain(|&g| g != self.group);
+    }
+}
