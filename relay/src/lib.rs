@@ -15,6 +15,7 @@
 //! - `GET  /api/agent/sites/{site}/connect?name&v` → agent presence WebSocket (agent key)
 //! - `GET  /api/agent/conversations/{id}/connect?name&after_seq&v` → agent WebSocket (agent key)
 //! - `POST /api/inbound/email` (`InboundEmail`, signed) → the reply as a visitor message
+//!   (or the same through Cloudflare Email Workers: the `email` event below)
 //! - `GET|POST /api/email/unsubscribe?token` → a confirmation page / stop the emails
 
 mod config;
@@ -30,7 +31,9 @@ use conversation::{ConversationInitialised, InboundReply, InitConversation, Peer
 use protocol::http::{query, ConversationStarted, ConversationSummary, InboundEmail, StartConversation};
 use protocol::token;
 use protocol::{AgentName, ClientMsgId, ConversationId, ErrorCode, ProtocolError, Role, Seq, SiteId, PROTOCOL_VERSION};
-use worker::{event, Context, Date, Env, Headers, Method, Request, RequestInit, Response, Result, Stub, Url};
+use worker::{
+    event, Context, Date, Env, ForwardableEmailMessage, Headers, Method, Request, RequestInit, Response, Result, Stub, Url,
+};
 
 type Handled = std::result::Result<Response, ProtocolError>;
 
@@ -302,14 +305,20 @@ async fn inbound_email(req: &mut Request, env: &Env) -> Handled {
     }
     let mail: InboundEmail = serde_json::from_slice(&raw)
         .map_err(|e| ProtocolError::new(ErrorCode::MalformedFrame, format!("not an inbound email: {e}")))?;
+    deliver_reply(env, &mail.to, &mail.text, mail.message_id.as_deref()).await
+}
+
+/// A visitor's reply, however it arrived: checked against its reply address, quotes and
+/// signature stripped, stored once per mail as the visitor's message.
+async fn deliver_reply(env: &Env, to: &str, text: &str, message_id: Option<&str>) -> Handled {
     let token_secret = config::token_secret(env)?;
-    let conversation = token::reply_address::conversation_of(&token_secret, &mail.to).map_err(|err| {
+    let conversation = token::reply_address::conversation_of(&token_secret, to).map_err(|err| {
         worker::console_warn!("inbound email refused: {}", err.message);
         err
     })?;
-    let body = protocol::frames::validate_body(&protocol::email_reply::new_text(&mail.text))?;
-    // One message per mail, however often the provider delivers it.
-    let identity = mail.message_id.as_deref().unwrap_or(&mail.text);
+    let body = protocol::frames::validate_body(&protocol::email_reply::new_text(text))?;
+    // One message per mail, however often it is delivered.
+    let identity = message_id.unwrap_or(text);
     let client_id = ClientMsgId::parse(&format!("email-{}", &token::sign_bytes(b"inbound-email", identity.as_bytes())[..40]))?;
     let reply = serde_json::to_string(&InboundReply { client_id, body }).map_err(|e| internal(e.into()))?;
     let request = Request::new_with_init(
@@ -318,6 +327,28 @@ async fn inbound_email(req: &mut Request, env: &Env) -> Handled {
     )
     .map_err(internal)?;
     conversation_stub(env, &conversation)?.fetch_with_request(request).await.map_err(internal)
+}
+
+/// Replies through Cloudflare Email Workers: route the reply domain's mail to this Worker.
+/// A refused mail bounces with the reason.
+#[event(email)]
+async fn email(message: ForwardableEmailMessage, env: Env, _ctx: Context) -> Result<()> {
+    if message.raw_size() as usize > MAX_INBOUND_BYTES {
+        message.set_reject("that email is too large");
+        return Ok(());
+    }
+    let raw = message.raw_bytes().await?;
+    let Some(parsed) = mail_parser::MessageParser::default().parse(&raw) else {
+        message.set_reject("that email could not be read");
+        return Ok(());
+    };
+    let text = parsed.body_text(0).unwrap_or_default();
+    match deliver_reply(&env, &message.to(), &text, parsed.message_id()).await {
+        Ok(response) if response.status_code() < 300 => {}
+        Ok(response) => message.set_reject(&format!("refused ({})", response.status_code())),
+        Err(err) => message.set_reject(&err.message),
+    }
+    Ok(())
 }
 
 fn page(title: &str, body: &str) -> Handled {

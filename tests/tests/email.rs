@@ -318,3 +318,34 @@ async fn a_send_that_keeps_failing_is_given_up_and_agents_are_told() {
     // And the chat itself never waited on it: the agent can still write.
     assert_eq!(agent.post(&id("r2"), "Still here").await.unwrap(), 2);
 }
+
+/// Delivers a raw email the way Cloudflare Email Workers would (wrangler's local endpoint).
+async fn deliver_through_email_workers(relay: &Relay, to: &str, raw: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("{}/cdn-cgi/handler/email", relay.origin))
+        .query(&[("from", "vera@example.com"), ("to", to)])
+        .body(raw.to_owned())
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_reply_through_email_workers_lands_in_the_conversation_and_forgeries_bounce() {
+    let relay = relay();
+    let started = relay.visitor().start(&SiteId::parse("demo").unwrap()).await.unwrap();
+    let mut agent = relay.agent("Ana").join(&started.conversation_id, 0).await.unwrap();
+    catch_up(&mut agent, 0).await;
+    let to = reply_to(&started.conversation_id);
+    let raw = format!(
+        "From: Vera <vera@example.com>\r\nTo: {to}\r\nSubject: Re: Demo shop\r\nMessage-ID: <xyz@mail.example.com>\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\nSee you tomorrow!\r\n\r\nOn Mon, Ana <chat@demo.example> wrote:\r\n> hi\r\n"
+    );
+    deliver_through_email_workers(relay, &to, &raw).await;
+    assert_eq!(next_message(&mut agent).await.body, "See you tomorrow!");
+
+    let forged = to.replace("r-", "r-b");
+    deliver_through_email_workers(relay, &forged, &raw.replace(&to, &forged)).await;
+    let (_, history) = catch_up(&mut relay.agent("Bo").join(&started.conversation_id, 0).await.unwrap(), 0).await;
+    assert_eq!(history.len(), 1, "the forged reply stored nothing");
+}
