@@ -91,8 +91,8 @@ impl Connection {
         loop {
             match self.next().await? {
                 ServerFrame::Ack { client_id: acked, seq, .. } if &acked == client_id => return Ok(seq),
-                ServerFrame::Error { code, message, client_id: Some(refused) } if &refused == client_id => {
-                    return Err(ConnectionError::Refused(ProtocolError::new(code, message)))
+                ServerFrame::Error { code, message, client_id: Some(refused), retry_after_secs } if &refused == client_id => {
+                    return Err(ConnectionError::Refused(ProtocolError { code, message, retry_after_secs }))
                 }
                 _ => continue,
             }

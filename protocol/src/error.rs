@@ -32,6 +32,8 @@ pub enum ErrorCode {
     Forbidden,
     /// The conversation has ended or the visitor is blocked: nothing more can be written.
     ConversationClosed,
+    /// Too many requests; try again after `retry_after_secs`. Nothing was stored.
+    RateLimited,
     /// A query parameter that is missing or not of its form (e.g. `after_seq`).
     InvalidParameter,
     /// A missing, malformed, forged or expired conversation token.
@@ -69,6 +71,7 @@ impl ErrorCode {
             | ErrorCode::UnsupportedVersion => 400,
             ErrorCode::Forbidden => 403,
             ErrorCode::ConversationClosed => 409,
+            ErrorCode::RateLimited => 429,
             ErrorCode::FrameTooLarge => 413,
             ErrorCode::InvalidToken | ErrorCode::Unauthorized => 401,
             ErrorCode::UnknownSite | ErrorCode::UnknownConversation | ErrorCode::NotFound => 404,
@@ -93,6 +96,7 @@ impl ErrorCode {
             ErrorCode::InvalidContent => "invalid_content",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::ConversationClosed => "conversation_closed",
+            ErrorCode::RateLimited => "rate_limited",
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::UnknownSite => "unknown_site",
@@ -116,11 +120,22 @@ impl fmt::Display for ErrorCode {
 pub struct ProtocolError {
     pub code: ErrorCode,
     pub message: String,
+    /// For `rate_limited`: when trying again makes sense.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_secs: Option<u32>,
 }
 
 impl ProtocolError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
+        Self { code, message: message.into(), retry_after_secs: None }
+    }
+
+    pub fn rate_limited(what: &str, retry_after_secs: u32) -> Self {
+        Self {
+            code: ErrorCode::RateLimited,
+            message: format!("too many {what}; try again in {retry_after_secs} s"),
+            retry_after_secs: Some(retry_after_secs.max(1)),
+        }
     }
 }
 

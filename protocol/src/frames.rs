@@ -283,6 +283,9 @@ pub enum ServerFrame {
         message: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client_id: Option<ClientMsgId>,
+        /// For `rate_limited`: seconds until trying again makes sense.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_secs: Option<u32>,
     },
     /// Answer to `ping`.
     Pong,
@@ -293,7 +296,7 @@ impl ServerFrame {
     pub const PONG_TEXT: &'static str = r#"{"type":"pong"}"#;
 
     pub fn error(err: ProtocolError, client_id: Option<ClientMsgId>) -> Self {
-        ServerFrame::Error { code: err.code, message: err.message, client_id }
+        ServerFrame::Error { code: err.code, message: err.message, client_id, retry_after_secs: err.retry_after_secs }
     }
 
     pub fn encode(&self) -> String {

@@ -7,6 +7,9 @@
 //!   the per-conversation reply addresses (`[vars]`).
 //! - `INBOUND_SECRET`: key the mail provider signs inbound replies with (a secret).
 //! - `MAIL_API_URL`, `MAIL_API_KEY`: optional HTTP mail API instead of the `send_email` binding.
+//! - `LIMIT_CONVERSATIONS_PER_HOUR` (per IP, default 20), `LIMIT_MESSAGES_PER_SECOND` (per
+//!   author in a conversation, default 5, bursts of twice that), `LIMIT_CONTACT_CHANGES_PER_HOUR`
+//!   (email captures per conversation, default 10).
 //! - `EMAIL_RETRY_BASE_MS`: first wait before a failed email is retried (doubling after;
 //!   default one minute; tests set it short).
 
@@ -58,4 +61,20 @@ pub fn inbound_secret(env: &Env) -> Result<Vec<u8>, ProtocolError> {
 
 pub fn email_retry_base_ms(env: &Env) -> u64 {
     optional(env, "EMAIL_RETRY_BASE_MS", "60000").parse().unwrap_or(60_000)
+}
+
+fn number(env: &Env, name: &str, default: u32) -> u32 {
+    optional(env, name, &default.to_string()).parse().unwrap_or(default)
+}
+
+pub fn conversations_per_hour(env: &Env) -> u32 {
+    number(env, "LIMIT_CONVERSATIONS_PER_HOUR", 20)
+}
+
+pub fn messages_per_second(env: &Env) -> u32 {
+    number(env, "LIMIT_MESSAGES_PER_SECOND", 5)
+}
+
+pub fn contact_changes_per_hour(env: &Env) -> u32 {
+    number(env, "LIMIT_CONTACT_CHANGES_PER_HOUR", 10)
 }

@@ -28,6 +28,8 @@ use protocol::{
     Message, ProtocolError, ReadMarks, Role, SafeUrl, Seq, ServerFrame, SiteId, Status, PROTOCOL_VERSION,
 };
 use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use worker::{
     durable_object, js_sys, Date, DurableObject, Env, ScheduledTime, Method, Request, Response, Result, SqlStorage, SqlStorageValue, State,
     WebSocket, WebSocketIncomingMessage, WebSocketPair,
@@ -101,6 +103,9 @@ pub fn connect_url(peer: &Peer, after_seq: Seq) -> String {
 pub struct Conversation {
     state: State,
     env: Env,
+    /// Message rate per author: (tokens, last refill in ms). In memory: the object only
+    /// hibernates when nobody writes, and then a full bucket is right anyway.
+    buckets: RefCell<HashMap<String, (f64, f64)>>,
 }
 
 /// A `messages` row as SQLite returns it.
@@ -312,6 +317,11 @@ impl Conversation {
             cursor = last.seq;
             send(&pair.server, &ServerFrame::History { messages: page });
         }
+        if role == Role::Agent {
+            if let Some(status) = self.meta("email_status")?.and_then(|json| serde_json::from_str(&json).ok()) {
+                send(&pair.server, &ServerFrame::EmailFallback { status });
+            }
+        }
         Response::from_websocket(pair.client)
     }
 
@@ -341,6 +351,7 @@ impl Conversation {
         if let Some(message) = known.into_iter().next().and_then(MessageRow::into_message) {
             return Ok(Stored { message, new: false });
         }
+        self.take_message_token(&author_key)?;
         if peer.role == Role::Visitor && (post.card.is_some() || !post.suggestions.is_empty()) {
             return Err(forbidden("sending cards and suggested replies"));
         }
@@ -394,6 +405,41 @@ impl Conversation {
         Ok(Stored { message, new: true })
     }
 
+    /// Messages per second per author, with bursts of twice that; refused beyond.
+    fn take_message_token(&self, author_key: &str) -> std::result::Result<(), ProtocolError> {
+        let rate = config::messages_per_second(&self.env).max(1) as f64;
+        let burst = rate * 2.0;
+        let now = now_ms() as f64;
+        let mut buckets = self.buckets.borrow_mut();
+        let (tokens, last) = buckets.entry(author_key.to_owned()).or_insert((burst, now));
+        *tokens = (*tokens + (now - *last) / 1000.0 * rate).min(burst);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(ProtocolError::rate_limited("messages", ((1.0 - *tokens) / rate).ceil() as u32))
+        }
+    }
+
+    /// Email captures per conversation per hour, counted in storage.
+    fn take_contact_change(&self) -> std::result::Result<(), ProtocolError> {
+        let now = now_ms();
+        let hour_ago = now.saturating_sub(3_600_000);
+        let mut changes: Vec<u64> = self
+            .meta("contact_changes")
+            .map_err(internal)?
+            .and_then(|json| serde_json::from_str(&json).ok())
+            .unwrap_or_default();
+        changes.retain(|&at| at > hour_ago);
+        if changes.len() as u32 >= config::contact_changes_per_hour(&self.env) {
+            let retry = (changes[0] + 3_600_000).saturating_sub(now) / 1000;
+            return Err(ProtocolError::rate_limited("email changes", retry as u32));
+        }
+        changes.push(now);
+        self.set_meta("contact_changes", &serde_json::to_string(&changes).unwrap_or_default()).map_err(internal)
+    }
+
     /// Moves a side's read mark forward (never back, never past the last message).
     /// Returns the new mark when it moved.
     fn mark_read(&self, role: Role, up_to: Seq) -> Result<Option<Seq>> {
@@ -438,6 +484,7 @@ impl Conversation {
                 if peer.role != Role::Visitor {
                     return Err(ProtocolError::new(ErrorCode::Forbidden, "only the visitor sets their contact details"));
                 }
+                self.take_contact_change()?;
                 self.store_contact(&contact).map_err(internal)?;
                 self.broadcast(&ServerFrame::Contact { contact: self.contact().map_err(internal)? }, None);
             }
@@ -493,7 +540,14 @@ impl Conversation {
         }
     }
 
+    /// Records the email fallback's outcome and tells the agents; agents who connect later
+    /// hear it after their welcome.
     fn tell_agents(&self, status: EmailStatus) {
+        if let Ok(json) = serde_json::to_string(&status) {
+            if let Err(err) = self.set_meta("email_status", &json) {
+                worker::console_error!("conversation: could not record the email status: {err}");
+            }
+        }
         let frame = ServerFrame::EmailFallback { status }.encode();
         for socket in self.state.get_websockets_with_tag(Role::Agent.as_str()) {
             let _ = socket.send_with_str(&frame);
@@ -608,7 +662,7 @@ impl DurableObject for Conversation {
         if let Ok(pair) = worker::worker_sys::WebSocketRequestResponsePair::new(ClientFrame::PING_TEXT, ServerFrame::PONG_TEXT) {
             state.set_websocket_auto_response(&pair);
         }
-        Self { state, env }
+        Self { state, env, buckets: RefCell::new(HashMap::new()) }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {

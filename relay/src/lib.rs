@@ -21,10 +21,12 @@
 mod config;
 mod conversation;
 mod email;
+mod limiter;
 mod reply;
 mod site;
 
 pub use conversation::Conversation;
+pub use limiter::Limiter;
 pub use site::Site;
 
 use conversation::{ConversationInitialised, InboundReply, InitConversation, Peer};
@@ -150,8 +152,31 @@ async fn json_body<T: serde::de::DeserializeOwned + Default>(req: &mut Request, 
     })
 }
 
+/// Takes one hit from the limit named `key`; refused with `rate_limited` when over.
+async fn limit(env: &Env, key: &str, what: &str, take: limiter::Take) -> std::result::Result<(), ProtocolError> {
+    let namespace = env.durable_object("LIMITERS").map_err(internal)?;
+    let stub = namespace.id_from_name(key).and_then(|id| id.get_stub()).map_err(internal)?;
+    let body = serde_json::to_string(&take).map_err(|e| internal(e.into()))?;
+    let request = Request::new_with_init("https://limiter/take", RequestInit::new().with_method(Method::Post).with_body(Some(body.into())))
+        .map_err(internal)?;
+    let taken: limiter::Taken =
+        stub.fetch_with_request(request).await.map_err(internal)?.json().await.map_err(internal)?;
+    if taken.allowed {
+        Ok(())
+    } else {
+        Err(ProtocolError::rate_limited(what, taken.retry_after_secs))
+    }
+}
+
+fn client_ip(req: &Request) -> String {
+    req.headers().get("CF-Connecting-IP").ok().flatten().unwrap_or_else(|| "unknown".to_owned())
+}
+
 async fn start_conversation(req: &mut Request, env: &Env, url: &Url, site: &str) -> Handled {
     let site = config::served_site(env, site)?;
+    // Checked before anything is created: a refused start stores nothing.
+    let take = limiter::Take { limit: config::conversations_per_hour(env), window_secs: 3600 };
+    limit(env, &format!("conversations:{}", client_ip(req)), "new conversations", take).await?;
     let start: StartConversation = json_body(req, true).await?;
     let contact = start.contact.validated()?;
     let secret = config::token_secret(env)?;

@@ -12,7 +12,12 @@ pub fn json<T: serde::Serialize>(value: &T, status: u16) -> Result<Response> {
 
 pub fn http_error(err: ProtocolError) -> Result<Response> {
     let status = err.code.http_status();
-    json(&ErrorBody { error: err }, status)
+    let retry_after = err.retry_after_secs;
+    let mut response = json(&ErrorBody { error: err }, status)?;
+    if let Some(secs) = retry_after {
+        response.headers_mut().set("Retry-After", &secs.to_string())?;
+    }
+    Ok(response)
 }
 
 pub fn is_websocket_upgrade(req: &Request) -> bool {

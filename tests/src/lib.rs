@@ -124,6 +124,9 @@ impl Relay {
             .args(["--show-interactive-dev-session=false", "--log-level"])
             // Info: the sent emails are read from it. RELAY_LOG_LEVEL=debug shows more.
             .arg(std::env::var("RELAY_LOG_LEVEL").unwrap_or_else(|_| "info".to_owned()))
+            // Every test starts conversations from 127.0.0.1: limits high unless a test sets them.
+            .args(["--var", "LIMIT_CONVERSATIONS_PER_HOUR:1000000", "--var", "LIMIT_MESSAGES_PER_SECOND:100000"])
+            .args(["--var", "LIMIT_CONTACT_CHANGES_PER_HOUR:1000000"])
             .args(self.vars.iter().flat_map(|(k, v)| ["--var".to_owned(), format!("{k}:{v}")]))
             .env("WRANGLER_SEND_METRICS", "false")
             .env("NO_COLOR", "1")

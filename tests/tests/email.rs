@@ -162,6 +162,10 @@ async fn without_an_email_address_nothing_is_sent_and_agents_are_told_why() {
     agent.post(&id("r1"), "Hello?").await.unwrap();
     assert_eq!(email_status(&mut agent).await, EmailStatus::NoAddress);
     assert!(relay.emails_about(&started.conversation_id).is_empty());
+    // An agent who opens the conversation later sees it too.
+    let mut later = relay.agent("Bo").join(&started.conversation_id, 0).await.unwrap();
+    catch_up(&mut later, 0).await;
+    assert_eq!(email_status(&mut later).await, EmailStatus::NoAddress);
 }
 
 async fn post_inbound(relay: &Relay, mail: &InboundEmail, secret: &str) -> reqwest::Response {

@@ -512,7 +512,7 @@ impl Chat {
                 session::save(&self.config().site, Slot::Contact, &contact);
                 self.contact.set(contact);
             }
-            ServerFrame::Error { code, message, client_id } => match client_id {
+            ServerFrame::Error { code, message, client_id, .. } => match client_id {
                 Some(client_id) => {
                     self.thread.update(|t| t.fail(&client_id, message));
                     self.save_outbox();
