@@ -87,6 +87,30 @@ pub struct WidgetSettings {
     /// How long an agent's reply may stay unread before it goes out by email.
     #[serde(default = "default_email_delay")]
     pub email_delay_seconds: u32,
+    /// Origins allowed to embed the widget (`https://shop.example`); empty allows any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_origins: Vec<String>,
+}
+
+/// `scheme://host[:port]`, lowercase, nothing after the authority.
+pub fn parse_origin(raw: &str) -> Result<String, ProtocolError> {
+    let origin = raw.trim().trim_end_matches('/').to_ascii_lowercase();
+    let rest = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"));
+    let valid = rest.is_some_and(|authority| {
+        !authority.is_empty() && authority.chars().all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c))
+    });
+    if valid {
+        Ok(origin)
+    } else {
+        Err(ProtocolError::new(ErrorCode::InvalidContent, format!("{raw:?} is not an origin like https://shop.example")))
+    }
+}
+
+impl WidgetSettings {
+    /// Whether a page on `origin` may embed this site's widget.
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        self.allowed_origins.is_empty() || parse_origin(origin).is_ok_and(|o| self.allowed_origins.contains(&o))
+    }
 }
 
 fn default_email_delay() -> u32 {
@@ -113,6 +137,7 @@ impl Default for WidgetSettings {
             reply_time_minutes: None,
             sound: false,
             email_delay_seconds: default_email_delay(),
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -164,6 +189,7 @@ impl WidgetSettings {
                 link: self.fallback.link,
             },
             quick_replies: validate_replies(self.quick_replies, 1)?,
+            allowed_origins: self.allowed_origins.iter().map(|o| parse_origin(o)).collect::<Result<_, _>>()?,
             ..self
         })
     }
@@ -185,6 +211,18 @@ mod tests {
         let settings = WidgetSettings::default().validated().unwrap();
         let json = serde_json::to_string(&settings).unwrap();
         assert_eq!(serde_json::from_str::<WidgetSettings>(&json).unwrap(), settings);
+    }
+
+    #[test]
+    fn origins_are_normalised_and_matched_exactly() {
+        assert_eq!(parse_origin("HTTPS://Shop.Example/").unwrap(), "https://shop.example");
+        assert!(parse_origin("https://shop.example/page").is_err());
+        assert!(parse_origin("javascript:alert(1)").is_err());
+        let settings = WidgetSettings { allowed_origins: vec!["https://shop.example".into()], ..WidgetSettings::default() };
+        assert!(settings.allows_origin("https://shop.example"));
+        assert!(!settings.allows_origin("https://shop.example.evil.com"));
+        assert!(!settings.allows_origin("http://shop.example"));
+        assert!(WidgetSettings::default().allows_origin("https://anywhere.example"));
     }
 
     #[test]

@@ -172,8 +172,26 @@ fn client_ip(req: &Request) -> String {
     req.headers().get("CF-Connecting-IP").ok().flatten().unwrap_or_else(|| "unknown".to_owned())
 }
 
+/// A site that lists its origins can only be embedded there. Browsers always send `Origin`
+/// on these requests; the relay's own pages (demo, resume) are always allowed.
+async fn require_allowed_origin(req: &Request, env: &Env, url: &Url, site: &SiteId) -> std::result::Result<(), ProtocolError> {
+    let Some(origin) = req.headers().get("Origin").ok().flatten() else { return Ok(()) };
+    if origin == url.origin().ascii_serialization() {
+        return Ok(());
+    }
+    let request = Request::new(site::VIEW_URL, Method::Get).map_err(internal)?;
+    let view: protocol::site::SiteView =
+        site_stub(env, site)?.fetch_with_request(request).await.map_err(internal)?.json().await.map_err(internal)?;
+    if view.settings.allows_origin(&origin) {
+        Ok(())
+    } else {
+        Err(ProtocolError::new(ErrorCode::Forbidden, format!("this chat may not be embedded on {origin}")))
+    }
+}
+
 async fn start_conversation(req: &mut Request, env: &Env, url: &Url, site: &str) -> Handled {
     let site = config::served_site(env, site)?;
+    require_allowed_origin(req, env, url, &site).await?;
     // Checked before anything is created: a refused start stores nothing.
     let take = limiter::Take { limit: config::conversations_per_hour(env), window_secs: 3600 };
     limit(env, &format!("conversations:{}", client_ip(req)), "new conversations", take).await?;
@@ -238,6 +256,7 @@ async fn visitor_connect(req: &Request, env: &Env, url: &Url) -> Handled {
     let grant = token::verify(&secret, &raw, now_ms() / 1000)?;
     // A token for a site this relay no longer serves opens nothing.
     config::served_site(env, grant.site.as_str())?;
+    require_allowed_origin(req, env, url, &grant.site).await?;
     let peer = Peer { role: Role::Visitor, name: None };
     forward_connect(req, env, &grant.conversation, &peer, after_seq).await
 }
@@ -281,6 +300,7 @@ fn require_version(url: &Url) -> std::result::Result<(), ProtocolError> {
 async fn availability(req: &Request, env: &Env, url: &Url, site: &str) -> Handled {
     let site = config::served_site(env, site)?;
     require_version(url)?;
+    require_allowed_origin(req, env, url, &site).await?;
     site_connect(req, env, &site, site::AVAILABILITY_URL).await
 }
 

@@ -79,3 +79,38 @@ async fn settings_are_stored_checked_and_served_to_the_widget() {
         .unwrap();
     assert_eq!(anonymous.status(), 401);
 }
+
+#[tokio::test]
+async fn a_site_that_lists_its_origins_can_only_be_embedded_there() {
+    let site = fresh_site();
+    let settings = WidgetSettings { allowed_origins: vec!["https://shop.example".into()], ..WidgetSettings::default() };
+    relay().agent("Admin").put_settings(&site, &settings).await.unwrap();
+    let start = |origin: &'static str| {
+        let site = site.clone();
+        async move {
+            reqwest::Client::new()
+                .post(format!("{}/api/sites/{site}/conversations", relay().origin))
+                .header("Origin", origin)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let refused = start("https://evil.example").await;
+    assert_eq!(refused.status(), 403);
+    let body: protocol::http::ErrorBody = refused.json().await.unwrap();
+    assert_eq!(body.error.code, ErrorCode::Forbidden);
+    let started: protocol::http::ConversationStarted = start("https://shop.example").await.json().await.unwrap();
+
+    // The WebSockets too: a browser on another page cannot use a token it got hold of.
+    let url = format!("{}{}", relay().ws_origin(), protocol::http::visitor_connect_path(&started.token, 0));
+    let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url.as_str()).unwrap();
+    request.headers_mut().insert("Origin", "https://evil.example".parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    use futures_util::StreamExt;
+    let frame = socket.next().await.unwrap().unwrap();
+    let frame = protocol::ServerFrame::decode(frame.to_text().unwrap()).unwrap();
+    assert!(matches!(frame, ServerFrame::Error { code: ErrorCode::Forbidden, .. }), "{frame:?}");
+    let mut allowed = relay().visitor().connect(&started.token, 0).await.unwrap();
+    assert!(matches!(allowed.next().await.unwrap(), ServerFrame::Welcome { .. }));
+}
