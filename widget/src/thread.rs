@@ -261,4 +261,64 @@ mod tests {
         t.fail(&id("a"), "late".into());
         assert_eq!(t.entries()[0].delivery, Delivery::Sent);
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// What can happen to a visitor's view of the conversation.
+        #[derive(Debug, Clone)]
+        enum Event {
+            /// The visitor writes message n.
+            Write(u8),
+            /// The relay delivers stored message k (history, live, another tab, a replay).
+            Deliver(usize),
+            /// The relay acks the visitor's message n at the seq it got.
+            Ack(u8),
+        }
+
+        fn event() -> impl Strategy<Value = Event> {
+            prop_oneof![(0u8..6).prop_map(Event::Write), (0usize..12).prop_map(Event::Deliver), (0u8..6).prop_map(Event::Ack)]
+        }
+
+        proptest! {
+            #[test]
+            fn never_twice_always_in_order_unsent_last(events in prop::collection::vec(event(), 0..60)) {
+                // The relay's log: agents' messages and the visitor's own, each with one seq.
+                let log: Vec<Message> = (0..12)
+                    .map(|k| {
+                        let author = if k % 3 == 0 { Author::Visitor } else { agent() };
+                        // Visitor messages in the log are the visitor's writes 0, 1, 2, 3.
+                        let client = if author == Author::Visitor { format!("w{}", k / 3) } else { format!("a{k}") };
+                        stored(k as Seq + 1, &client, author)
+                    })
+                    .collect();
+                let mut t = Thread::default();
+                for e in events {
+                    match e {
+                        Event::Write(n) => {
+                            let cid = id(&format!("w{n}"));
+                            if !t.entries().iter().any(|x| x.is_mine() && x.client_id == cid) {
+                                t.push_own(cid, format!("w{n}"));
+                            }
+                        }
+                        Event::Deliver(k) => t.receive(log[k].clone()),
+                        Event::Ack(n) => {
+                            if let Some(m) = log.iter().find(|m| m.client_id == id(&format!("w{n}"))) {
+                                t.ack(&m.client_id, m.seq);
+                            }
+                        }
+                    }
+                    let entries = t.entries();
+                    let keys: std::collections::HashSet<_> = entries.iter().map(Entry::key).collect();
+                    prop_assert_eq!(keys.len(), entries.len(), "shown twice");
+                    let seqs: Vec<Seq> = entries.iter().filter_map(|x| x.seq).collect();
+                    prop_assert!(seqs.windows(2).all(|w| w[0] < w[1]), "out of order: {:?}", seqs);
+                    let first_unsent = entries.iter().position(|x| x.seq.is_none()).unwrap_or(entries.len());
+                    prop_assert!(entries[first_unsent..].iter().all(|x| x.seq.is_none()), "unsent messages come last");
+                }
+            }
+        }
+    }
 }
+
