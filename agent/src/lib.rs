@@ -8,11 +8,11 @@ pub use connection::{Connection, ConnectionError};
 
 use protocol::http::{
     agent_connect_path, agent_conversations_path, agent_site_connect_path, availability_path, settings_path,
-    start_conversation_path, visitor_connect_path, widget_view_path, ConversationList, ConversationStarted, ErrorBody,
+    start_conversation_path, verified_connect_path, visitor_connect_path, widget_view_path, ConversationList, ConversationStarted, ErrorBody,
     StartConversation,
 };
 use protocol::site::{SiteView, WidgetSettings};
-use protocol::{AgentName, ClientFrame, Contact, ConversationId, ProtocolError, Seq, ServerFrame, SiteId};
+use protocol::{AgentName, ClientFrame, Contact, ConversationId, Identity, ProtocolError, Seq, ServerFrame, SiteId};
 
 /// An HTTP answer that was not a success: its status and the relay's typed error.
 #[derive(Debug)]
@@ -119,9 +119,24 @@ impl Visitor {
 
     /// Starts a conversation with what the visitor already told us.
     pub async fn start_with(&self, site: &SiteId, contact: Contact) -> Result<ConversationStarted, BoxError> {
+        self.start_request(site, &StartConversation { contact, page_url: None, identity: None }).await
+    }
+
+    /// Starts (or, for a returning verified user, gets back) a conversation as a site's
+    /// signed-in user.
+    pub async fn start_verified(&self, site: &SiteId, identity: Identity) -> Result<ConversationStarted, BoxError> {
+        self.start_request(site, &StartConversation { contact: Contact::default(), page_url: None, identity: Some(identity) }).await
+    }
+
+    async fn start_request(&self, site: &SiteId, start: &StartConversation) -> Result<ConversationStarted, BoxError> {
         let url = format!("{}{}", self.relay, start_conversation_path(site));
-        let response = self.http.post(url).json(&StartConversation { contact, page_url: None }).send().await?;
+        let response = self.http.post(url).json(start).send().await?;
         Ok(check(response).await?.json().await?)
+    }
+
+    /// Connects as a site's signed-in user (sites that verify identities).
+    pub async fn connect_verified(&self, token: &str, after_seq: Seq, identity: &Identity) -> Result<Connection, ConnectionError> {
+        Connection::open(&format!("{}{}", ws_origin(&self.relay), verified_connect_path(token, after_seq, identity)), None).await
     }
 
     /// What the widget reads when it opens: settings and availability.

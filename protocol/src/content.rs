@@ -132,6 +132,25 @@ impl Contact {
     }
 }
 
+/// A user the site has signed in, vouched for by the site's server: `user_hash` is the hex
+/// HMAC-SHA256 of `user_id` keyed with the site's identity secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    pub user_id: String,
+    pub user_hash: String,
+}
+
+impl Identity {
+    pub fn validated(self) -> Result<Identity, ProtocolError> {
+        let user_id = short_text(&self.user_id, 128, "a user id").map_err(|e| ProtocolError::new(ErrorCode::InvalidIdentity, e.message))?;
+        let hash = self.user_hash.trim().to_ascii_lowercase();
+        if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(ProtocolError::new(ErrorCode::InvalidIdentity, "user_hash is 64 hex digits"));
+        }
+        Ok(Identity { user_id, user_hash: hash })
+    }
+}
+
 /// A rich part of an agent's message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

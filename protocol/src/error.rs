@@ -34,6 +34,10 @@ pub enum ErrorCode {
     ConversationClosed,
     /// Too many requests; try again after `retry_after_secs`. Nothing was stored.
     RateLimited,
+    /// The site requires a verified identity and none was given.
+    IdentityRequired,
+    /// The identity's hash does not match, or it is not the conversation's user.
+    InvalidIdentity,
     /// A query parameter that is missing or not of its form (e.g. `after_seq`).
     InvalidParameter,
     /// A missing, malformed, forged or expired conversation token.
@@ -73,7 +77,7 @@ impl ErrorCode {
             ErrorCode::ConversationClosed => 409,
             ErrorCode::RateLimited => 429,
             ErrorCode::FrameTooLarge => 413,
-            ErrorCode::InvalidToken | ErrorCode::Unauthorized => 401,
+            ErrorCode::InvalidToken | ErrorCode::Unauthorized | ErrorCode::IdentityRequired | ErrorCode::InvalidIdentity => 401,
             ErrorCode::UnknownSite | ErrorCode::UnknownConversation | ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::Internal => 500,
@@ -97,6 +101,8 @@ impl ErrorCode {
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::ConversationClosed => "conversation_closed",
             ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::IdentityRequired => "identity_required",
+            ErrorCode::InvalidIdentity => "invalid_identity",
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::UnknownSite => "unknown_site",

@@ -14,6 +14,22 @@ pub struct StartConversation {
     /// The page the visitor started on: email links lead back there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_url: Option<crate::content::SafeUrl>,
+    /// The site's signed-in user (`identify` with `user_id` and `user_hash`): required when the
+    /// site verifies identities; a verified user gets their open conversation back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<crate::content::Identity>,
+}
+
+/// Answer to `GET /api/agent/sites/{site}/identity-secret`: the key a site's server signs
+/// user ids with (hex HMAC-SHA256 of the user id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentitySecret {
+    pub secret: String,
+}
+
+/// `GET` with agent credentials: the site's identity secret.
+pub fn identity_secret_path(site: &SiteId) -> String {
+    format!("/api/agent/sites/{site}/identity-secret")
 }
 
 /// Body of `POST /api/inbound/email`: a reply to one of our emails, as a mail provider's
@@ -73,6 +89,8 @@ pub mod query {
     pub const AFTER_SEQ: &str = "after_seq";
     pub const VERSION: &str = "v";
     pub const AGENT_NAME: &str = "name";
+    pub const USER_ID: &str = "user_id";
+    pub const USER_HASH: &str = "user_hash";
 }
 
 /// `POST`: a visitor starts a conversation on a site.
@@ -88,6 +106,18 @@ pub fn visitor_connect_path(token: &str, after_seq: Seq) -> String {
         query::AFTER_SEQ,
         query::VERSION,
         crate::PROTOCOL_VERSION
+    )
+}
+
+/// The same, for a site that verifies identities: the user comes along.
+pub fn verified_connect_path(token: &str, after_seq: Seq, identity: &crate::content::Identity) -> String {
+    format!(
+        "{}&{}={}&{}={}",
+        visitor_connect_path(token, after_seq),
+        query::USER_ID,
+        percent_encode(&identity.user_id),
+        query::USER_HASH,
+        identity.user_hash
     )
 }
 

@@ -22,7 +22,7 @@ pub mod site;
 pub mod token;
 
 pub use error::{ErrorCode, ProtocolError};
-pub use content::{Card, Contact, Email, SafeUrl};
+pub use content::{Card, Contact, Email, Identity, SafeUrl};
 pub use frames::{Author, ClientFrame, EmailStatus, Message, ReadMarks, Role, ServerFrame, Status};
 pub use ids::{AgentName, ClientMsgId, ConversationId, Seq, SiteId};
 

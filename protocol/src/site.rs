@@ -87,6 +87,9 @@ pub struct WidgetSettings {
     /// How long an agent's reply may stay unread before it goes out by email.
     #[serde(default = "default_email_delay")]
     pub email_delay_seconds: u32,
+    /// Every conversation needs the site's signed-in user, vouched for by the site's server.
+    #[serde(default)]
+    pub identity_verification: bool,
     /// Origins allowed to embed the widget (`https://shop.example`); empty allows any.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_origins: Vec<String>,
@@ -137,6 +140,7 @@ impl Default for WidgetSettings {
             reply_time_minutes: None,
             sound: false,
             email_delay_seconds: default_email_delay(),
+            identity_verification: false,
             allowed_origins: Vec::new(),
         }
     }

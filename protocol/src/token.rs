@@ -204,3 +204,14 @@ pub fn verify_bytes(secret: &[u8], data: &[u8], signature_hex: &str) -> bool {
     mac.update(data);
     mac.verify_slice(&signature).is_ok()
 }
+
+/// A site's identity secret, derived from the relay's secret (nothing to store; rotating the
+/// relay secret rotates them all).
+pub fn identity_secret(relay_secret: &[u8], site: &SiteId) -> String {
+    sign_bytes(relay_secret, format!("identity.{site}").as_bytes())
+}
+
+/// Whether `identity` is vouched for with `site_secret` (the hex string a site holds).
+pub fn verify_identity(site_secret: &str, identity: &crate::content::Identity) -> bool {
+    verify_bytes(site_secret.as_bytes(), identity.user_id.as_bytes(), &identity.user_hash)
+}

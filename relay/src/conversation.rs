@@ -43,6 +43,14 @@ pub struct InitConversation {
     /// The relay's public origin, for links in emails.
     pub origin: String,
     pub page_url: Option<SafeUrl>,
+    /// The site's verified user this conversation belongs to.
+    pub user_id: Option<String>,
+}
+
+/// Where a conversation stands, for the Worker (a verified user's returning start).
+pub async fn status_of(stub: &worker::Stub) -> Result<Status> {
+    let mut answer = stub.fetch_with_str("https://conversation/status").await?;
+    Ok(Status::parse(&answer.text().await?))
 }
 
 /// Internal request from the Worker: a visitor's reply by email, already checked.
@@ -70,6 +78,9 @@ pub struct Peer {
     pub role: Role,
     #[serde(default)]
     pub name: Option<AgentName>,
+    /// A verified visitor: the user the Worker checked.
+    #[serde(default, skip_serializing)]
+    pub user: Option<String>,
 }
 
 impl Peer {
@@ -95,6 +106,10 @@ pub fn connect_url(peer: &Peer, after_seq: Seq) -> String {
     if let Some(name) = &peer.name {
         url.push_str("&name=");
         url.push_str(&protocol::http::percent_encode(name.as_str()));
+    }
+    if let Some(user) = &peer.user {
+        url.push_str("&user=");
+        url.push_str(&protocol::http::percent_encode(user));
     }
     url
 }
@@ -266,6 +281,9 @@ impl Conversation {
         if let Some(page) = &request.page_url {
             self.set_meta("page_url", page.as_str())?;
         }
+        if let Some(user) = &request.user_id {
+            self.set_meta("user_id", user)?;
+        }
         self.store_contact(&request.contact)?;
         Ok(ConversationInitialised { created_at: now })
     }
@@ -289,7 +307,13 @@ impl Conversation {
         let role = if param("role").as_deref() == Some("agent") { Role::Agent } else { Role::Visitor };
         let name = param("name").and_then(|n| AgentName::parse(&n).ok());
         let after_seq: Seq = param("after_seq").and_then(|s| s.parse().ok()).unwrap_or(0);
-        let peer = Peer { role, name };
+        // The Worker verified `user` when the site verifies identities; it must be this
+        // conversation's user.
+        let user = param("user");
+        if role == Role::Visitor && user.is_some() && user != self.meta("user_id")? {
+            return reply::refuse(&req, ProtocolError::new(ErrorCode::InvalidIdentity, "this is another user's conversation"));
+        }
+        let peer = Peer { role, name, user: None };
 
         let pair = WebSocketPair::new()?;
         self.state.accept_websocket_with_tags(&pair.server, &[role.as_str()]);
@@ -637,7 +661,7 @@ impl Conversation {
 
     /// A reply by email: stored as the visitor's message (once per mail), passed on live.
     fn inbound(&self, reply: InboundReply) -> std::result::Result<Message, ProtocolError> {
-        let peer = Peer { role: Role::Visitor, name: None };
+        let peer = Peer { role: Role::Visitor, name: None, user: None };
         let post = Post { client_id: reply.client_id, body: reply.body, card: None, suggestions: Vec::new() };
         let stored = self.store(&peer, post)?;
         if stored.new {
@@ -682,6 +706,7 @@ impl DurableObject for Conversation {
                     Err(err) => reply::http_error(err),
                 }
             }
+            (Method::Get, "/status") => Response::ok(self.status()?.as_str()),
             (Method::Post, "/unsubscribe") => {
                 self.set_meta("email_unsubscribed", "1")?;
                 Response::empty()

@@ -32,7 +32,8 @@ pub use site::Site;
 use conversation::{ConversationInitialised, InboundReply, InitConversation, Peer};
 use protocol::http::{query, ConversationStarted, ConversationSummary, InboundEmail, StartConversation};
 use protocol::token;
-use protocol::{AgentName, ClientMsgId, ConversationId, ErrorCode, ProtocolError, Role, Seq, SiteId, PROTOCOL_VERSION};
+use protocol::site::WidgetSettings;
+use protocol::{AgentName, ClientMsgId, ConversationId, ErrorCode, Identity, ProtocolError, Role, Seq, SiteId, PROTOCOL_VERSION};
 use worker::{
     event, Context, Date, Env, ForwardableEmailMessage, Headers, Method, Request, RequestInit, Response, Result, Stub, Url,
 };
@@ -55,6 +56,7 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
             Err(err) => Err(err),
         },
         (Method::Put, ["api", "agent", "sites", site, "settings"]) => put_settings(&mut req, &env, site).await,
+        (Method::Get, ["api", "agent", "sites", site, "identity-secret"]) => identity_secret(&req, &env, site),
         (Method::Get, ["api", "agent", "sites", site, "connect"]) => agent_site_connect(&req, &env, &url, site).await,
         (Method::Get, ["api", "agent", "conversations", id, "connect"]) => agent_connect(&req, &env, &url, id).await,
         (Method::Post, ["api", "inbound", "email"]) => inbound_email(&mut req, &env).await,
@@ -172,32 +174,68 @@ fn client_ip(req: &Request) -> String {
     req.headers().get("CF-Connecting-IP").ok().flatten().unwrap_or_else(|| "unknown".to_owned())
 }
 
-/// A site that lists its origins can only be embedded there. Browsers always send `Origin`
-/// on these requests; the relay's own pages (demo, resume) are always allowed.
-async fn require_allowed_origin(req: &Request, env: &Env, url: &Url, site: &SiteId) -> std::result::Result<(), ProtocolError> {
-    let Some(origin) = req.headers().get("Origin").ok().flatten() else { return Ok(()) };
-    if origin == url.origin().ascii_serialization() {
-        return Ok(());
-    }
+async fn site_settings(env: &Env, site: &SiteId) -> std::result::Result<WidgetSettings, ProtocolError> {
     let request = Request::new(site::VIEW_URL, Method::Get).map_err(internal)?;
     let view: protocol::site::SiteView =
         site_stub(env, site)?.fetch_with_request(request).await.map_err(internal)?.json().await.map_err(internal)?;
-    if view.settings.allows_origin(&origin) {
+    Ok(view.settings)
+}
+
+/// A site that lists its origins can only be embedded there. Browsers always send `Origin`
+/// on these requests; the relay's own pages (demo, resume) are always allowed.
+fn require_allowed_origin(req: &Request, url: &Url, settings: &WidgetSettings) -> std::result::Result<(), ProtocolError> {
+    let Some(origin) = req.headers().get("Origin").ok().flatten() else { return Ok(()) };
+    if origin == url.origin().ascii_serialization() || settings.allows_origin(&origin) {
         Ok(())
     } else {
         Err(ProtocolError::new(ErrorCode::Forbidden, format!("this chat may not be embedded on {origin}")))
     }
 }
 
+/// On a site that verifies identities: the identity given, checked against the site's secret.
+fn verified_identity(
+    env: &Env,
+    site: &SiteId,
+    settings: &WidgetSettings,
+    identity: Option<Identity>,
+) -> std::result::Result<Option<Identity>, ProtocolError> {
+    if !settings.identity_verification {
+        return Ok(None);
+    }
+    let identity = identity
+        .ok_or_else(|| ProtocolError::new(ErrorCode::IdentityRequired, "this site's chat needs its signed-in user"))?
+        .validated()?;
+    let secret = token::identity_secret(&config::token_secret(env)?, site);
+    if token::verify_identity(&secret, &identity) {
+        Ok(Some(identity))
+    } else {
+        Err(ProtocolError::new(ErrorCode::InvalidIdentity, "the user hash does not match"))
+    }
+}
+
 async fn start_conversation(req: &mut Request, env: &Env, url: &Url, site: &str) -> Handled {
     let site = config::served_site(env, site)?;
-    require_allowed_origin(req, env, url, &site).await?;
+    let settings = site_settings(env, &site).await?;
+    require_allowed_origin(req, url, &settings)?;
+    let secret = config::token_secret(env)?;
+    let start: StartConversation = json_body(req, true).await?;
+    let contact = start.contact.validated()?;
+    let identity = verified_identity(env, &site, &settings, start.identity)?;
+
+    // A verified user gets their open conversation back, on any device.
+    if let Some(identity) = &identity {
+        if let Some(conversation_id) = site::user_conversation(&site_stub(env, &site)?, &identity.user_id).await.map_err(internal)? {
+            if conversation::status_of(&conversation_stub(env, &conversation_id)?).await.map_err(internal)? != protocol::Status::Ended {
+                let grant = token::VisitorGrant { site, conversation: conversation_id.clone() };
+                let token = token::sign(&secret, &grant, now_ms() / 1000 + token::TOKEN_LIFETIME_SECS);
+                return reply::json(&ConversationStarted { conversation_id, token }, 200).map_err(internal);
+            }
+        }
+    }
+
     // Checked before anything is created: a refused start stores nothing.
     let take = limiter::Take { limit: config::conversations_per_hour(env), window_secs: 3600 };
     limit(env, &format!("conversations:{}", client_ip(req)), "new conversations", take).await?;
-    let start: StartConversation = json_body(req, true).await?;
-    let contact = start.contact.validated()?;
-    let secret = config::token_secret(env)?;
     let namespace = env.durable_object("CONVERSATION_OBJECTS").map_err(internal)?;
     let object_id = namespace.unique_id().map_err(internal)?;
     let conversation_id = ConversationId::parse(&object_id.to_string())?;
@@ -208,6 +246,7 @@ async fn start_conversation(req: &mut Request, env: &Env, url: &Url, site: &str)
         contact,
         origin: url.origin().ascii_serialization(),
         page_url: start.page_url,
+        user_id: identity.as_ref().map(|i| i.user_id.clone()),
     };
     let init = serde_json::to_string(&init).map_err(|e| internal(e.into()))?;
     let request = Request::new_with_init(
@@ -229,6 +268,9 @@ async fn start_conversation(req: &mut Request, env: &Env, url: &Url, site: &str)
     )
     .map_err(internal)?;
     site_stub(env, &site)?.fetch_with_request(request).await.map_err(internal)?;
+    if let Some(identity) = &identity {
+        site::remember_user(&site_stub(env, &site)?, &identity.user_id, &conversation_id).await.map_err(internal)?;
+    }
 
     let grant = token::VisitorGrant { site, conversation: conversation_id.clone() };
     let token = token::sign(&secret, &grant, now_ms() / 1000 + token::TOKEN_LIFETIME_SECS);
@@ -256,8 +298,15 @@ async fn visitor_connect(req: &Request, env: &Env, url: &Url) -> Handled {
     let grant = token::verify(&secret, &raw, now_ms() / 1000)?;
     // A token for a site this relay no longer serves opens nothing.
     config::served_site(env, grant.site.as_str())?;
-    require_allowed_origin(req, env, url, &grant.site).await?;
-    let peer = Peer { role: Role::Visitor, name: None };
+    let settings = site_settings(env, &grant.site).await?;
+    require_allowed_origin(req, url, &settings)?;
+    let identity = match (param(url, query::USER_ID), param(url, query::USER_HASH)) {
+        (Some(user_id), Some(user_hash)) => Some(Identity { user_id, user_hash }),
+        _ => None,
+    };
+    // On a verifying site, the conversation opens only for its own user.
+    let user = verified_identity(env, &grant.site, &settings, identity)?.map(|i| i.user_id);
+    let peer = Peer { role: Role::Visitor, name: None, user };
     forward_connect(req, env, &grant.conversation, &peer, after_seq).await
 }
 
@@ -300,7 +349,7 @@ fn require_version(url: &Url) -> std::result::Result<(), ProtocolError> {
 async fn availability(req: &Request, env: &Env, url: &Url, site: &str) -> Handled {
     let site = config::served_site(env, site)?;
     require_version(url)?;
-    require_allowed_origin(req, env, url, &site).await?;
+    require_allowed_origin(req, url, &site_settings(env, &site).await?)?;
     site_connect(req, env, &site, site::AVAILABILITY_URL).await
 }
 
@@ -329,7 +378,7 @@ async fn agent_connect(req: &Request, env: &Env, url: &Url, id: &str) -> Handled
     let id = ConversationId::parse(id)?;
     let after_seq = connect_params(url)?;
     let name = AgentName::parse(&param(url, query::AGENT_NAME).unwrap_or_default())?;
-    let peer = Peer { role: Role::Agent, name: Some(name) };
+    let peer = Peer { role: Role::Agent, name: Some(name), user: None };
     forward_connect(req, env, &id, &peer, after_seq).await
 }
 
@@ -426,4 +475,12 @@ async fn unsubscribe(req: &Request, env: &Env, url: &Url) -> Handled {
         .map_err(internal)?;
     conversation_stub(env, &grant.conversation)?.fetch_with_request(request).await.map_err(internal)?;
     page("Done", "<p>You will get no more emails about this conversation.</p>")
+}
+
+/// The key a site's server signs its user ids with (admins, once accounts exist).
+fn identity_secret(req: &Request, env: &Env, site: &str) -> Handled {
+    require_agent(req, env)?;
+    let site = config::served_site(env, site)?;
+    let secret = token::identity_secret(&config::token_secret(env)?, &site);
+    reply::json(&protocol::http::IdentitySecret { secret }, 200).map_err(internal)
 }

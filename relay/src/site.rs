@@ -17,8 +17,8 @@ use protocol::site::{SiteView, WidgetSettings};
 use protocol::{AgentName, ClientFrame, ConversationId, ErrorCode, ProtocolError, ServerFrame};
 use serde::{Deserialize, Serialize};
 use worker::{
-    durable_object, DurableObject, Env, Method, Request, Response, Result, SqlStorageValue, State, WebSocket,
-    WebSocketIncomingMessage, WebSocketPair,
+    durable_object, DurableObject, Env, Method, Request, RequestInit, Response, Result, SqlStorageValue, State, Stub,
+    WebSocket, WebSocketIncomingMessage, WebSocketPair,
 };
 
 /// Internal URLs the Worker calls.
@@ -26,6 +26,24 @@ pub const CONVERSATIONS_URL: &str = "https://site/conversations";
 pub const VIEW_URL: &str = "https://site/view";
 pub const SETTINGS_URL: &str = "https://site/settings";
 pub const AVAILABILITY_URL: &str = "https://site/availability";
+
+const USERS_URL: &str = "https://site/users";
+
+/// The conversation a verified user last started on this site, if any.
+pub async fn user_conversation(stub: &Stub, user_id: &str) -> Result<Option<ConversationId>> {
+    let url = format!("{USERS_URL}?user={}", protocol::http::percent_encode(user_id));
+    let mut answer = stub.fetch_with_str(&url).await?;
+    let found: Option<String> = answer.json().await?;
+    Ok(found.and_then(|id| ConversationId::parse(&id).ok()))
+}
+
+/// Remembers a verified user's conversation, so their other devices find it.
+pub async fn remember_user(stub: &Stub, user_id: &str, conversation: &ConversationId) -> Result<()> {
+    let body = serde_json::json!({ "user": user_id, "conversation": conversation }).to_string();
+    let request = Request::new_with_init(USERS_URL, RequestInit::new().with_method(Method::Post).with_body(Some(body.into())))?;
+    stub.fetch_with_request(request).await?;
+    Ok(())
+}
 
 pub fn agent_url(name: &AgentName) -> String {
     format!("https://site/agent?{}={}", query::AGENT_NAME, protocol::http::percent_encode(name.as_str()))
@@ -58,6 +76,11 @@ struct SummaryRow {
 #[derive(Deserialize)]
 struct ValueRow {
     value: String,
+}
+
+#[derive(Deserialize)]
+struct UserRow {
+    conversation_id: String,
 }
 
 fn send(ws: &WebSocket, frame: &ServerFrame) {
@@ -151,6 +174,7 @@ impl DurableObject for Site {
         for statement in [
             "CREATE TABLE IF NOT EXISTS conversations (id TEXT PRIMARY KEY, created_at INTEGER NOT NULL)",
             "CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS users (user_id TEXT PRIMARY KEY, conversation_id TEXT NOT NULL)",
         ] {
             if let Err(err) = sql.exec(statement, None) {
                 worker::console_error!("site: migration failed: {err}");
@@ -187,6 +211,27 @@ impl DurableObject for Site {
                 }
             }
             (Method::Get, "/availability") => self.accept(VISITOR_TAG, None),
+            (Method::Get, "/users") => {
+                let user = url.query_pairs().find(|(k, _)| k == "user").map(|(_, v)| v.into_owned()).unwrap_or_default();
+                let rows: Vec<UserRow> = self
+                    .state
+                    .storage()
+                    .sql()
+                    .exec("SELECT conversation_id FROM users WHERE user_id = ?", vec![user.into()])?
+                    .to_array()?;
+                Response::from_json(&rows.into_iter().next().map(|r| r.conversation_id))
+            }
+            (Method::Post, "/users") => {
+                let body: serde_json::Value = req.json().await?;
+                let user = body["user"].as_str().unwrap_or_default().to_owned();
+                let conversation = body["conversation"].as_str().unwrap_or_default().to_owned();
+                self.state.storage().sql().exec(
+                    "INSERT INTO users (user_id, conversation_id) VALUES (?, ?)
+                     ON CONFLICT (user_id) DO UPDATE SET conversation_id = excluded.conversation_id",
+                    vec![user.into(), conversation.into()],
+                )?;
+                Response::empty()
+            }
             (Method::Get, "/agent") => {
                 let name = url.query_pairs().find(|(k, _)| k == query::AGENT_NAME).map(|(_, v)| v.into_owned());
                 match name.as_deref().map(AgentName::parse) {

@@ -158,10 +158,11 @@ impl Browser {
         input.send_keys(ENTER).await.expect("press Enter");
     }
 
-    /// The conversation the widget saved for `site`.
+    /// The conversation the widget saved for `site` (waiting for it to be saved).
     pub async fn conversation(&self, site: &str) -> protocol::ConversationId {
-        let raw = self.local_storage(&format!("chat-widget:{site}:session")).await.expect("a saved session");
-        let session: Value = serde_json::from_str(&raw).unwrap();
+        let key = serde_json::to_string(&format!("chat-widget:{site}:session")).unwrap();
+        let raw = self.wait_for("a saved session", &format!("localStorage.getItem({key})")).await;
+        let session: Value = serde_json::from_str(raw.as_str().unwrap()).unwrap();
         protocol::ConversationId::parse(session["conversation_id"].as_str().unwrap()).unwrap()
     }
 

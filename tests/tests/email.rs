@@ -64,6 +64,7 @@ async fn one_email_covers_every_unread_reply_and_its_link_reopens_the_conversati
     browser.widget(".cw-email-input").await.send_keys("vera@example.com").await.unwrap();
     browser.widget(".cw-email-form button[type=submit]").await.click().await.unwrap();
     browser.wait_for_texts(".cw-reply-to", &["We will reply to vera@example.com. Change"]).await;
+    browser.wait_for_texts(".cw-mine .cw-state", &["Sent"]).await;
     let conversation = browser.conversation(site.as_str()).await;
     browser.close().await;
 

@@ -3,7 +3,7 @@
 use crate::config::WidgetConfig;
 use protocol::http::{start_conversation_path, widget_view_path, ConversationStarted, ErrorBody, StartConversation};
 use protocol::site::SiteView;
-use protocol::{Contact, SafeUrl};
+use protocol::{Contact, Identity, SafeUrl};
 use serde::de::DeserializeOwned;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -34,8 +34,9 @@ pub async fn site_view(config: &WidgetConfig) -> Result<SiteView, Failure> {
     call("GET", &format!("{}{}", config.relay, widget_view_path(&config.site)), None).await
 }
 
-pub async fn start_conversation(config: &WidgetConfig, contact: Contact) -> Result<ConversationStarted, Failure> {
-    let body = serde_json::to_string(&StartConversation { contact, page_url: current_page() }).map_err(|e| e.to_string())?;
+pub async fn start_conversation(config: &WidgetConfig, contact: Contact, identity: Option<Identity>) -> Result<ConversationStarted, Failure> {
+    let start = StartConversation { contact, page_url: current_page(), identity };
+    let body = serde_json::to_string(&start).map_err(|e| e.to_string())?;
     call("POST", &format!("{}{}", config.relay, start_conversation_path(&config.site)), Some(body)).await
 }
 

@@ -19,10 +19,10 @@ use crate::session::{self, Outgoing, Session, Slot};
 use crate::socket::{ws_origin, Socket};
 use crate::thread::{Entry, Thread};
 use leptos::prelude::*;
-use protocol::http::{availability_path, visitor_connect_path};
+use protocol::http::{availability_path, verified_connect_path, visitor_connect_path};
 use protocol::site::WidgetSettings;
 use protocol::{
-    Author, ClientFrame, ClientMsgId, Contact, ConversationId, ErrorCode, ReadMarks, ServerFrame, Status,
+    Author, ClientFrame, ClientMsgId, Contact, ConversationId, ErrorCode, Identity, ReadMarks, ServerFrame, Status,
 };
 use std::time::Duration;
 use wasm_bindgen::JsValue;
@@ -79,6 +79,9 @@ struct Inner {
     typing_generation: u32,
     agent_typing_generation: u32,
     listeners: Vec<(String, js_sys::Function)>,
+    /// The site's signed-in user from `identify` (kept in memory only: the site identifies
+    /// on every page load, and the hash is a credential).
+    identity: Option<Identity>,
 }
 
 /// A handle on the widget's state; `Copy`, so every component and callback can hold one.
@@ -157,6 +160,7 @@ impl Chat {
                 typing_generation: 0,
                 agent_typing_generation: 0,
                 listeners: Vec::new(),
+                identity: None,
             }),
             strings,
             settings: RwSignal::new(WidgetSettings::default()),
@@ -302,6 +306,14 @@ impl Chat {
         }
     }
 
+    /// `identify` with `user_id` and `user_hash`: every connection carries it from now on.
+    pub fn set_identity(&self, identity: Identity) {
+        let changed = self.inner.try_update_value(|i| i.identity.replace(identity.clone()) != Some(identity)).unwrap_or(false);
+        if changed && self.has_session() {
+            self.connect();
+        }
+    }
+
     /// Marks everything shown as read, when the visitor can actually see it.
     fn mark_read(&self) {
         let Some(last) = self.thread.with_untracked(Thread::last_agent_seq) else { return };
@@ -411,7 +423,8 @@ impl Chat {
         let chat = *self;
         leptos::task::spawn_local(async move {
             let config = chat.config();
-            let result = api::start_conversation(&config, chat.contact.get_untracked()).await;
+            let identity = chat.inner.with_value(|i| i.identity.clone());
+            let result = api::start_conversation(&config, chat.contact.get_untracked(), identity).await;
             chat.inner.update_value(|i| i.starting = false);
             match result {
                 Ok(started) => {
@@ -436,7 +449,11 @@ impl Chat {
             i.reconnect_pending = false;
             let session = i.session.clone()?;
             i.welcomed = false;
-            let url = format!("{}{}", ws_origin(&i.config.relay), visitor_connect_path(&session.token, after));
+            let path = match &i.identity {
+                Some(identity) => verified_connect_path(&session.token, after, identity),
+                None => visitor_connect_path(&session.token, after),
+            };
+            let url = format!("{}{}", ws_origin(&i.config.relay), path);
             Some((url, i.socket.take()))
         });
         let Some(Some((url, old))) = prepared else { return };

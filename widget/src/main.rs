@@ -15,7 +15,7 @@ mod ui;
 use chat::Chat;
 use config::WidgetConfig;
 use leptos::prelude::{Set, Update};
-use protocol::{Contact, Email};
+use protocol::{Contact, Email, Identity};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -41,7 +41,14 @@ impl Widget {
             "toggle" => chat.open.update(|o| *o = !*o),
             "shutdown" => chat.shutdown(),
             "identify" => match identity(&first) {
-                Ok(contact) => chat.set_contact(contact),
+                Ok((contact, user)) => {
+                    if let Some(user) = user {
+                        chat.set_identity(user);
+                    }
+                    if contact.email.is_some() || contact.name.is_some() {
+                        chat.set_contact(contact);
+                    }
+                }
                 Err(why) => web_sys::console::warn_1(&format!("ChatWidget('identify'): {why}").into()),
             },
             "on" => match (first.as_string(), second.dyn_into::<js_sys::Function>()) {
@@ -57,12 +64,17 @@ impl Widget {
     }
 }
 
-/// `identify({email, name, user_id, user_hash})`: the email is checked like any other.
-fn identity(value: &JsValue) -> Result<Contact, String> {
+/// `identify({email, name, user_id, user_hash})`: the email is checked like any other; the
+/// user id and hash go to the relay, which checks them when the site verifies identities.
+fn identity(value: &JsValue) -> Result<(Contact, Option<Identity>), String> {
     let get = |key: &str| js_sys::Reflect::get(value, &JsValue::from_str(key)).ok().and_then(|v| v.as_string());
     let email = get("email").map(|e| Email::parse(&e)).transpose().map_err(|e| e.message)?;
-    let contact = Contact { email, name: get("name") };
-    contact.validated().map_err(|e| e.message)
+    let contact = Contact { email, name: get("name") }.validated().map_err(|e| e.message)?;
+    let user = match (get("user_id"), get("user_hash")) {
+        (Some(user_id), Some(user_hash)) => Some(Identity { user_id, user_hash }.validated().map_err(|e| e.message)?),
+        _ => None,
+    };
+    Ok((contact, user))
 }
 
 /// Renders the widget into `root` (the loader's shadow root) and returns its handle.

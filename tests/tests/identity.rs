@@ -1,0 +1,99 @@
+//! Identity verification: on a site that turns it on, a conversation is created, resumed or
+//! attached only for the site's signed-in user, vouched for by the site's server with
+//! `user_hash` = HMAC-SHA256(user_id, site secret); that user gets it back on any device.
+
+use agent::ConnectionError;
+use e2e::browser::Browser;
+use e2e::chat::{catch_up, id};
+use e2e::host::HostPage;
+use e2e::{fresh_site, relay, AGENT_KEY};
+use protocol::http::{ErrorBody, IdentitySecret};
+use protocol::site::WidgetSettings;
+use protocol::{token, ErrorCode, Identity, ServerFrame, SiteId};
+
+async fn verifying_site() -> (SiteId, String) {
+    let site = fresh_site();
+    let settings = WidgetSettings { identity_verification: true, ..WidgetSettings::default() };
+    relay().agent("Admin").put_settings(&site, &settings).await.unwrap();
+    let secret: IdentitySecret = reqwest::Client::new()
+        .get(format!("{}/api/agent/sites/{site}/identity-secret", relay().origin))
+        .bearer_auth(AGENT_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (site, secret.secret)
+}
+
+/// What the site's server computes for its user.
+fn vouch(secret: &str, user_id: &str) -> Identity {
+    Identity { user_id: user_id.into(), user_hash: token::sign_bytes(secret.as_bytes(), user_id.as_bytes()) }
+}
+
+async fn refused_code(result: Result<agent::Connection, ConnectionError>) -> ErrorCode {
+    match result.unwrap().next().await.unwrap() {
+        ServerFrame::Error { code, .. } => code,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn conversations_open_only_for_their_verified_user_on_any_device() {
+    let (site, secret) = verifying_site().await;
+    let visitor = relay().visitor();
+    let http_code = |err: agent::BoxError| err.downcast::<agent::HttpError>().unwrap().error.unwrap().code;
+
+    assert_eq!(http_code(visitor.start(&site).await.unwrap_err()), ErrorCode::IdentityRequired);
+    let forged = Identity { user_hash: "ab".repeat(32), ..vouch(&secret, "user-42") };
+    assert_eq!(http_code(visitor.start_verified(&site, forged).await.unwrap_err()), ErrorCode::InvalidIdentity);
+
+    let kim = vouch(&secret, "user-42");
+    let started = visitor.start_verified(&site, kim.clone()).await.unwrap();
+    let mut connection = visitor.connect_verified(&started.token, 0, &kim).await.unwrap();
+    catch_up(&mut connection, 0).await;
+    connection.post(&id("m1"), "from my laptop").await.unwrap();
+
+    // Another device, same user: the same conversation, with its history.
+    let again = visitor.start_verified(&site, kim.clone()).await.unwrap();
+    assert_eq!(again.conversation_id, started.conversation_id);
+    let (_, history) = catch_up(&mut visitor.connect_verified(&again.token, 0, &kim).await.unwrap(), 0).await;
+    assert_eq!(history[0].body, "from my laptop");
+
+    // The token alone, or with someone else's identity, opens nothing.
+    assert_eq!(refused_code(visitor.connect(&started.token, 0).await).await, ErrorCode::IdentityRequired);
+    let other = vouch(&secret, "user-7");
+    assert_eq!(refused_code(visitor.connect_verified(&started.token, 0, &other).await).await, ErrorCode::InvalidIdentity);
+    let theirs = visitor.start_verified(&site, other).await.unwrap();
+    assert_ne!(theirs.conversation_id, started.conversation_id, "another user, another conversation");
+
+    // The secret is for the site's admins only.
+    let anonymous = reqwest::get(format!("{}/api/agent/sites/{site}/identity-secret", relay().origin)).await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert_eq!(anonymous.json::<ErrorBody>().await.unwrap().error.code, ErrorCode::Unauthorized);
+}
+
+#[tokio::test]
+async fn the_widget_carries_the_identity_the_page_gives_it() {
+    let (site, secret) = verifying_site().await;
+    let kim = vouch(&secret, "user-99");
+    let script = format!(
+        "window.ChatWidget=window.ChatWidget||function(){{(ChatWidget.q=ChatWidget.q||[]).push(arguments)}};\
+         ChatWidget('identify', {{user_id: '{}', user_hash: '{}', email: 'kim@example.com'}});",
+        kim.user_id, kim.user_hash
+    );
+    let page = HostPage::serve_with_script(&relay().origin, site.as_str(), "", &script).await;
+    let browser = Browser::open().await;
+    browser.client.goto(&page.url).await.unwrap();
+    browser.open_widget().await;
+    browser.write("Verified hello").await;
+    browser.wait_for_texts(".cw-mine .cw-state", &["Sent"]).await;
+    browser.client.refresh().await.unwrap();
+    browser.open_widget().await;
+    browser.wait_for_texts(".cw-mine .cw-body", &["Verified hello"]).await;
+
+    // The same user on a fresh device finds the conversation.
+    let again = relay().visitor().start_verified(&site, kim.clone()).await.unwrap();
+    assert_eq!(again.conversation_id, browser.conversation(site.as_str()).await);
+}
