@@ -49,6 +49,9 @@ pub enum Status {
     Ended,
     /// An agent blocked the visitor: nothing more can be written, no automation runs.
     Blocked,
+    /// Erased at the visitor's request, by an agent, or by the site's retention: no messages,
+    /// no contact are kept.
+    Deleted,
 }
 
 impl Status {
@@ -57,6 +60,7 @@ impl Status {
             Status::Open => "open",
             Status::Ended => "ended",
             Status::Blocked => "blocked",
+            Status::Deleted => "deleted",
         }
     }
 
@@ -64,6 +68,7 @@ impl Status {
         match s {
             "ended" => Status::Ended,
             "blocked" => Status::Blocked,
+            "deleted" => Status::Deleted,
             _ => Status::Open,
         }
     }
@@ -135,6 +140,8 @@ pub enum ClientFrame {
     Block,
     /// An agent goes online or offline (on the agent's site connection).
     SetStatus { online: bool },
+    /// The visitor asks for their data to be deleted: messages, email and contact.
+    DeleteMyData,
     /// Keep-alive; answered by `pong` without waking the conversation.
     Ping,
 }
@@ -142,7 +149,7 @@ pub enum ClientFrame {
 impl ClientFrame {
     /// Every `type` a client may send.
     pub const TYPES: &'static [&'static str] =
-        &["send", "typing", "read", "set_contact", "end", "block", "set_status", "ping"];
+        &["send", "typing", "read", "set_contact", "end", "block", "set_status", "delete_my_data", "ping"];
 
     /// The exact text of a ping frame. The relay answers it at the socket, so the
     /// text must be byte-for-byte this.
@@ -342,6 +349,7 @@ mod tests {
             ClientFrame::End,
             ClientFrame::Block,
             ClientFrame::SetStatus { online: true },
+            ClientFrame::DeleteMyData,
             ClientFrame::Ping,
         ];
         assert_eq!(frames.len(), ClientFrame::TYPES.len());

@@ -27,6 +27,11 @@ pub struct IdentitySecret {
     pub secret: String,
 }
 
+/// `DELETE` with agent credentials: erase a conversation (a visitor's request by other means).
+pub fn agent_conversation_path(conversation: &ConversationId) -> String {
+    format!("/api/agent/conversations/{conversation}")
+}
+
 /// `GET` with agent credentials: the site's identity secret.
 pub fn identity_secret_path(site: &SiteId) -> String {
     format!("/api/agent/sites/{site}/identity-secret")

@@ -87,6 +87,9 @@ pub struct WidgetSettings {
     /// How long an agent's reply may stay unread before it goes out by email.
     #[serde(default = "default_email_delay")]
     pub email_delay_seconds: u32,
+    /// Closed (ended or blocked) conversations are erased this many days after they close.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_days: Option<u32>,
     /// Every conversation needs the site's signed-in user, vouched for by the site's server.
     #[serde(default)]
     pub identity_verification: bool,
@@ -140,6 +143,7 @@ impl Default for WidgetSettings {
             reply_time_minutes: None,
             sound: false,
             email_delay_seconds: default_email_delay(),
+            retention_days: None,
             identity_verification: false,
             allowed_origins: Vec::new(),
         }

@@ -10,6 +10,7 @@
 //! - `LIMIT_CONVERSATIONS_PER_HOUR` (per IP, default 20), `LIMIT_MESSAGES_PER_SECOND` (per
 //!   author in a conversation, default 5, bursts of twice that), `LIMIT_CONTACT_CHANGES_PER_HOUR`
 //!   (email captures per conversation, default 10).
+//! - `RETENTION_DAY_SECONDS`: how long a "day" of a site's retention is (86400; tests shorten it).
 //! - `EMAIL_RETRY_BASE_MS`: first wait before a failed email is retried (doubling after;
 //!   default one minute; tests set it short).
 
@@ -77,4 +78,8 @@ pub fn messages_per_second(env: &Env) -> u32 {
 
 pub fn contact_changes_per_hour(env: &Env) -> u32 {
     number(env, "LIMIT_CONTACT_CHANGES_PER_HOUR", 10)
+}
+
+pub fn retention_day_ms(env: &Env) -> u64 {
+    number(env, "RETENTION_DAY_SECONDS", 86_400) as u64 * 1000
 }

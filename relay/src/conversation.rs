@@ -387,6 +387,9 @@ impl Conversation {
             Status::Blocked => {
                 return Err(ProtocolError::new(ErrorCode::ConversationClosed, "this visitor is blocked"));
             }
+            Status::Deleted => {
+                return Err(ProtocolError::new(ErrorCode::ConversationClosed, "this conversation was deleted"));
+            }
         }
 
         let author = peer.author();
@@ -519,6 +522,8 @@ impl Conversation {
                 }
             }
             ClientFrame::Block => self.set_status(Status::Blocked).map_err(internal)?,
+            // Handled before this (it needs the site): see `websocket_message`.
+            ClientFrame::DeleteMyData => {}
             ClientFrame::SetStatus { .. } => {
                 return Err(ProtocolError::new(
                     ErrorCode::Forbidden,
@@ -528,6 +533,38 @@ impl Conversation {
             ClientFrame::Ping => send(ws, &ServerFrame::Pong),
         }
         Ok(None)
+    }
+
+    // ---- privacy ----------------------------------------------------------------------
+
+    /// Erases the conversation: its messages, the visitor's contact, every pending email;
+    /// the site forgets it; everyone connected hears `deleted` and is disconnected.
+    async fn erase(&self) -> Result<()> {
+        let sql = self.sql();
+        sql.exec("DELETE FROM messages", None)?;
+        sql.exec("DELETE FROM meta WHERE key NOT IN ('site', 'created_at', 'origin')", None)?;
+        self.set_meta("status", Status::Deleted.as_str())?;
+        if let Some(site) = self.site()? {
+            let stub = self.env.durable_object("SITE_OBJECTS")?.id_from_name(site.as_str())?.get_stub()?;
+            crate::site::forget_conversation(&stub, &self.state.id().to_string()).await?;
+        }
+        let frame = ServerFrame::Status { status: Status::Deleted }.encode();
+        for socket in self.state.get_websockets() {
+            let _ = socket.send_with_str(&frame);
+            let _ = socket.close(Some(1000), Some("deleted"));
+        }
+        Ok(())
+    }
+
+    /// A conversation that closed is erased after the site's retention period, if it has one.
+    async fn schedule_retention(&self) -> Result<()> {
+        if !matches!(self.status()?, Status::Ended | Status::Blocked) || self.meta("erase_at")?.is_some() {
+            return Ok(());
+        }
+        let Some(days) = self.site_settings().await?.retention_days else { return Ok(()) };
+        let due = now_ms() + days as u64 * config::retention_day_ms(&self.env);
+        self.set_meta("erase_at", &due.to_string())?;
+        self.arm(due).await
     }
 
     // ---- the email fallback ---------------------------------------------------------
@@ -707,6 +744,13 @@ impl DurableObject for Conversation {
                 }
             }
             (Method::Get, "/status") => Response::ok(self.status()?.as_str()),
+            (Method::Post, "/erase") => {
+                if !self.exists()? {
+                    return reply::http_error(ProtocolError::new(ErrorCode::UnknownConversation, "no such conversation"));
+                }
+                self.erase().await?;
+                Response::empty()
+            }
             (Method::Post, "/unsubscribe") => {
                 self.set_meta("email_unsubscribed", "1")?;
                 Response::empty()
@@ -741,6 +785,16 @@ impl DurableObject for Conversation {
             send(&ws, &ServerFrame::error(err, client_id));
             return Ok(());
         };
+        let closes = matches!(frame, ClientFrame::End | ClientFrame::Block);
+        if frame == ClientFrame::DeleteMyData {
+            if peer.role == Role::Visitor {
+                self.erase().await?;
+            } else {
+                let err = ProtocolError::new(ErrorCode::Forbidden, "agents delete a conversation through the agent API");
+                send(&ws, &ServerFrame::error(err, None));
+            }
+            return Ok(());
+        }
         match self.handle(&ws, &peer, frame) {
             Ok(Some(stored)) => {
                 // A new agent message may need an email later. Its due time and the alarm are
@@ -757,6 +811,11 @@ impl DurableObject for Conversation {
                     self.broadcast(&ServerFrame::Message { message }, Some(&ws));
                 }
             }
+            Ok(None) if closes => {
+                if let Err(err) = self.schedule_retention().await {
+                    worker::console_error!("conversation: could not schedule retention: {err}");
+                }
+            }
             Ok(None) => {}
             Err(err) => send(&ws, &ServerFrame::error(err, client_id)),
         }
@@ -764,14 +823,23 @@ impl DurableObject for Conversation {
     }
 
     async fn alarm(&self) -> Result<Response> {
-        // Alarms fire at least once: everything here checks its due time and is idempotent.
-        if let Some(due) = self.meta("email_due_at")?.and_then(|v| v.parse::<u64>().ok()) {
-            if due > now_ms() {
-                self.arm(due).await?;
-            } else {
+        // Alarms fire at least once: everything here checks its due time and is idempotent,
+        // and the alarm is re-armed for whatever is still ahead.
+        let due_at = |key: &str| -> Result<Option<u64>> { Ok(self.meta(key)?.and_then(|v| v.parse().ok())) };
+        if let Some(due) = due_at("email_due_at")? {
+            if due <= now_ms() {
                 self.sql().exec("DELETE FROM meta WHERE key = 'email_due_at'", None)?;
                 self.send_unread_email().await?;
             }
+        }
+        if let Some(due) = due_at("erase_at")? {
+            if due <= now_ms() {
+                self.erase().await?;
+            }
+        }
+        let ahead = [due_at("email_due_at")?, due_at("erase_at")?].into_iter().flatten().min();
+        if let Some(due) = ahead {
+            self.arm(due).await?;
         }
         Response::empty()
     }

@@ -59,6 +59,7 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
         (Method::Get, ["api", "agent", "sites", site, "identity-secret"]) => identity_secret(&req, &env, site),
         (Method::Get, ["api", "agent", "sites", site, "connect"]) => agent_site_connect(&req, &env, &url, site).await,
         (Method::Get, ["api", "agent", "conversations", id, "connect"]) => agent_connect(&req, &env, &url, id).await,
+        (Method::Delete, ["api", "agent", "conversations", id]) => erase_conversation(&req, &env, id).await,
         (Method::Post, ["api", "inbound", "email"]) => inbound_email(&mut req, &env).await,
         (Method::Get | Method::Post, ["api", "email", "unsubscribe"]) => unsubscribe(&req, &env, &url).await,
         (_, ["api", "sites", _, "conversations" | "widget" | "availability"] | ["api", "connect"]) => {
@@ -483,4 +484,14 @@ fn identity_secret(req: &Request, env: &Env, site: &str) -> Handled {
     let site = config::served_site(env, site)?;
     let secret = token::identity_secret(&config::token_secret(env)?, &site);
     reply::json(&protocol::http::IdentitySecret { secret }, 200).map_err(internal)
+}
+
+/// An agent erases a conversation (a visitor asked by email, say): like the visitor's own
+/// request from the widget.
+async fn erase_conversation(req: &Request, env: &Env, id: &str) -> Handled {
+    require_agent(req, env)?;
+    let id = ConversationId::parse(id)?;
+    let request = Request::new_with_init("https://conversation/erase", RequestInit::new().with_method(Method::Post))
+        .map_err(internal)?;
+    conversation_stub(env, &id)?.fetch_with_request(request).await.map_err(internal)
 }

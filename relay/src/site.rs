@@ -45,6 +45,16 @@ pub async fn remember_user(stub: &Stub, user_id: &str, conversation: &Conversati
     Ok(())
 }
 
+/// Removes an erased conversation from the index and from its user.
+pub async fn forget_conversation(stub: &Stub, conversation: &str) -> Result<()> {
+    let request = Request::new_with_init(
+        "https://site/forget",
+        RequestInit::new().with_method(Method::Post).with_body(Some(conversation.to_owned().into())),
+    )?;
+    stub.fetch_with_request(request).await?;
+    Ok(())
+}
+
 pub fn agent_url(name: &AgentName) -> String {
     format!("https://site/agent?{}={}", query::AGENT_NAME, protocol::http::percent_encode(name.as_str()))
 }
@@ -220,6 +230,13 @@ impl DurableObject for Site {
                     .exec("SELECT conversation_id FROM users WHERE user_id = ?", vec![user.into()])?
                     .to_array()?;
                 Response::from_json(&rows.into_iter().next().map(|r| r.conversation_id))
+            }
+            (Method::Post, "/forget") => {
+                let conversation = req.text().await?;
+                let sql = self.state.storage().sql();
+                sql.exec("DELETE FROM conversations WHERE id = ?", vec![conversation.as_str().into()])?;
+                sql.exec("DELETE FROM users WHERE conversation_id = ?", vec![conversation.as_str().into()])?;
+                Response::empty()
             }
             (Method::Post, "/users") => {
                 let body: serde_json::Value = req.json().await?;

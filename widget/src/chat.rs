@@ -108,6 +108,8 @@ pub struct Chat {
     pub announcement: RwSignal<String>,
     /// An email link was opened that no longer opens its conversation.
     pub link_expired: RwSignal<bool>,
+    /// The visitor's data was just deleted (at their request).
+    pub deleted: RwSignal<bool>,
 }
 
 fn now_ms() -> f64 {
@@ -176,6 +178,7 @@ impl Chat {
             page_visible: RwSignal::new(!page_hidden()),
             announcement: RwSignal::new(String::new()),
             link_expired: RwSignal::new(false),
+            deleted: RwSignal::new(false),
         };
         chat.load_site();
         chat.load_earlier();
@@ -241,7 +244,7 @@ impl Chat {
         match self.view.with_untracked(|v| v.status) {
             Status::Blocked => return,
             Status::Ended => self.begin_new_conversation(),
-            Status::Open => {}
+            Status::Open | Status::Deleted => {}
         }
         let client_id = new_client_id();
         self.thread.update(|t| t.push_own(client_id.clone(), body.clone()));
@@ -322,6 +325,11 @@ impl Chat {
             self.view.update(|v| v.read.visitor = last);
             self.send_frame(&ClientFrame::Read { up_to: last });
         }
+    }
+
+    /// The visitor deletes their data: the relay erases the conversation and says `deleted`.
+    pub fn delete_my_data(&self) {
+        self.send_frame(&ClientFrame::DeleteMyData);
     }
 
     /// `shutdown`: forget this visitor on this browser (a shared computer).
@@ -474,6 +482,7 @@ impl Chat {
     fn on_frame(&self, frame: ServerFrame) {
         self.inner.update_value(|i| i.last_frame_ms = now_ms());
         match frame {
+            ServerFrame::Welcome { status: Status::Deleted, .. } => self.forget_session(),
             ServerFrame::Welcome { status, read, contact, .. } => {
                 let confirmed = self.inner.try_update_value(|i| {
                     i.welcomed = true;
@@ -524,6 +533,12 @@ impl Chat {
                 protocol::Role::Agent => v.read.agent = v.read.agent.max(up_to),
                 protocol::Role::Visitor => v.read.visitor = v.read.visitor.max(up_to),
             }),
+            ServerFrame::Status { status: Status::Deleted } => {
+                // Erased: nothing of it stays here either.
+                self.shutdown();
+                self.open.set(true);
+                self.deleted.set(true);
+            }
             ServerFrame::Status { status } => self.view.update(|v| v.status = status),
             ServerFrame::Contact { contact } => {
                 session::save(&self.config().site, Slot::Contact, &contact);

@@ -56,6 +56,10 @@ pub struct Strings {
     pub announce_message: &'static str,
     /// An email link that no longer opens its conversation.
     pub link_expired: &'static str,
+    pub delete_conversation: &'static str,
+    pub confirm_delete: &'static str,
+    pub cancel: &'static str,
+    pub deleted: &'static str,
 }
 
 pub static EN: Strings = Strings {
@@ -101,6 +105,10 @@ pub static EN: Strings = Strings {
     title_hint: "({n}) New message",
     announce_message: "{name}: {text}",
     link_expired: "This link has expired or is not valid. Write a message to start a new conversation.",
+    delete_conversation: "Delete conversation",
+    confirm_delete: "Delete it for good?",
+    cancel: "Cancel",
+    deleted: "Your conversation and email were deleted.",
 };
 
 pub static DE: Strings = Strings {
@@ -146,6 +154,10 @@ pub static DE: Strings = Strings {
     title_hint: "({n}) Neue Nachricht",
     announce_message: "{name}: {text}",
     link_expired: "Dieser Link ist abgelaufen oder ungültig. Schreib eine Nachricht, um ein neues Gespräch zu beginnen.",
+    delete_conversation: "Gespräch löschen",
+    confirm_delete: "Endgültig löschen?",
+    cancel: "Abbrechen",
+    deleted: "Dein Gespräch und deine E-Mail-Adresse wurden gelöscht.",
 };
 
 // French typography: a no-break space (U+00A0) goes before `:` and `?`.
@@ -192,6 +204,10 @@ pub static FR: Strings = Strings {
     title_hint: "({n}) Nouveau message",
     announce_message: "{name}\u{a0}: {text}",
     link_expired: "Ce lien a expiré ou n’est pas valide. Écrivez un message pour commencer une nouvelle conversation.",
+    delete_conversation: "Supprimer la conversation",
+    confirm_delete: "La supprimer définitivement\u{a0}?",
+    cancel: "Annuler",
+    deleted: "Votre conversation et votre adresse e-mail ont été supprimées.",
 };
 
 pub static ES: Strings = Strings {
@@ -237,6 +253,10 @@ pub static ES: Strings = Strings {
     title_hint: "({n}) Nuevo mensaje",
     announce_message: "{name}: {text}",
     link_expired: "Este enlace ha caducado o no es válido. Escribe un mensaje para empezar una nueva conversación.",
+    delete_conversation: "Eliminar conversación",
+    confirm_delete: "¿Eliminarla definitivamente?",
+    cancel: "Cancelar",
+    deleted: "Tu conversación y tu correo se han eliminado.",
 };
 
 // Counts are put after a colon ("…: {n}") where a noun would otherwise have to agree with the
@@ -284,6 +304,10 @@ pub static AR: Strings = Strings {
     title_hint: "({n}) رسالة جديدة",
     announce_message: "{name}: {text}",
     link_expired: "انتهت صلاحية هذا الرابط أو أنه غير صالح. اكتب رسالة لبدء محادثة جديدة.",
+    delete_conversation: "حذف المحادثة",
+    confirm_delete: "هل تريد حذفها نهائيًا؟",
+    cancel: "إلغاء",
+    deleted: "تم حذف محادثتك وبريدك الإلكتروني.",
 };
 
 /// The bundle for a language tag like "de-AT": the first subtag decides.
@@ -332,7 +356,8 @@ mod tests {
             email_prompt_inchat, email_label, name_label, start_chat, save, skip, invalid_email,
             reply_to_email, change_email, chat_ended, write_to_start_new, blocked,
             earlier_conversation, read_article, back, suggested_replies, quick_replies,
-            title_hint, announce_message, link_expired,
+            title_hint, announce_message, link_expired, delete_conversation, confirm_delete, cancel,
+            deleted,
         )
     }
 

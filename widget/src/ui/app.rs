@@ -110,6 +110,7 @@ pub fn App(chat: Chat) -> impl IntoView {
                         <p class="cw-subtitle">{subtitle}</p>
                     </div>
                     <p class="cw-link-state" role="status">{link_state}</p>
+                    <DeleteButton chat=chat/>
                     <button class="cw-close" type="button" aria-label=strings.close_chat on:click=move |_| open.set(false)>
                         <span aria-hidden="true">"×"</span>
                     </button>
@@ -120,6 +121,36 @@ pub fn App(chat: Chat) -> impl IntoView {
             <Launcher chat=chat node_ref=launcher/>
             <div class="cw-sr" aria-live="polite" aria-atomic="true">{move || chat.announcement.get()}</div>
         </div>
+    }
+}
+
+/// "Delete conversation", with a second step to confirm, while there is one to delete.
+#[component]
+fn DeleteButton(chat: Chat) -> impl IntoView {
+    let strings = chat.strings;
+    let confirming = RwSignal::new(false);
+    let has_conversation = Memo::new(move |_| chat.link.get() == LinkStatus::Connected);
+    move || {
+        if !has_conversation.get() {
+            return ().into_any();
+        }
+        if confirming.get() {
+            view! {
+                <button type="button" class="cw-header-action cw-confirm-delete" on:click=move |_| {
+                    confirming.set(false);
+                    chat.delete_my_data();
+                }>{strings.confirm_delete}</button>
+                <button type="button" class="cw-header-action" on:click=move |_| confirming.set(false)>{strings.cancel}</button>
+            }
+            .into_any()
+        } else {
+            view! {
+                <button type="button" class="cw-header-action cw-delete" on:click=move |_| confirming.set(true)>
+                    {strings.delete_conversation}
+                </button>
+            }
+            .into_any()
+        }
     }
 }
 

@@ -13,6 +13,7 @@ use protocol::Status;
 enum Notice {
     None,
     LinkExpired,
+    Deleted,
     Blocked,
     Ended,
     /// Nobody online, async on: the answer comes by email (to this address, if known);
@@ -29,11 +30,16 @@ pub fn Notices(chat: Chat) -> impl IntoView {
             return Notice::None;
         }
         let (async_mode, capture) = chat.settings.with(|s| (s.async_mode, s.email_capture));
-        if chat.link_expired.get() && chat.thread.with(|t| t.entries().is_empty()) {
+        let empty = chat.thread.with(|t| t.entries().is_empty());
+        if chat.deleted.get() && empty {
+            return Notice::Deleted;
+        }
+        if chat.link_expired.get() && empty {
             return Notice::LinkExpired;
         }
         match chat.view.with(|v| v.status) {
             Status::Blocked => Notice::Blocked,
+            Status::Deleted => Notice::Deleted,
             Status::Ended => Notice::Ended,
             Status::Open if chat.agents_online.get() || !async_mode => Notice::None,
             Status::Open => {
@@ -49,6 +55,7 @@ pub fn Notices(chat: Chat) -> impl IntoView {
     });
     move || match notice.get() {
         Notice::None => ().into_any(),
+        Notice::Deleted => view! { <p class="cw-notice" role="status">{strings.deleted}</p> }.into_any(),
         Notice::LinkExpired => view! { <p class="cw-notice" role="alert">{strings.link_expired}</p> }.into_any(),
         Notice::Blocked => view! { <p class="cw-notice cw-notice-strong" role="status">{strings.blocked}</p> }.into_any(),
         Notice::Ended => view! {

@@ -1,0 +1,112 @@
+//! Privacy: a visitor deletes their data from the widget, an agent deletes a conversation on
+//! request, and a site's retention erases closed conversations; nothing of them is kept.
+
+use e2e::browser::Browser;
+use e2e::chat::{catch_up, id};
+use e2e::host::HostPage;
+use e2e::{fresh_site, relay, Relay, AGENT_KEY};
+use protocol::http::{agent_conversation_path, ErrorBody};
+use protocol::site::WidgetSettings;
+use protocol::{ClientFrame, Contact, ConversationId, Email, ErrorCode, ServerFrame, SiteId, Status};
+use std::time::Duration;
+
+/// What an agent finds when it opens the conversation now.
+async fn what_is_left(relay: &Relay, conversation: &ConversationId) -> (Status, u64, Contact) {
+    let mut agent = relay.agent("Ana").join(conversation, 0).await.unwrap();
+    match agent.next().await.unwrap() {
+        ServerFrame::Welcome { status, last_seq, contact, .. } => (status, last_seq, contact),
+        other => panic!("{other:?}"),
+    }
+}
+
+async fn listed(relay: &Relay, site: &SiteId, conversation: &ConversationId) -> bool {
+    let list = relay.agent("Ana").conversations(site).await.unwrap();
+    list.conversations.iter().any(|c| &c.conversation_id == conversation)
+}
+
+#[tokio::test]
+async fn a_visitor_deletes_their_data_and_nothing_is_kept() {
+    let relay = relay();
+    let site = fresh_site();
+    let contact = Contact { email: Some(Email::parse("gone@example.com").unwrap()), name: Some("Gone".into()) };
+    let started = relay.visitor().start_with(&site, contact).await.unwrap();
+    let mut visitor = relay.visitor().connect(&started.token, 0).await.unwrap();
+    catch_up(&mut visitor, 0).await;
+    visitor.post(&id("m1"), "my private question").await.unwrap();
+    let mut agent = relay.agent("Ana").join(&started.conversation_id, 0).await.unwrap();
+    catch_up(&mut agent, 0).await;
+
+    agent.send_frame(&ClientFrame::DeleteMyData).await.unwrap();
+    assert!(matches!(agent.next().await.unwrap(), ServerFrame::Error { code: ErrorCode::Forbidden, .. }));
+
+    visitor.send_frame(&ClientFrame::DeleteMyData).await.unwrap();
+    assert_eq!(agent.next().await.unwrap(), ServerFrame::Status { status: Status::Deleted });
+    assert_eq!(what_is_left(relay, &started.conversation_id).await, (Status::Deleted, 0, Contact::default()));
+    assert!(!listed(relay, &site, &started.conversation_id).await, "the inbox forgot it");
+}
+
+#[tokio::test]
+async fn an_agent_deletes_a_conversation_on_request() {
+    let relay = relay();
+    let site = fresh_site();
+    let started = relay.visitor().start(&site).await.unwrap();
+    let mut visitor = relay.visitor().connect(&started.token, 0).await.unwrap();
+    catch_up(&mut visitor, 0).await;
+    visitor.post(&id("m1"), "please forget me").await.unwrap();
+
+    let url = format!("{}{}", relay.origin, agent_conversation_path(&started.conversation_id));
+    let http = reqwest::Client::new();
+    assert_eq!(http.delete(&url).send().await.unwrap().status(), 401);
+    assert_eq!(http.delete(&url).bearer_auth(AGENT_KEY).send().await.unwrap().status(), 200);
+    assert_eq!(visitor.next().await.unwrap(), ServerFrame::Status { status: Status::Deleted });
+    assert_eq!(what_is_left(relay, &started.conversation_id).await.1, 0);
+
+    let nobody = format!("{}{}", relay.origin, agent_conversation_path(&ConversationId::parse(&"ab".repeat(32)).unwrap()));
+    let response = http.delete(&nobody).bearer_auth(AGENT_KEY).send().await.unwrap();
+    assert_eq!(response.json::<ErrorBody>().await.unwrap().error.code, ErrorCode::UnknownConversation);
+}
+
+#[tokio::test]
+async fn closed_conversations_are_erased_after_the_sites_retention() {
+    // A "day" of one second here.
+    let relay = Relay::start_with("retention", &[("RETENTION_DAY_SECONDS", "1")]);
+    let site = fresh_site();
+    let settings = WidgetSettings { retention_days: Some(2), ..WidgetSettings::default() };
+    relay.agent("Admin").put_settings(&site, &settings).await.unwrap();
+    let closed = relay.visitor().start(&site).await.unwrap();
+    let open = relay.visitor().start(&site).await.unwrap();
+    for started in [&closed, &open] {
+        let mut visitor = relay.visitor().connect(&started.token, 0).await.unwrap();
+        catch_up(&mut visitor, 0).await;
+        visitor.post(&id("m1"), "hello").await.unwrap();
+    }
+    let mut agent = relay.agent("Ana").join(&closed.conversation_id, 0).await.unwrap();
+    catch_up(&mut agent, 0).await;
+    agent.send_frame(&ClientFrame::End).await.unwrap();
+    assert_eq!(agent.next().await.unwrap(), ServerFrame::Status { status: Status::Ended });
+
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(what_is_left(&relay, &closed.conversation_id).await.0, Status::Deleted, "erased after two days");
+    assert_eq!(what_is_left(&relay, &open.conversation_id).await, (Status::Open, 1, Contact::default()), "open ones stay");
+}
+
+#[tokio::test]
+async fn the_widget_offers_deletion_and_forgets_everything() {
+    let relay = relay();
+    let site = fresh_site();
+    let page = HostPage::serve(&relay.origin, site.as_str(), "").await;
+    let browser = Browser::open().await;
+    browser.client.goto(&page.url).await.unwrap();
+    browser.open_widget().await;
+    browser.write("delete me later").await;
+    browser.wait_for_texts(".cw-mine .cw-state", &["Sent"]).await;
+    let conversation = browser.conversation(site.as_str()).await;
+
+    browser.widget(".cw-delete").await.click().await.unwrap();
+    browser.widget(".cw-confirm-delete").await.click().await.unwrap();
+    browser.wait_for_texts(".cw-notice", &["Your conversation and email were deleted."]).await;
+    assert!(browser.widget_texts(".cw-body").await.is_empty());
+    assert!(browser.local_storage(&format!("chat-widget:{site}:session")).await.is_none());
+    assert_eq!(what_is_left(relay, &conversation).await.0, Status::Deleted);
+    browser.screenshot("privacy-deleted").await;
+}
