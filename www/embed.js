@@ -18,7 +18,7 @@
   function load() {
     return loading = loading || import(relay + '/widget/widget.js').then(function (m) {
       return m.default({ module_or_path: relay + '/widget/widget_bg.wasm' }).then(function () {
-        var widget = m.mount(root, { site: site, relay: relay, open: wantOpen, lang: data.lang, resume: resume });
+        var widget = m.mount(root, { site: site, relay: relay, open: wantOpen, lang: data.lang, resume: resume, consent: data.consent });
         button.remove();
         w.ChatWidget = function (c, a, b) { widget.command(c, a, b); };
         queue.forEach(function (q) { if (!opens.test(q[0])) widget.command(q[0], q[1], q[2]); });

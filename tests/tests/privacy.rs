@@ -110,3 +110,22 @@ async fn the_widget_offers_deletion_and_forgets_everything() {
     assert_eq!(what_is_left(relay, &conversation).await.0, Status::Deleted);
     browser.screenshot("privacy-deleted").await;
 }
+
+#[tokio::test]
+async fn in_consent_mode_nothing_is_stored_until_the_visitor_opens_the_chat() {
+    let relay = relay();
+    let site = fresh_site();
+    let script = "window.ChatWidget=window.ChatWidget||function(){(ChatWidget.q=ChatWidget.q||[]).push(arguments)};\
+                  ChatWidget('identify', {email: 'careful@example.com'});";
+    let page = HostPage::serve_with_script(&relay.origin, site.as_str(), "data-consent=\"required\"", script).await;
+    let browser = Browser::open().await;
+    browser.client.goto(&page.url).await.unwrap();
+    browser.widget(".cw-mount .cw-launcher").await; // loaded and identified
+    let stored = browser.js("return Object.keys(localStorage).filter(k => k.startsWith('chat-widget:'));", vec![]).await;
+    assert_eq!(stored, serde_json::json!([]), "nothing before consent");
+
+    browser.open_widget().await;
+    let key = format!("chat-widget:{site}:contact");
+    let contact = browser.wait_for("the contact stored", &format!("localStorage.getItem({})", serde_json::to_string(&key).unwrap())).await;
+    assert!(contact.as_str().unwrap().contains("careful@example.com"));
+}

@@ -129,6 +129,9 @@ fn page_hidden() -> bool {
 impl Chat {
     pub fn new(config: WidgetConfig, strings: &'static Strings) -> Chat {
         let site = config.site.clone();
+        if config.consent_required && !config.open {
+            session::require_consent();
+        }
         let stored: Option<Session> = session::load(&site, Slot::Session);
         let linked = config.resume.as_ref().and_then(|token| {
             let conversation_id = ConversationId::parse(token.split('.').nth(2)?).ok()?;
@@ -330,6 +333,20 @@ impl Chat {
     /// The visitor deletes their data: the relay erases the conversation and says `deleted`.
     pub fn delete_my_data(&self) {
         self.send_frame(&ClientFrame::DeleteMyData);
+    }
+
+    /// Consent mode: the visitor opened the chat, so what was held in memory is stored now.
+    fn store_after_consent(&self) {
+        session::grant_consent();
+        let site = self.config().site;
+        let contact = self.contact.get_untracked();
+        if contact != Contact::default() {
+            session::save(&site, Slot::Contact, &contact);
+        }
+        if let Some(session) = self.inner.with_value(|i| i.session.clone()) {
+            session::save(&site, Slot::Session, &session);
+        }
+        self.save_outbox();
     }
 
     /// `shutdown`: forget this visitor on this browser (a shared computer).
@@ -737,6 +754,9 @@ impl Chat {
         });
         Effect::new(move |previous: Option<bool>| {
             let open = chat.open.get();
+            if open && !session::consented() {
+                chat.store_after_consent();
+            }
             chat.open_availability(open);
             match previous {
                 Some(was) if was != open => chat.emit(if open { "open" } else { "close" }, JsValue::NULL),

@@ -15,6 +15,8 @@ pub struct WidgetConfig {
     pub lang: String,
     /// A conversation token from an email link (`#chat-resume=`): reopen that conversation.
     pub resume: Option<String>,
+    /// `data-consent="required"`: store nothing in the browser until the visitor opens the chat.
+    pub consent_required: bool,
 }
 
 impl WidgetConfig {
@@ -30,6 +32,7 @@ impl WidgetConfig {
             .or_else(|| web_sys::window().and_then(|w| w.navigator().language()))
             .unwrap_or_else(|| "en".to_owned());
         let resume = get("resume").and_then(|v| v.as_string()).filter(|t| !t.is_empty());
-        Ok(Self { site, relay: relay.trim_end_matches('/').to_owned(), open, lang, resume })
+        let consent_required = get("consent").and_then(|v| v.as_string()).as_deref() == Some("required");
+        Ok(Self { site, relay: relay.trim_end_matches('/').to_owned(), open, lang, resume, consent_required })
     }
 }

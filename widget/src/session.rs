@@ -6,6 +6,8 @@
 //! - the conversation before the current one, when an agent ended it, so it stays readable.
 //!
 //! Storage can be refused (privacy modes, sandboxed frames): the chat then lasts the page view.
+//! In consent mode (`data-consent="required"`), nothing is written until the visitor opens
+//! the widget.
 
 use protocol::http::ConversationStarted;
 use protocol::{ClientMsgId, Contact, ConversationId, SiteId};
@@ -54,6 +56,24 @@ impl Slot {
     }
 }
 
+thread_local! {
+    static CONSENTED: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
+}
+
+/// Consent mode: hold every write until [`grant_consent`].
+pub fn require_consent() {
+    CONSENTED.set(false);
+}
+
+/// The visitor opened the widget: storing is allowed from now on.
+pub fn grant_consent() {
+    CONSENTED.set(true);
+}
+
+pub fn consented() -> bool {
+    CONSENTED.get()
+}
+
 fn storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok().flatten()
 }
@@ -64,6 +84,9 @@ pub fn load<T: DeserializeOwned>(site: &SiteId, slot: Slot) -> Option<T> {
 }
 
 pub fn save<T: Serialize>(site: &SiteId, slot: Slot, value: &T) {
+    if !consented() {
+        return;
+    }
     if let (Some(storage), Ok(raw)) = (storage(), serde_json::to_string(value)) {
         let _ = storage.set_item(&slot.key(site), &raw);
     }
