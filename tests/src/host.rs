@@ -72,3 +72,20 @@ impl HostPage {
         HostPage { url }
     }
 }
+
+/// A visitor on a customer's page for `site` (its widget talking to `relay`: the relay, or a
+/// network in front of it) who opens the chat and writes `text`; returns once it is stored.
+pub async fn visitor_writes(
+    relay: &str,
+    site: &protocol::SiteId,
+    text: &str,
+) -> (crate::browser::Browser, HostPage, protocol::ConversationId) {
+    let page = HostPage::serve(relay, site.as_str(), "").await;
+    let browser = crate::browser::Browser::open().await;
+    browser.client.goto(&page.url).await.expect("open the customer's page");
+    browser.open_widget().await;
+    browser.write(text).await;
+    browser.wait_for_texts(".cw-mine .cw-state", &["Sent"]).await;
+    let conversation = browser.conversation(site.as_str()).await;
+    (browser, page, conversation)
+}

@@ -188,13 +188,7 @@ fn reply_to(conversation: &ConversationId) -> String {
 async fn a_reply_by_email_lands_in_the_conversation_once_and_live() {
     let relay = relay();
     let site = fresh_site();
-    let page = HostPage::serve(&relay.origin, site.as_str(), "").await;
-    let browser = Browser::open().await;
-    browser.client.goto(&page.url).await.unwrap();
-    browser.open_widget().await;
-    browser.write("Please email me").await;
-    browser.wait_for_texts(".cw-mine .cw-state", &["Sent"]).await;
-    let conversation = browser.conversation(site.as_str()).await;
+    let (browser, _page, conversation) = e2e::host::visitor_writes(&relay.origin, &site, "Please email me").await;
     let mut agent = relay.agent("Ana").join(&conversation, 0).await.unwrap();
     catch_up(&mut agent, 0).await;
 

@@ -94,13 +94,7 @@ async fn closed_conversations_are_erased_after_the_sites_retention() {
 async fn the_widget_offers_deletion_and_forgets_everything() {
     let relay = relay();
     let site = fresh_site();
-    let page = HostPage::serve(&relay.origin, site.as_str(), "").await;
-    let browser = Browser::open().await;
-    browser.client.goto(&page.url).await.unwrap();
-    browser.open_widget().await;
-    browser.write("delete me later").await;
-    browser.wait_for_texts(".cw-mine .cw-state", &["Sent"]).await;
-    let conversation = browser.conversation(site.as_str()).await;
+    let (browser, _page, conversation) = e2e::host::visitor_writes(&relay.origin, &site, "delete me later").await;
 
     browser.widget(".cw-delete").await.click().await.unwrap();
     browser.widget(".cw-confirm-delete").await.click().await.unwrap();

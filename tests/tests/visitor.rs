@@ -4,7 +4,7 @@
 
 use e2e::browser::Browser;
 use e2e::chat::{catch_up, next_message};
-use e2e::host::HostPage;
+use e2e::host::{visitor_writes, HostPage};
 use e2e::network::Network;
 use e2e::{fresh_site, relay};
 use protocol::site::{EmailCapture, Fallback, QuickAction, QuickReply, Theme, WidgetSettings};
@@ -39,13 +39,7 @@ async fn messages_written_while_the_network_is_down_arrive_exactly_once() {
     let site = fresh_site();
     let network = Network::start(&relay().origin).await;
     // The loader is fetched through it too, so the widget's relay is the network's origin.
-    let page = HostPage::serve(&network.origin, site.as_str(), "").await;
-    let browser = Browser::open().await;
-    browser.client.goto(&page.url).await.unwrap();
-    browser.open_widget().await;
-    browser.write("first").await;
-    browser.wait_for_texts(".cw-mine .cw-state", &["Sent"]).await;
-    let conversation = browser.conversation(site.as_str()).await;
+    let (browser, _page, conversation) = visitor_writes(&network.origin, &site, "first").await;
 
     network.cut();
     browser.wait_for_texts(".cw-link-state", &["Reconnecting…"]).await;
@@ -74,14 +68,8 @@ async fn messages_written_while_the_network_is_down_arrive_exactly_once() {
 async fn a_lost_connection_comes_back_by_itself_and_catches_up() {
     let site = fresh_site();
     let network = Network::start(&relay().origin).await;
-    // The loader is fetched through it too, so the widget's relay is the network's origin.
-    let page = HostPage::serve(&network.origin, site.as_str(), "").await;
-    let browser = Browser::open().await;
-    browser.client.goto(&page.url).await.unwrap();
-    browser.open_widget().await;
-    browser.write("hello").await;
-    browser.wait_for_texts(".cw-mine .cw-state", &["Sent"]).await;
-    let mut agent = relay().agent("Ana").join(&browser.conversation(site.as_str()).await, 0).await.unwrap();
+    let (browser, _page, conversation) = visitor_writes(&network.origin, &site, "hello").await;
+    let mut agent = relay().agent("Ana").join(&conversation, 0).await.unwrap();
 
     network.cut();
     browser.wait_for_texts(".cw-link-state", &["Reconnecting…"]).await;
