@@ -1,0 +1,70 @@
+//! Widget open-time benchmark, in a real headless Chromium against the real relay:
+//!
+//!     scripts/build --release && cargo run --release -p e2e --bin open-time
+//!
+//! For each of 10 runs: long tasks while the page loads with only the loader (there must be
+//! none), and the time from the first click on the launcher until the panel is interactive
+//! (the message field is there and focused), with a cold cache (a fresh browser profile) and a
+//! warm one (the same browser, reloaded). Prints medians and extremes.
+
+use e2e::browser::Browser;
+use e2e::Relay;
+use serde_json::Value;
+
+const RUNS: usize = 10;
+
+/// Registered before anything else runs on the page: counts long tasks (≥ 50 ms).
+const OBSERVE_LONG_TASKS: &str = "window.__longTasks = []; \
+    new PerformanceObserver(l => l.getEntries().forEach(e => window.__longTasks.push(e.duration))) \
+      .observe({ type: 'longtask', buffered: true }); return true;";
+
+/// Clicks the launcher and resolves once the message field exists and has focus.
+const CLICK_TO_INTERACTIVE: &str = "const done = arguments[arguments.length - 1];
+    const root = document.getElementById('chat-widget').shadowRoot;
+    const start = performance.now();
+    root.querySelector('.cw-launcher').click();
+    (function check() {
+      const input = root.querySelector('.cw-input');
+      if (input && root.activeElement === input) done(performance.now() - start);
+      else requestAnimationFrame(check);
+    })();";
+
+fn stats(mut values: Vec<f64>) -> String {
+    values.sort_by(f64::total_cmp);
+    let median = values[values.len() / 2];
+    format!("median {median:7.1} ms   min {:7.1}   max {:7.1}", values[0], values[values.len() - 1])
+}
+
+async fn load_and_open(browser: &Browser, url: &str) -> (f64, f64) {
+    browser.client.goto(url).await.unwrap();
+    browser.js(OBSERVE_LONG_TASKS, vec![]).await;
+    // Long tasks of the page load itself, before the widget loads on idle.
+    let load_long: Value = browser.js("return window.__longTasks.reduce((a, b) => a + b, 0);", vec![]).await;
+    browser.wait_for("the loader's launcher", "root && root.querySelector('.cw-launcher')").await;
+    let opened = browser.client.execute_async(CLICK_TO_INTERACTIVE, vec![]).await.unwrap();
+    (load_long.as_f64().unwrap_or(0.0), opened.as_f64().unwrap())
+}
+
+#[tokio::main]
+async fn main() {
+    let profile = std::fs::read_to_string(e2e::repo_root().join("dist/build-profile")).unwrap_or_default();
+    let relay = Relay::start("open-time");
+    let url = format!("{}/", relay.origin);
+
+    let (mut cold, mut warm, mut long_tasks) = (Vec::new(), Vec::new(), Vec::new());
+    for run in 0..RUNS {
+        let browser = Browser::open().await;
+        let (load_long, first) = load_and_open(&browser, &url).await;
+        let (_, again) = load_and_open(&browser, &url).await;
+        long_tasks.push(load_long);
+        cold.push(first);
+        warm.push(again);
+        eprintln!("[open-time] run {}/{RUNS}: cold {first:.1} ms, warm {again:.1} ms", run + 1);
+        browser.close().await;
+    }
+
+    println!("widget open time ({} build, headless Chromium, {RUNS} runs)", profile.trim());
+    println!("  long tasks during page load (loader only): {}", stats(long_tasks));
+    println!("  first click → panel interactive, cold cache: {}", stats(cold));
+    println!("  first click → panel interactive, warm cache: {}", stats(warm));
+}
