@@ -3,6 +3,8 @@
 //! in order; a client that saw an ack never loses that message; unacknowledged ones, resent
 //! with their client ids (as the widget's outbox does), are stored once; and no agent message
 //! is ever emailed twice.
+//!
+//! The longer mode, as a benchmark: `DURABILITY_ROUNDS=200 cargo test --release -p e2e --test durability`.
 
 use agent::Connection;
 use e2e::chat::catch_up;
@@ -12,7 +14,10 @@ use protocol::{ClientMsgId, Contact, Email, Seq, ServerFrame};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-const ROUNDS: usize = 20;
+/// Crashes per run: 20 in the test suite, more with `DURABILITY_ROUNDS`.
+fn rounds() -> usize {
+    std::env::var("DURABILITY_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(20)
+}
 const VISITOR_BURST: usize = 5;
 
 /// Sends a burst without waiting, then collects what was acknowledged before the crash.
@@ -35,7 +40,7 @@ async fn burst(connection: &mut Connection, prefix: &str, round: usize, count: u
 }
 
 #[tokio::test]
-async fn twenty_crashes_lose_no_acknowledged_message_and_double_nothing() {
+async fn crashes_lose_no_acknowledged_message_and_double_nothing() {
     let mut relay = Relay::start("durability");
     let site = fresh_site();
     let settings = WidgetSettings { email_delay_seconds: 1, ..WidgetSettings::default() };
@@ -45,7 +50,7 @@ async fn twenty_crashes_lose_no_acknowledged_message_and_double_nothing() {
 
     let mut acked: BTreeMap<String, Seq> = BTreeMap::new();
     let mut written: Vec<String> = Vec::new();
-    for round in 0..ROUNDS {
+    for round in 0..rounds() {
         let mut visitor = relay.visitor().connect(&started.token, 0).await.unwrap();
         catch_up(&mut visitor, 0).await;
         let mut agent = relay.agent("Ana").join(&started.conversation_id, u64::MAX).await.unwrap();
