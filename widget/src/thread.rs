@@ -52,8 +52,8 @@ impl Thread {
         &self.entries
     }
 
-    /// Highest seq held with nothing missing below it isn't guaranteed by the relay's replay
-    /// alone, so this is simply the highest seq held: replay is always "everything after".
+    /// The highest seq held: a reconnect asks for everything after it. The relay replays
+    /// whole ranges and delivers live messages in order, so nothing below it is missing.
     pub fn last_seq(&self) -> Seq {
         self.entries.iter().filter_map(|e| e.seq).max().unwrap_or(0)
     }
