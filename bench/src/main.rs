@@ -14,8 +14,10 @@
 //! message was lost or duplicated.
 
 mod baseline;
+mod idle;
 mod load;
 mod report;
+mod resume;
 mod rss;
 mod scenarios;
 mod stats;
@@ -134,7 +136,14 @@ async fn run(scenarios: Vec<Scenario>, options: &Options) -> bool {
             eprintln!("[bench] {name} on the {}", kind.name());
             let target = Arc::new(Target::start(kind, &name, options.direct).await);
             let dump = options.dump.as_ref().map(|dir| dir.join(format!("{name}-{}.csv", kind.name())));
-            let outcome = scenario.run(target.clone(), dump).await;
+            // The machine is shared: say how much CPU other work took meanwhile.
+            let (started, busy, ours) = (std::time::Instant::now(), rss::machine_busy(), rss::own_tree_cpu());
+            let mut outcome = scenario.run(target.clone(), dump).await;
+            let others = (rss::machine_busy().saturating_sub(busy)).saturating_sub(rss::own_tree_cpu().saturating_sub(ours));
+            outcome.note(format!(
+                "other work on the machine meanwhile: {:.0}% of one core",
+                100.0 * others.as_secs_f64() / started.elapsed().as_secs_f64()
+            ));
             let target = Arc::try_unwrap(target).unwrap_or_else(|_| panic!("scenario {name} still holds its target"));
             target.stop();
             clean &= outcome.lost == 0 && outcome.duplicated == 0;

@@ -102,6 +102,24 @@ pub fn cpu_time(pid: i32) -> Duration {
     Duration::from_micros(ticks * 1_000_000 / per_sec)
 }
 
+/// CPU time used by this process and everything below it (wrangler, workerd, the baseline).
+pub fn own_tree_cpu() -> Duration {
+    let me = std::process::id() as i32;
+    std::iter::once(me).chain(descendants(me)).map(cpu_time).sum()
+}
+
+/// CPU time all cores have spent busy since boot, from /proc/stat.
+pub fn machine_busy() -> Duration {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let fields: Vec<u64> =
+        stat.lines().next().unwrap_or_default().split_whitespace().skip(1).filter_map(|f| f.parse().ok()).collect();
+    // user nice system idle iowait irq softirq steal: busy is all but idle and iowait.
+    let busy: u64 = fields.iter().take(8).enumerate().filter(|(i, _)| *i != 3 && *i != 4).map(|(_, v)| v).sum();
+    // SAFETY: sysconf has no preconditions.
+    let per_sec = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Duration::from_micros(busy * 1_000_000 / per_sec)
+}
+
 /// The `wrangler dev` we started for the relay on `port`: a child of this process whose
 /// command line has `--port PORT` (wrangler may start a second node below itself with the
 /// same arguments; the top one leads the process group).
@@ -143,7 +161,7 @@ impl Watch {
         let mut parts: Vec<_> = self
             .pids()
             .into_iter()
-            .map(|pid| (if cmdline(pid).iter().any(|a| *a == proxy_flag) { "proxy" } else { "runtime" }, pid))
+            .map(|pid| (if cmdline(pid).contains(&proxy_flag) { "proxy" } else { "runtime" }, pid))
             .collect();
         parts.sort();
         parts

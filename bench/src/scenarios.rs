@@ -7,14 +7,13 @@ use crate::report::Outcome;
 use crate::rss::mib;
 use crate::stats::{ms, Latencies};
 use crate::target::Target;
-use agent::Connection;
-use protocol::{ClientFrame, ServerFrame};
+use crate::{idle, resume};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How many conversations open at once while setting up.
-const OPEN_CONCURRENCY: usize = 16;
+pub const OPEN_CONCURRENCY: usize = 16;
 
 #[derive(Debug, Clone)]
 pub enum Scenario {
@@ -76,8 +75,8 @@ impl Scenario {
                 let plan = Plan { pace: Pace::AfterAck, duration: *duration, drain: Duration::from_secs(10) };
                 live(target, *conversations, plan, dump).await
             }
-            Scenario::Idle { visitors, idle: quiet } => idle(target, *visitors, *quiet).await,
-            Scenario::Resume { histories, missed, repeats } => resume(target, histories, missed, *repeats).await,
+            Scenario::Idle { visitors, idle } => idle::run(target, *visitors, *idle).await,
+            Scenario::Resume { histories, missed, repeats } => resume::run(target, histories, missed, *repeats).await,
         }
     }
 }
@@ -90,7 +89,7 @@ fn latency_rows(outcome: &mut Outcome, label: &str, latencies: &Latencies) {
     }
 }
 
-fn memory_rows(outcome: &mut Outcome, target: &Target) {
+pub fn memory_rows(outcome: &mut Outcome, target: &Target) {
     outcome.row("peak RSS MiB (sampled)", Some(mib(target.memory.peak_kib())));
     outcome.row("peak RSS MiB (VmHWM)", Some(mib(target.memory.hwm_kib())));
     let parts: Vec<String> =
@@ -139,193 +138,5 @@ async fn live(target: Arc<Target>, conversations: usize, plan: Plan, dump: Optio
     outcome.lost = driven.lost;
     outcome.duplicated = driven.duplicated;
     outcome.errors.extend(driven.errors);
-    outcome
-}
-
-async fn idle(target: Arc<Target>, visitors: usize, quiet: Duration) -> Outcome {
-    let mut outcome = Outcome::default();
-    let before = target.memory.now_kib();
-    let opened_at = Instant::now();
-    let mut connections: Vec<Connection> = Vec::with_capacity(visitors);
-    let mut failures: Vec<String> = Vec::new();
-    // Opened in batches so a limit shows up as a count reached, not as thousands of errors.
-    let batch = OPEN_CONCURRENCY * 8;
-    let milestone = (visitors / 4).max(1);
-    while connections.len() < visitors && failures.len() < 20 {
-        let want = batch.min(visitors - connections.len());
-        let mut tasks = tokio::task::JoinSet::new();
-        let permits = Arc::new(tokio::sync::Semaphore::new(OPEN_CONCURRENCY));
-        for _ in 0..want {
-            let (target, permits) = (target.clone(), permits.clone());
-            tasks.spawn(async move {
-                let _permit = permits.acquire_owned().await.expect("semaphore open");
-                load::open_visitor(&target).await.map(|(_, connection)| connection)
-            });
-        }
-        let had = connections.len();
-        while let Some(done) = tasks.join_next().await {
-            match done.expect("open task") {
-                Ok(connection) => connections.push(connection),
-                Err(e) => failures.push(e),
-            }
-        }
-        if had / milestone != connections.len() / milestone {
-            let n = connections.len() / milestone * milestone;
-            outcome.note(format!("RSS with {n} visitors connected: {:.0} MiB", mib(target.memory.now_kib())));
-        }
-    }
-    let open_time = opened_at.elapsed();
-    let fds_at_stop = target.memory.parts_fds();
-    let after_open = target.memory.now_kib();
-    // Hibernation shows as RSS falling while nothing happens: note it every 10 s.
-    let quiet_until = Instant::now() + quiet;
-    let mut waited = Duration::ZERO;
-    while Instant::now() < quiet_until {
-        let step = Duration::from_secs(10).min(quiet_until - Instant::now());
-        tokio::time::sleep(step).await;
-        waited += step;
-        if Instant::now() < quiet_until {
-            outcome.note(format!("RSS after {} s idle: {:.0} MiB", waited.as_secs(), mib(target.memory.now_kib())));
-        }
-    }
-    let after_idle = target.memory.now_kib();
-
-    // Every socket is still there: a ping is answered (by the runtime, without waking the
-    // conversation, on the relay).
-    let mut alive = 0usize;
-    for chunk in connections.chunks_mut(256) {
-        let pings = chunk.iter_mut().map(|c| async move {
-            c.send_text(ClientFrame::PING_TEXT).await.map_err(|e| e.to_string())?;
-            match c.next().await {
-                Ok(ServerFrame::Pong) => Ok(()),
-                Ok(other) => Err(format!("expected pong, got {other:?}")),
-                Err(e) => Err(e.to_string()),
-            }
-        });
-        for result in futures_util::future::join_all(pings).await {
-            match result {
-                Ok(()) => alive += 1,
-                Err(e) => failures.push(format!("ping: {e}")),
-            }
-        }
-    }
-
-    let n = connections.len();
-    outcome.row("visitors connected", Some(n as f64));
-    outcome.row("answered a ping after idling", Some(alive as f64));
-    outcome.row("opening time s", Some(open_time.as_secs_f64()));
-    outcome.row("RSS before MiB", Some(mib(before)));
-    outcome.row("RSS all connected MiB", Some(mib(after_open)));
-    outcome.row("RSS after idling MiB", Some(mib(after_idle)));
-    outcome.row("RSS per visitor KiB (after idling)", (n > 0).then(|| after_idle.saturating_sub(before) as f64 / n as f64));
-    // Where the memory goes: conversations without a socket, then sockets without a new
-    // conversation (all on one).
-    let parts = (visitors / 10).max(20);
-    let before_parts = target.memory.now_kib();
-    let mut started = Vec::new();
-    for _ in 0..parts {
-        match target.visitor().start(&Target::site()).await {
-            Ok(s) => started.push(s),
-            Err(e) => failures.push(format!("start: {e}")),
-        }
-    }
-    let after_conversations = target.memory.now_kib();
-    let mut extra = Vec::new();
-    if let Some(one) = started.first() {
-        for _ in 0..parts {
-            match target.visitor().connect(&one.token, 0).await {
-                Ok(mut c) => match load::catch_up(&mut c, 0).await {
-                    Ok(_) => extra.push(c),
-                    Err(e) => failures.push(e),
-                },
-                Err(e) => failures.push(format!("connect: {e}")),
-            }
-        }
-    }
-    let after_sockets = target.memory.now_kib();
-    let per = |delta: u64, count: usize| (count > 0).then(|| delta as f64 / count as f64);
-    outcome.row(
-        format!("RSS per conversation without socket KiB ({parts})"),
-        per(after_conversations.saturating_sub(before_parts), started.len()),
-    );
-    outcome.row(
-        format!("RSS per extra socket on one conversation KiB ({parts})"),
-        per(after_sockets.saturating_sub(after_conversations), extra.len()),
-    );
-    memory_rows(&mut outcome, &target);
-    if n < visitors {
-        let why = failures.first().cloned().unwrap_or_default();
-        outcome.note(format!("reached {n} of {visitors} visitors; first failure: {why}"));
-        let fds: Vec<String> = fds_at_stop.iter().map(|(part, n)| format!("{part} {n}")).collect();
-        outcome.note(format!(
-            "when opening stopped: server processes {}, open files {} (limit {})",
-            fds_at_stop.len(),
-            fds.join(", "),
-            crate::fd_limit()
-        ));
-    }
-    outcome.errors.extend(failures);
-    // The sockets close when the target is gone (killed first, so closing 10,000 sockets does
-    // not wake 10,000 objects): hand them to a task that outlives this scenario briefly.
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        drop((connections, extra));
-    });
-    outcome
-}
-
-async fn resume(target: Arc<Target>, histories: &[usize], missed: &[usize], repeats: usize) -> Outcome {
-    let mut outcome = Outcome::default();
-    for &length in histories {
-        let (started, mut writer) = match load::open_visitor(&target).await {
-            Ok(opened) => opened,
-            Err(e) => {
-                outcome.errors.push(e);
-                continue;
-            }
-        };
-        let build_start = Instant::now();
-        match load::post_many(&mut writer, length, 64, "h").await {
-            Ok(seqs) if seqs.len() == length => {}
-            Ok(seqs) => outcome.errors.push(format!("history of {length}: only {} acked", seqs.len())),
-            Err(e) => outcome.errors.push(format!("history of {length}: {e}")),
-        }
-        outcome.note(format!("history of {length} messages written in {:.1} s", build_start.elapsed().as_secs_f64()));
-        writer.close().await;
-        let last = length as u64;
-        for &k in missed.iter().filter(|&&k| k <= length) {
-            let mut times = Latencies::default();
-            let mut bytes = 0;
-            for _ in 0..repeats {
-                let t0 = Instant::now();
-                let connected = target.visitor().connect(&started.token, last - k as u64).await;
-                let mut connection = match connected {
-                    Ok(c) => c,
-                    Err(e) => {
-                        outcome.errors.push(format!("resume connect: {e}"));
-                        continue;
-                    }
-                };
-                match load::catch_up(&mut connection, last - k as u64).await {
-                    Ok(caught) => {
-                        times.push(t0.elapsed());
-                        bytes = caught.history_bytes;
-                        let expected: Vec<u64> = (last - k as u64 + 1..=last).collect();
-                        let got: Vec<u64> = caught.messages.iter().map(|m| m.seq).collect();
-                        if got != expected {
-                            let distinct: std::collections::HashSet<_> = got.iter().collect();
-                            outcome.duplicated += (got.len() - distinct.len()) as u64;
-                            outcome.lost += expected.iter().filter(|s| !distinct.contains(s)).count() as u64;
-                        }
-                    }
-                    Err(e) => outcome.errors.push(format!("resume: {e}")),
-                }
-                connection.close().await;
-            }
-            outcome.row(format!("history {length}, K={k}: replay ms"), times.median().map(ms));
-            outcome.row(format!("history {length}, K={k}: replay KiB"), Some(bytes as f64 / 1024.0));
-        }
-    }
-    memory_rows(&mut outcome, &target);
     outcome
 }
