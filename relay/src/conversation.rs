@@ -580,12 +580,31 @@ impl Conversation {
         Ok(answer.json::<protocol::site::SiteView>().await?.settings)
     }
 
+    /// The site's email delay, cached for a few minutes: a visitor who writes has read
+    /// everything, so nearly every agent reply starts a new batch, and asking the site object
+    /// each time was most of a reply's cost (see BENCHMARKS.md).
+    async fn email_delay_ms(&self) -> Result<u64> {
+        const FRESH_MS: u64 = 5 * 60 * 1000;
+        let cached = self.meta("email_delay_cache")?.and_then(|v| {
+            let (delay, at) = v.split_once('@')?;
+            Some((delay.parse::<u64>().ok()?, at.parse::<u64>().ok()?))
+        });
+        match cached {
+            Some((delay, at)) if now_ms().saturating_sub(at) < FRESH_MS => Ok(delay),
+            _ => {
+                let delay = self.site_settings().await?.email_delay_seconds as u64 * 1000;
+                self.set_meta("email_delay_cache", &format!("{delay}@{}", now_ms()))?;
+                Ok(delay)
+            }
+        }
+    }
+
     /// An agent's message that starts an unread batch sets the email's due time.
     async fn schedule_email(&self) -> Result<()> {
         if self.meta("email_due_at")?.is_some() {
             return Ok(()); // this batch already has its time
         }
-        let delay_ms = self.site_settings().await?.email_delay_seconds as u64 * 1000;
+        let delay_ms = self.email_delay_ms().await?;
         let due = now_ms() + delay_ms;
         self.set_meta("email_due_at", &due.to_string())?;
         self.arm(due).await
