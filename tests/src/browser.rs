@@ -141,11 +141,26 @@ impl Browser {
     /// Clicks the launcher (the loader's, or the widget's once it has mounted) until the
     /// panel shows. The loader replaces its launcher when the widget mounts, so a click can
     /// land on one that just went away; then the click is made again.
+    /// A click that lands while the widget is mounting can go unseen (see the session notes);
+    /// like a visitor, it clicks again when the panel has not opened after a few seconds.
     pub async fn open_widget(&self) {
-        for _ in 0..20 {
-            let launcher = self.widget(".cw-launcher").await;
-            if launcher.click().await.is_ok() {
-                break;
+        let panel_open = "root && (() => { const p = root.querySelector('.cw-panel'); return p && p.checkVisibility(); })()";
+        let script = format!(
+            "const host = document.getElementById('chat-widget'); const root = host && host.shadowRoot; return !!({panel_open});"
+        );
+        for _ in 0..4 {
+            for _ in 0..20 {
+                let launcher = self.widget(".cw-launcher").await;
+                if launcher.click().await.is_ok() {
+                    break;
+                }
+            }
+            let deadline = Instant::now() + Duration::from_secs(4);
+            while Instant::now() < deadline {
+                if self.js(&script, vec![]).await == Value::Bool(true) {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
         self.widget(".cw-panel").await;
