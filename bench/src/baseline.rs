@@ -238,6 +238,9 @@ async fn websocket(server: Arc<Server>, stream: TcpStream) {
                     card: None,
                     suggestions: Vec::new(),
                     sent_at,
+                    note: false,
+                    edited: false,
+                    deleted: false,
                 };
                 let _ = tx.send(ServerFrame::Ack { client_id, seq, sent_at }.encode());
                 let frame = ServerFrame::Message { message: message.clone() }.encode();

@@ -54,6 +54,18 @@ pub enum ErrorCode {
     NotFound,
     /// A route that exists but not for this HTTP method.
     MethodNotAllowed,
+    /// A public reply or action that only the conversation's responsible agent may take.
+    NotResponsible,
+    /// The conversation already has a responsible agent.
+    AlreadyAssigned,
+    /// An agent who is offline cannot do this (start a conversation).
+    AgentOffline,
+    /// An admin's action, asked by an agent.
+    AdminOnly,
+    /// An account with this email already exists.
+    AccountExists,
+    /// Email or password wrong (which one is not said).
+    BadCredentials,
     /// Something failed inside the relay; nothing was stored.
     Internal,
 }
@@ -73,7 +85,9 @@ impl ErrorCode {
             | ErrorCode::InvalidUrl
             | ErrorCode::InvalidContent
             | ErrorCode::UnsupportedVersion => 400,
-            ErrorCode::Forbidden => 403,
+            ErrorCode::Forbidden | ErrorCode::NotResponsible | ErrorCode::AdminOnly | ErrorCode::AgentOffline => 403,
+            ErrorCode::AlreadyAssigned | ErrorCode::AccountExists => 409,
+            ErrorCode::BadCredentials => 401,
             ErrorCode::ConversationClosed => 409,
             ErrorCode::RateLimited => 429,
             ErrorCode::FrameTooLarge => 413,
@@ -110,6 +124,12 @@ impl ErrorCode {
             ErrorCode::UnsupportedVersion => "unsupported_version",
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::NotResponsible => "not_responsible",
+            ErrorCode::AlreadyAssigned => "already_assigned",
+            ErrorCode::AgentOffline => "agent_offline",
+            ErrorCode::AdminOnly => "admin_only",
+            ErrorCode::AccountExists => "account_exists",
+            ErrorCode::BadCredentials => "bad_credentials",
             ErrorCode::Internal => "internal",
         }
     }

@@ -3,6 +3,7 @@
 use crate::content::{validate_suggestions, Card, Contact};
 use crate::error::{ErrorCode, ProtocolError};
 use crate::ids::{AgentName, ClientMsgId, ConversationId, Seq};
+use crate::inbox::{AgentId, AgentPresence, Alert, Assignee, InboxEntry};
 use crate::limits::{MAX_BODY_CHARS, MAX_FRAME_BYTES};
 use serde::{Deserialize, Serialize};
 
@@ -112,6 +113,19 @@ pub struct Message {
     /// Relay time when it was stored, milliseconds since the Unix epoch. For display only:
     /// order comes from `seq`.
     pub sent_at: u64,
+    /// A private note between agents: never sent to the visitor.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub note: bool,
+    /// Its author changed the text after sending.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub edited: bool,
+    /// Its author took it back: the body is gone, the place in the thread stays.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub deleted: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// Frames a client (visitor widget or agent) sends to its conversation.
@@ -144,12 +158,31 @@ pub enum ClientFrame {
     DeleteMyData,
     /// Keep-alive; answered by `pong` without waking the conversation.
     Ping,
+    /// An agent takes responsibility for a waiting conversation.
+    Accept,
+    /// The responsible agent (or an admin) hands the conversation to another agent, or back
+    /// to the queue (`to: null`).
+    Transfer {
+        #[serde(default)]
+        to: Option<AgentId>,
+    },
+    /// A private note for the other agents; `@Name` mentions alert that agent.
+    Note { client_id: ClientMsgId, body: String },
+    /// The author changes the text of their own message.
+    Edit { seq: Seq, body: String },
+    /// The author takes back their own message.
+    Retract { seq: Seq },
+    /// An agent stops (or resumes) hearing alerts about this conversation.
+    Subscribe { on: bool },
 }
 
 impl ClientFrame {
     /// Every `type` a client may send.
     pub const TYPES: &'static [&'static str] =
-        &["send", "typing", "read", "set_contact", "end", "block", "set_status", "delete_my_data", "ping"];
+        &[
+        "send", "typing", "read", "set_contact", "end", "block", "set_status", "delete_my_data", "ping", "accept",
+        "transfer", "note", "edit", "retract", "subscribe",
+    ];
 
     /// The exact text of a ping frame. The relay answers it at the socket, so the
     /// text must be byte-for-byte this.
@@ -209,6 +242,10 @@ impl ClientFrame {
                 Ok(ClientFrame::Send { client_id, body, card, suggestions })
             }
             ClientFrame::SetContact { contact } => Ok(ClientFrame::SetContact { contact: contact.validated()? }),
+            ClientFrame::Note { client_id, body } => {
+                Ok(ClientFrame::Note { client_id: ClientMsgId::parse(client_id.as_str())?, body: validate_body(&body)? })
+            }
+            ClientFrame::Edit { seq, body } => Ok(ClientFrame::Edit { seq, body: validate_body(&body)? }),
             other => Ok(other),
         }
     }
@@ -263,6 +300,9 @@ pub enum ServerFrame {
         status: Status,
         read: ReadMarks,
         contact: Contact,
+        /// To agents: who is responsible (none while it waits in the queue).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        assignee: Option<Assignee>,
     },
     /// Replay of the messages after the connection's `after_seq`, in order. A long replay
     /// arrives as several frames.
@@ -296,6 +336,19 @@ pub enum ServerFrame {
     },
     /// Answer to `ping`.
     Pong,
+    /// To agents: the responsible agent changed (none: back in the queue).
+    Assigned {
+        #[serde(default)]
+        assignee: Option<Assignee>,
+    },
+    /// A message was edited or taken back: replace the one with the same seq.
+    Revised { message: Message },
+    /// On agents' site connections: a conversation's inbox entry changed (or is new).
+    Inbox { entry: InboxEntry },
+    /// On agents' site connections: the site's agents, online or not, and their load.
+    Agents { agents: Vec<AgentPresence> },
+    /// On an agent's site connection: something in a conversation needs them.
+    Alert { conversation_id: ConversationId, alert: Alert },
 }
 
 impl ServerFrame {
@@ -335,6 +388,9 @@ mod tests {
             card: None,
             suggestions: vec![],
             sent_at: 1_700_000_000_000,
+            note: false,
+            edited: false,
+            deleted: false,
         }
     }
 
@@ -351,8 +407,15 @@ mod tests {
             ClientFrame::SetStatus { online: true },
             ClientFrame::DeleteMyData,
             ClientFrame::Ping,
+            ClientFrame::Accept,
+            ClientFrame::Transfer { to: Some(crate::inbox::AgentId::parse("ag-00000000000000ff").unwrap()) },
+            ClientFrame::Note { client_id: cid("n1"), body: "@Bo look".into() },
+            ClientFrame::Edit { seq: 3, body: "fixed".into() },
+            ClientFrame::Retract { seq: 3 },
+            ClientFrame::Subscribe { on: false },
         ];
         assert_eq!(frames.len(), ClientFrame::TYPES.len());
+        assert_eq!(ClientFrame::decode(r#"{"type":"transfer"}"#).unwrap(), ClientFrame::Transfer { to: None });
         let with_card = ClientFrame::Send { client_id: cid("c"), body: String::new(), card: Some(card), suggestions: vec!["Yes".into()] };
         assert_eq!(ClientFrame::decode(&with_card.encode()).unwrap(), with_card);
         for frame in frames {
@@ -373,6 +436,7 @@ mod tests {
                 status: Status::Open,
                 read: ReadMarks { visitor: 1, agent: 3 },
                 contact: Contact::default(),
+                assignee: None,
             },
             ServerFrame::History { messages: vec![sample_message(Author::Visitor), sample_message(agent.clone())] },
             ServerFrame::Ack { client_id: cid("x"), seq: 1, sent_at: 5 },
@@ -387,6 +451,12 @@ mod tests {
             ServerFrame::error(ProtocolError::new(ErrorCode::BodyTooLong, "too long"), Some(cid("y"))),
             ServerFrame::error(ProtocolError::new(ErrorCode::MalformedFrame, "bad"), None),
             ServerFrame::Pong,
+            ServerFrame::Assigned { assignee: None },
+            ServerFrame::Revised { message: Message { edited: true, ..sample_message(Author::Visitor) } },
+            ServerFrame::Alert {
+                conversation_id: ConversationId::parse(&"ab".repeat(32)).unwrap(),
+                alert: crate::inbox::Alert::Mentioned { by: AgentName::parse("Bo").unwrap() },
+            },
         ];
         for frame in frames {
             assert_eq!(ServerFrame::decode(&frame.encode()).unwrap(), frame);

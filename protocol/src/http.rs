@@ -2,7 +2,7 @@
 
 use crate::content::Contact;
 use crate::error::ProtocolError;
-use crate::ids::{AgentName, ConversationId, Seq, SiteId};
+use crate::ids::{ConversationId, Seq, SiteId};
 use serde::{Deserialize, Serialize};
 
 /// Optional body of `POST /api/sites/{site}/conversations`: what the visitor already told us
@@ -74,26 +74,13 @@ pub struct ErrorBody {
     pub error: ProtocolError,
 }
 
-/// One line of an agent's conversation list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ConversationSummary {
-    pub conversation_id: ConversationId,
-    /// Milliseconds since the Unix epoch.
-    pub created_at: u64,
-}
-
-/// Answer to `GET /api/agent/sites/{site}/conversations`, newest first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ConversationList {
-    pub conversations: Vec<ConversationSummary>,
-}
-
 /// Query parameter names of the WebSocket routes.
 pub mod query {
     pub const TOKEN: &str = "token";
     pub const AFTER_SEQ: &str = "after_seq";
     pub const VERSION: &str = "v";
-    pub const AGENT_NAME: &str = "name";
+    /// Filters an agent's conversation list to one contact's.
+    pub const EMAIL: &str = "email";
     pub const USER_ID: &str = "user_id";
     pub const USER_HASH: &str = "user_hash";
 }
@@ -136,38 +123,67 @@ pub fn availability_path(site: &SiteId) -> String {
     format!("/api/sites/{site}/availability?{}={}", query::VERSION, crate::PROTOCOL_VERSION)
 }
 
-/// `PUT` a `WidgetSettings` with agent credentials (admins, once accounts exist).
+/// `GET` (agents) or `PUT` (admins) a site's `WidgetSettings`.
 pub fn settings_path(site: &SiteId) -> String {
     format!("/api/agent/sites/{site}/settings")
 }
 
-/// WebSocket with agent credentials: the agent's connection to the site (presence).
-pub fn agent_site_connect_path(site: &SiteId, name: &AgentName) -> String {
-    format!(
-        "/api/agent/sites/{site}/connect?{}={}&{}={}",
-        query::AGENT_NAME,
-        percent_encode(name.as_str()),
-        query::VERSION,
-        crate::PROTOCOL_VERSION
-    )
+/// `GET` (agents) or `PUT` (admins) a site's `InboxSettings`: routing and time limits.
+pub fn inbox_settings_path(site: &SiteId) -> String {
+    format!("/api/agent/sites/{site}/inbox-settings")
 }
 
-/// `GET` with agent credentials: the site's conversations.
+/// `GET` (agents) or `PUT` (admins) a site's `CannedResponses`.
+pub fn canned_path(site: &SiteId) -> String {
+    format!("/api/agent/sites/{site}/canned")
+}
+
+/// `POST` an `Outbound`: an online agent writes first to a known contact.
+pub fn outbound_path(site: &SiteId) -> String {
+    format!("/api/agent/sites/{site}/outbound")
+}
+
+/// `GET` the site's `Analytics` for days `from..=to` (`YYYY-MM-DD`, UTC).
+pub fn analytics_path(site: &SiteId, from: &str, to: &str) -> String {
+    format!("/api/agent/sites/{site}/analytics?from={from}&to={to}")
+}
+
+/// WebSocket with a session: the agent's connection to the site (presence, live inbox,
+/// alerts).
+pub fn agent_site_connect_path(site: &SiteId) -> String {
+    format!("/api/agent/sites/{site}/connect?{}={}", query::VERSION, crate::PROTOCOL_VERSION)
+}
+
+/// `GET` with a session: the site's `Inbox`, most recently active first.
 pub fn agent_conversations_path(site: &SiteId) -> String {
     format!("/api/agent/sites/{site}/conversations")
 }
 
-/// WebSocket with agent credentials: an agent joins a conversation.
-pub fn agent_connect_path(conversation: &ConversationId, name: &AgentName, after_seq: Seq) -> String {
+/// The same, only the conversations of one contact (earlier conversations).
+pub fn contact_conversations_path(site: &SiteId, email: &crate::content::Email) -> String {
+    format!("{}?{}={}", agent_conversations_path(site), query::EMAIL, percent_encode(email.as_str()))
+}
+
+/// WebSocket with a session: an agent opens a conversation (to read along, or to work it).
+pub fn agent_connect_path(conversation: &ConversationId, after_seq: Seq) -> String {
     format!(
-        "/api/agent/conversations/{conversation}/connect?{}={}&{}={after_seq}&{}={}",
-        query::AGENT_NAME,
-        percent_encode(name.as_str()),
+        "/api/agent/conversations/{conversation}/connect?{}={after_seq}&{}={}",
         query::AFTER_SEQ,
         query::VERSION,
         crate::PROTOCOL_VERSION
     )
 }
+
+/// `POST` a `Login`; the answer sets the session cookie.
+pub const LOGIN_PATH: &str = "/api/agent/login";
+/// `POST`: ends the session.
+pub const LOGOUT_PATH: &str = "/api/agent/logout";
+/// `GET`: who is signed in (`SignedIn`).
+pub const ME_PATH: &str = "/api/agent/me";
+/// `GET` the team's accounts; `POST` a `NewAccount` (admins).
+pub const ACCOUNTS_PATH: &str = "/api/agent/accounts";
+/// The session cookie (HttpOnly, SameSite=Strict).
+pub const SESSION_COOKIE: &str = "chat_session";
 
 /// Percent-encodes everything but unreserved URL characters.
 pub fn percent_encode(s: &str) -> String {
@@ -201,8 +217,8 @@ mod tests {
         assert_eq!(start_conversation_path(&site), "/api/sites/demo/conversations");
         assert_eq!(visitor_connect_path("t.k", 4), "/api/connect?token=t.k&after_seq=4&v=1");
         let conv = ConversationId::parse(&"0f".repeat(32)).unwrap();
-        let name = AgentName::parse("Ana María").unwrap();
-        assert!(agent_connect_path(&conv, &name, 0).contains("name=Ana%20Mar%C3%ADa&after_seq=0"));
+        assert!(agent_connect_path(&conv, 0).ends_with("/connect?after_seq=0&v=1"));
+        assert_eq!(percent_encode("Ana María"), "Ana%20Mar%C3%ADa");
     }
 
     #[test]

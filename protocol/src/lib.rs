@@ -16,6 +16,7 @@ pub mod error;
 pub mod frames;
 pub mod http;
 pub mod ids;
+pub mod inbox;
 pub mod limits;
 pub mod site;
 #[cfg(feature = "token")]
@@ -25,6 +26,7 @@ pub use error::{ErrorCode, ProtocolError};
 pub use content::{Card, Contact, Email, Identity, SafeUrl};
 pub use frames::{Author, ClientFrame, EmailStatus, Message, ReadMarks, Role, ServerFrame, Status};
 pub use ids::{AgentName, ClientMsgId, ConversationId, Seq, SiteId};
+pub use inbox::{Account, AccountRole, AgentId, Assignee, InboxEntry};
 
 /// Version of this protocol. A client states it when it connects; the relay answers with
 /// its own in `welcome` and refuses versions it cannot speak.

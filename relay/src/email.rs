@@ -144,6 +144,9 @@ mod tests {
             card: None,
             suggestions: vec![],
             sent_at: 0,
+            note: false,
+            edited: false,
+            deleted: false,
         };
         let context = Context {
             site_name: "Demo <shop>",

@@ -179,7 +179,7 @@ mod tests {
     }
 
     fn stored(seq: Seq, client_id: &str, author: Author) -> Message {
-        Message { seq, client_id: id(client_id), author, body: format!("m{seq}"), card: None, suggestions: vec![], sent_at: 0 }
+        Message { seq, client_id: id(client_id), author, body: format!("m{seq}"), card: None, suggestions: vec![], sent_at: 0, note: false, edited: false, deleted: false }
     }
 
     fn agent() -> Author {
