@@ -7,12 +7,13 @@ mod connection;
 pub use connection::{Connection, ConnectionError};
 
 use protocol::http::{
-    agent_connect_path, agent_conversations_path, agent_site_connect_path, availability_path, settings_path,
-    start_conversation_path, verified_connect_path, visitor_connect_path, widget_view_path, ConversationList, ConversationStarted, ErrorBody,
-    StartConversation,
+    agent_connect_path, agent_conversations_path, agent_site_connect_path, availability_path, canned_path,
+    contact_conversations_path, inbox_settings_path, settings_path, start_conversation_path, verified_connect_path,
+    visitor_connect_path, widget_view_path, ConversationStarted, ErrorBody, StartConversation, ACCOUNTS_PATH, LOGIN_PATH,
 };
+use protocol::inbox::{Account, CannedResponses, Inbox, InboxSettings, Login, NewAccount, SignedIn};
 use protocol::site::{SiteView, WidgetSettings};
-use protocol::{AgentName, ClientFrame, Contact, ConversationId, Identity, ProtocolError, Seq, ServerFrame, SiteId};
+use protocol::{ClientFrame, Contact, ConversationId, Email, Identity, ProtocolError, Seq, ServerFrame, SiteId};
 
 /// An HTTP answer that was not a success: its status and the relay's typed error.
 #[derive(Debug)]
@@ -53,51 +54,107 @@ fn ws_origin(http_origin: &str) -> String {
     }
 }
 
-/// An agent: a name, the relay's origin and the agent key.
+/// A signed-in agent (or admin): the relay's origin, the account and its session token,
+/// presented as `Authorization: Bearer`.
 #[derive(Debug, Clone)]
 pub struct Agent {
     pub relay: String,
-    pub key: String,
-    pub name: AgentName,
+    pub account: Account,
+    session: String,
     http: reqwest::Client,
 }
 
 impl Agent {
-    pub fn new(relay: impl Into<String>, key: impl Into<String>, name: AgentName) -> Self {
-        Self { relay: relay.into().trim_end_matches('/').to_owned(), key: key.into(), name, http: reqwest::Client::new() }
+    /// Signs in with an email and password.
+    pub async fn login(relay: impl Into<String>, email: &Email, password: &str) -> Result<Agent, BoxError> {
+        let relay = relay.into().trim_end_matches('/').to_owned();
+        let http = reqwest::Client::new();
+        let login = Login { email: email.clone(), password: password.to_owned(), bearer: true };
+        let signed_in: SignedIn = check(http.post(format!("{relay}{LOGIN_PATH}")).json(&login).send().await?).await?.json().await?;
+        let session = signed_in.token.ok_or("the relay gave no session token")?;
+        Ok(Agent { relay, account: signed_in.account, session, http })
     }
 
-    /// The site's conversations, newest first.
-    pub async fn conversations(&self, site: &SiteId) -> Result<ConversationList, BoxError> {
-        let url = format!("{}{}", self.relay, agent_conversations_path(site));
-        let response = self.http.get(url).bearer_auth(&self.key).send().await?;
+    /// An agent whose session was opened elsewhere (load tools reuse one sign-in).
+    pub fn with_session(relay: impl Into<String>, account: Account, session: impl Into<String>) -> Agent {
+        Agent { relay: relay.into().trim_end_matches('/').to_owned(), account, session: session.into(), http: reqwest::Client::new() }
+    }
+
+    /// The session token, for callers that speak HTTP themselves.
+    pub fn session(&self) -> &str {
+        &self.session
+    }
+
+    async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, BoxError> {
+        let response = self.http.get(format!("{}{path}", self.relay)).bearer_auth(&self.session).send().await?;
         Ok(check(response).await?.json().await?)
     }
 
+    async fn send_json<B: serde::Serialize, T: serde::de::DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &B,
+    ) -> Result<T, BoxError> {
+        let response = self.http.request(method, format!("{}{path}", self.relay)).bearer_auth(&self.session).json(body).send().await?;
+        Ok(check(response).await?.json().await?)
+    }
+
+    /// The site's inbox, most recently active first.
+    pub async fn conversations(&self, site: &SiteId) -> Result<Inbox, BoxError> {
+        self.get(&agent_conversations_path(site)).await
+    }
+
+    /// One contact's conversations on a site.
+    pub async fn contact_conversations(&self, site: &SiteId, email: &Email) -> Result<Inbox, BoxError> {
+        self.get(&contact_conversations_path(site, email)).await
+    }
+
     /// Opens the agent's site connection and goes online; the agent stays online while the
-    /// returned connection is open. Returns once the relay has confirmed availability.
+    /// returned connection is open (and a short grace after). Returns once the relay has
+    /// confirmed availability.
     pub async fn go_online(&self, site: &SiteId) -> Result<Connection, ConnectionError> {
-        let url = format!("{}{}", ws_origin(&self.relay), agent_site_connect_path(site, &self.name));
-        let mut connection = Connection::open(&url, Some(&self.key)).await?;
+        let mut connection = self.site_connection(site).await?;
         connection.send_frame(&ClientFrame::SetStatus { online: true }).await?;
         loop {
-            if let ServerFrame::Availability { agents_online: true } = connection.next().await? {
-                return Ok(connection);
+            if let ServerFrame::Agents { agents } = connection.next().await? {
+                if agents.iter().any(|a| a.id == self.account.id && a.online) {
+                    return Ok(connection);
+                }
             }
         }
     }
 
-    /// Stores the site's widget settings (admins, once accounts exist); returns them as stored.
-    pub async fn put_settings(&self, site: &SiteId, settings: &WidgetSettings) -> Result<WidgetSettings, BoxError> {
-        let url = format!("{}{}", self.relay, settings_path(site));
-        let response = self.http.put(url).bearer_auth(&self.key).json(settings).send().await?;
-        Ok(check(response).await?.json().await?)
+    /// The agent's site connection (live inbox, agents, alerts), without changing presence.
+    pub async fn site_connection(&self, site: &SiteId) -> Result<Connection, ConnectionError> {
+        let url = format!("{}{}", ws_origin(&self.relay), agent_site_connect_path(site));
+        Connection::open(&url, Some(&self.session)).await
     }
 
-    /// Joins a conversation; the relay replays every message after `after_seq`.
+    /// Stores the site's widget settings (admins); returns them as stored.
+    pub async fn put_settings(&self, site: &SiteId, settings: &WidgetSettings) -> Result<WidgetSettings, BoxError> {
+        self.send_json(reqwest::Method::PUT, &settings_path(site), settings).await
+    }
+
+    /// Stores the site's routing and time limits (admins).
+    pub async fn put_inbox_settings(&self, site: &SiteId, settings: &InboxSettings) -> Result<InboxSettings, BoxError> {
+        self.send_json(reqwest::Method::PUT, &inbox_settings_path(site), settings).await
+    }
+
+    /// Stores the site's canned responses (admins).
+    pub async fn put_canned(&self, site: &SiteId, canned: &CannedResponses) -> Result<CannedResponses, BoxError> {
+        self.send_json(reqwest::Method::PUT, &canned_path(site), canned).await
+    }
+
+    /// Creates an agent or admin (admins).
+    pub async fn create_account(&self, new: &NewAccount) -> Result<Account, BoxError> {
+        self.send_json(reqwest::Method::POST, ACCOUNTS_PATH, new).await
+    }
+
+    /// Opens a conversation; the relay replays every message after `after_seq`.
     pub async fn join(&self, conversation: &ConversationId, after_seq: Seq) -> Result<Connection, ConnectionError> {
-        let url = format!("{}{}", ws_origin(&self.relay), agent_connect_path(conversation, &self.name, after_seq));
-        Connection::open(&url, Some(&self.key)).await
+        let url = format!("{}{}", ws_origin(&self.relay), agent_connect_path(conversation, after_seq));
+        Connection::open(&url, Some(&self.session)).await
     }
 }
 

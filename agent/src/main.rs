@@ -1,4 +1,4 @@
-//! `agent`: answer visitors from a terminal until the console exists.
+//! `agent`: answer visitors from a terminal (the console at /console/ does it in a browser).
 //!
 //!     agent list                     the site's conversations, newest first
 //!     agent reply [ID|latest] TEXT   send one reply
@@ -6,13 +6,15 @@
 //!                                    (the agent is online for the site while joined)
 //!
 //! Options (or environment): --relay (RELAY_URL, default http://127.0.0.1:8787),
-//! --key (AGENT_KEY), --name (AGENT_NAME, default "Agent"), --site (SITE, default demo).
+//! --email (AGENT_EMAIL), --password (AGENT_PASSWORD), --site (SITE, default demo).
+//! `scripts/run` prints the first admin's email and password.
 
 use agent::{Agent, BoxError, Connection};
-use protocol::{AgentName, Author, ClientMsgId, ConversationId, Message, ServerFrame, SiteId};
+use protocol::{Author, ClientMsgId, ConversationId, Email, Message, ServerFrame, SiteId};
 use tokio::io::AsyncBufReadExt;
 
-const USAGE: &str = "usage: agent [--relay URL] [--key KEY] [--name NAME] [--site SITE] (list | reply [ID|latest] TEXT | join [ID|latest])";
+const USAGE: &str =
+    "usage: agent [--relay URL] [--email EMAIL] [--password PASSWORD] [--site SITE] (list | reply [ID|latest] TEXT | join [ID|latest])";
 
 struct Options {
     agent: Agent,
@@ -20,17 +22,17 @@ struct Options {
     command: Vec<String>,
 }
 
-fn options() -> Result<Options, BoxError> {
+async fn options() -> Result<Options, BoxError> {
     let env = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
-    let (mut relay, mut key, mut name, mut site) =
-        (env("RELAY_URL", "http://127.0.0.1:8787"), env("AGENT_KEY", ""), env("AGENT_NAME", "Agent"), env("SITE", "demo"));
+    let (mut relay, mut email, mut password, mut site) =
+        (env("RELAY_URL", "http://127.0.0.1:8787"), env("AGENT_EMAIL", ""), env("AGENT_PASSWORD", ""), env("SITE", "demo"));
     let mut command = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let slot = match arg.as_str() {
             "--relay" => &mut relay,
-            "--key" => &mut key,
-            "--name" => &mut name,
+            "--email" => &mut email,
+            "--password" => &mut password,
             "--site" => &mut site,
             "-h" | "--help" => return Err(USAGE.into()),
             _ => {
@@ -40,10 +42,11 @@ fn options() -> Result<Options, BoxError> {
         };
         *slot = args.next().ok_or(USAGE)?;
     }
-    if key.is_empty() {
-        return Err("set the agent key with --key or AGENT_KEY (scripts/run prints it)".into());
+    if email.is_empty() || password.is_empty() {
+        return Err("sign in with --email and --password, or AGENT_EMAIL and AGENT_PASSWORD (scripts/run prints the admin's)".into());
     }
-    Ok(Options { agent: Agent::new(relay, key, AgentName::parse(&name)?), site: SiteId::parse(&site)?, command })
+    let agent = Agent::login(relay, &Email::parse(&email)?, &password).await?;
+    Ok(Options { agent, site: SiteId::parse(&site)?, command })
 }
 
 async fn resolve(options: &Options, which: Option<&String>) -> Result<ConversationId, BoxError> {
@@ -94,11 +97,13 @@ async fn follow(mut connection: Connection) -> Result<(), BoxError> {
 }
 
 async fn run() -> Result<(), BoxError> {
-    let options = options()?;
+    let options = options().await?;
     match options.command.first().map(String::as_str) {
         Some("list") => {
             for c in options.agent.conversations(&options.site).await?.conversations {
-                println!("{}  created {}", c.conversation_id, c.created_at);
+                let who = c.contact.email.as_ref().map_or("visitor".to_owned(), |e| e.to_string());
+                let owner = c.assignee.as_ref().map_or("waiting".to_owned(), |a| a.name.to_string());
+                println!("{}  {}  {who}  {owner}  {} unread  {}", c.conversation_id, c.status.as_str(), c.unread, c.preview);
             }
         }
         Some("reply") => {

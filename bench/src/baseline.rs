@@ -121,8 +121,12 @@ async fn http(server: Arc<Server>, mut stream: TcpStream) {
     }
 }
 
+/// The name every agent of the baseline writes as.
+pub const AGENT_NAME: &str = "Bench";
+
 /// Who connects, from the path: `/api/connect?token=ID&after_seq=N` or
-/// `/api/agent/conversations/ID/connect?name=NAME&after_seq=N`.
+/// `/api/agent/conversations/ID/connect?after_seq=N` (every agent is [`AGENT_NAME`]: the
+/// baseline checks no session).
 fn parse_connect(uri: &str) -> Option<(String, Author, Seq)> {
     let (path, query_string) = uri.split_once('?')?;
     let param = |name: &str| {
@@ -133,7 +137,7 @@ fn parse_connect(uri: &str) -> Option<(String, Author, Seq)> {
         return Some((param(query::TOKEN)?, Author::Visitor, after_seq));
     }
     let id = path.strip_prefix("/api/agent/conversations/")?.strip_suffix("/connect")?;
-    let name = AgentName::parse(&param(query::AGENT_NAME)?).ok()?;
+    let name = AgentName::parse(AGENT_NAME).ok()?;
     Some((id.to_owned(), Author::Agent { name }, after_seq))
 }
 
@@ -193,6 +197,7 @@ async fn websocket(server: Arc<Server>, stream: TcpStream) {
             status: Status::Open,
             read: ReadMarks::default(),
             contact: Contact::default(),
+            assignee: None,
         };
         let _ = tx.send(welcome.encode());
         for page in room.messages[(after_seq.min(last_seq)) as usize..].chunks(HISTORY_PAGE) {
@@ -267,7 +272,7 @@ mod tests {
     fn parses_both_connect_routes() {
         let (id, author, after) = parse_connect("/api/connect?token=abc&after_seq=4&v=1").unwrap();
         assert_eq!((id.as_str(), author, after), ("abc", Author::Visitor, 4));
-        let (id, author, after) = parse_connect("/api/agent/conversations/ff/connect?name=Bench&after_seq=0&v=1").unwrap();
+        let (id, author, after) = parse_connect("/api/agent/conversations/ff/connect?after_seq=0&v=1").unwrap();
         assert_eq!((id.as_str(), author_key(&author), after), ("ff", "agent:Bench".to_owned(), 0));
         assert!(parse_connect("/nope").is_none());
     }

@@ -69,7 +69,7 @@ pub async fn open_visitor(target: &Target) -> Result<(ConversationStarted, Conne
 
 async fn open_pair(target: &Target) -> Result<Live, String> {
     let (started, visitor) = open_visitor(target).await?;
-    let mut agent = target.agent().join(&started.conversation_id, 0).await.map_err(|e| format!("agent join: {e}"))?;
+    let mut agent = target.agent().await.join(&started.conversation_id, 0).await.map_err(|e| format!("agent join: {e}"))?;
     catch_up(&mut agent, 0).await?;
     Ok(Live { visitor, agent })
 }

@@ -64,6 +64,8 @@ pub struct Target {
     /// baseline server).
     group: i32,
     pub memory: Sampler,
+    kind: Kind,
+    agent: tokio::sync::OnceCell<agent::Agent>,
 }
 
 impl Target {
@@ -86,7 +88,7 @@ impl Target {
         GROUPS.lock().unwrap().push(wrangler);
         let watch = Watch::Workerd { wrangler, port };
         let origin = if direct { runtime_origin(watch) } else { relay.origin };
-        let target = Target { origin, group: wrangler, memory: Sampler::start(watch) };
+        let target = Target { origin, group: wrangler, memory: Sampler::start(watch), kind: Kind::Relay, agent: Default::default() };
         assert!(target.memory.processes() > 0, "no workerd process below wrangler {wrangler}");
         target
     }
@@ -104,15 +106,40 @@ impl Target {
         let addr = line.trim().strip_prefix(baseline::READY_PREFIX).unwrap_or_else(|| panic!("unexpected baseline output {line:?}"));
         // The child is reaped when the group is killed; its handle is not needed.
         std::mem::forget(child);
-        Target { origin: format!("http://{addr}"), group: pid, memory: Sampler::start(Watch::Process(pid)) }
+        Target {
+            origin: format!("http://{addr}"),
+            group: pid,
+            memory: Sampler::start(Watch::Process(pid)),
+            kind: Kind::Baseline,
+            agent: Default::default(),
+        }
     }
 
     pub fn visitor(&self) -> agent::Visitor {
         agent::Visitor::new(&self.origin)
     }
 
-    pub fn agent(&self) -> agent::Agent {
-        agent::Agent::new(&self.origin, e2e::AGENT_KEY, AgentName::parse("Bench").expect("valid name"))
+    /// The agent that answers: the relay's first admin, signed in once per target (the
+    /// baseline takes any session).
+    pub async fn agent(&self) -> agent::Agent {
+        self.agent
+            .get_or_init(|| async {
+                let email = protocol::Email::parse(e2e::ADMIN_EMAIL).expect("valid email");
+                match self.kind {
+                    Kind::Relay => agent::Agent::login(&self.origin, &email, e2e::ADMIN_PASSWORD).await.expect("the admin signs in"),
+                    Kind::Baseline => {
+                        let account = protocol::Account {
+                            id: protocol::AgentId::parse("ag-00000000000000be").expect("valid id"),
+                            email,
+                            name: AgentName::parse(baseline::AGENT_NAME).expect("valid name"),
+                            role: protocol::AccountRole::Admin,
+                        };
+                        agent::Agent::with_session(&self.origin, account, "baseline")
+                    }
+                }
+            })
+            .await
+            .clone()
     }
 
     pub fn site() -> SiteId {

@@ -162,6 +162,14 @@ pub enum Card {
 }
 
 impl Card {
+    /// What the card says in one line (an inbox preview).
+    pub fn label(&self) -> &str {
+        match self {
+            Card::Article { title, .. } => title,
+            Card::Link { label, .. } => label,
+        }
+    }
+
     pub fn validated(self) -> Result<Card, ProtocolError> {
         Ok(match self {
             Card::Article { title, summary, url } => Card::Article {

@@ -2,7 +2,11 @@
 //!
 //! - `SITES`: comma-separated site ids this relay serves (a `[vars]` entry).
 //! - `TOKEN_SECRET`: key for visitor tokens (a secret; `.dev.vars` locally).
-//! - `AGENT_KEY`: bearer key the agent client presents until the console brings accounts.
+//! - `ADMIN_EMAIL`, `ADMIN_PASSWORD` (secrets), `ADMIN_NAME`: the first admin, created when
+//!   they first sign in while the team has no account.
+//! - `MINUTE_SECONDS`: how long a minute of the inbox's time limits lasts (60; tests shorten it).
+//! - `PRESENCE_GRACE_SECONDS`: how long after an agent's last console tab closes they go
+//!   offline (default 30; tests shorten it).
 //! - `EMAIL_FROM`, `EMAIL_REPLY_DOMAIN`: sender of the unread-reply emails and the domain of
 //!   the per-conversation reply addresses (`[vars]`).
 //! - `INBOUND_SECRET`: key the mail provider signs inbound replies with (a secret).
@@ -29,8 +33,32 @@ pub fn token_secret(env: &Env) -> Result<Vec<u8>, ProtocolError> {
     required(env, "TOKEN_SECRET").map(String::into_bytes)
 }
 
-pub fn agent_key(env: &Env) -> Result<String, ProtocolError> {
-    required(env, "AGENT_KEY")
+/// The first admin's email and password, when configured.
+pub fn first_admin(env: &Env) -> Option<(String, String)> {
+    Some((required(env, "ADMIN_EMAIL").ok()?, required(env, "ADMIN_PASSWORD").ok()?))
+}
+
+pub fn first_admin_name(env: &Env) -> String {
+    optional(env, "ADMIN_NAME", "Admin")
+}
+
+/// How long a "minute" of the inbox's time limits is (60 s; tests shorten it).
+pub fn minute_ms(env: &Env) -> u64 {
+    number(env, "MINUTE_SECONDS", 60) as u64 * 1000
+}
+
+pub fn presence_grace_ms(env: &Env) -> u64 {
+    number(env, "PRESENCE_GRACE_SECONDS", 30) as u64 * 1000
+}
+
+/// Sign-in attempts per IP per 15 minutes.
+pub fn logins_per_window(env: &Env) -> u32 {
+    number(env, "LIMIT_LOGINS_PER_15_MINUTES", 10)
+}
+
+/// Every site this relay serves.
+pub fn sites(env: &Env) -> Result<Vec<SiteId>, ProtocolError> {
+    Ok(required(env, "SITES")?.split(',').filter_map(|s| SiteId::parse(s.trim()).ok()).collect())
 }
 
 /// The site, if this relay serves it.

@@ -23,9 +23,11 @@
 use crate::{config, email, reply};
 use protocol::limits::HISTORY_PAGE;
 use protocol::token::{self, reply_address, VisitorGrant};
+use protocol::inbox::Alert;
 use protocol::{
-    AgentName, Author, Card, ClientFrame, ClientMsgId, Contact, ConversationId, Email, EmailStatus, ErrorCode,
-    Message, ProtocolError, ReadMarks, Role, SafeUrl, Seq, ServerFrame, SiteId, Status, PROTOCOL_VERSION,
+    AgentId, AgentName, Assignee, Author, Card, ClientFrame, ClientMsgId, Contact, ConversationId, Email, EmailStatus,
+    ErrorCode, InboxEntry, Message, ProtocolError, ReadMarks, Role, SafeUrl, Seq, ServerFrame, SiteId, Status,
+    PROTOCOL_VERSION,
 };
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
@@ -43,8 +45,35 @@ pub struct InitConversation {
     /// The relay's public origin, for links in emails.
     pub origin: String,
     pub page_url: Option<SafeUrl>,
+    /// The visitor's browser, in a word or two ("Firefox on Android").
+    pub browser: Option<String>,
     /// The site's verified user this conversation belongs to.
     pub user_id: Option<String>,
+    /// An agent's outbound conversation: theirs from the start, with their first message.
+    pub outbound: Option<Outbound>,
+}
+
+/// The first message of a conversation an agent starts.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Outbound {
+    pub assignee: Assignee,
+    pub body: String,
+}
+
+/// "Firefox on Android" from a User-Agent header: enough for an agent to picture the visitor.
+pub fn browser_name(user_agent: &str) -> String {
+    let browser = [("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"), ("Safari/", "Safari")]
+        .into_iter()
+        .find(|(marker, _)| user_agent.contains(marker))
+        .map_or("A browser", |(_, name)| name);
+    let system = [("Android", "Android"), ("iPhone", "iOS"), ("iPad", "iOS"), ("Windows", "Windows"), ("Mac OS", "macOS"), ("Linux", "Linux")]
+        .into_iter()
+        .find(|(marker, _)| user_agent.contains(marker))
+        .map(|(_, name)| name);
+    match system {
+        Some(system) => format!("{browser} on {system}"),
+        None => browser.to_owned(),
+    }
 }
 
 /// Where a conversation stands, for the Worker (a verified user's returning start).
@@ -65,12 +94,6 @@ const LINK_LIFETIME_SECS: u64 = 14 * 24 * 60 * 60;
 /// Sending attempts before the agents are told the email failed.
 const EMAIL_ATTEMPTS: u32 = 5;
 
-/// Internal answer to [`InitConversation`].
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ConversationInitialised {
-    pub created_at: u64,
-}
-
 /// Who is on the other end of a socket; kept in the socket's attachment so it survives
 /// hibernation.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -81,6 +104,11 @@ pub struct Peer {
     /// A verified visitor: the user the Worker checked.
     #[serde(default, skip_serializing)]
     pub user: Option<String>,
+    /// An agent's account.
+    #[serde(default)]
+    pub agent: Option<Assignee>,
+    #[serde(default)]
+    pub admin: bool,
 }
 
 impl Peer {
@@ -93,8 +121,8 @@ impl Peer {
 
     /// Client ids are unique per author, so one author cannot collide with another's ids.
     fn author_key(&self) -> String {
-        match &self.name {
-            Some(name) if self.role == Role::Agent => format!("agent:{name}"),
+        match &self.agent {
+            Some(agent) if self.role == Role::Agent => format!("agent:{}", agent.id),
             _ => "visitor".to_owned(),
         }
     }
@@ -110,6 +138,13 @@ pub fn connect_url(peer: &Peer, after_seq: Seq) -> String {
     if let Some(user) = &peer.user {
         url.push_str("&user=");
         url.push_str(&protocol::http::percent_encode(user));
+    }
+    if let Some(agent) = &peer.agent {
+        url.push_str("&agent=");
+        url.push_str(agent.id.as_str());
+        if peer.admin {
+            url.push_str("&admin=1");
+        }
     }
     url
 }
@@ -134,6 +169,11 @@ struct MessageRow {
     card: Option<String>,
     suggestions: Option<String>,
     sent_at: i64,
+    note: i64,
+    edited: i64,
+    deleted: i64,
+    #[serde(default)]
+    author_key: String,
 }
 
 impl MessageRow {
@@ -150,6 +190,9 @@ impl MessageRow {
             card: self.card.and_then(|c| serde_json::from_str(&c).ok()),
             suggestions: self.suggestions.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default(),
             sent_at: self.sent_at as u64,
+            note: self.note != 0,
+            edited: self.edited != 0,
+            deleted: self.deleted != 0,
         })
     }
 }
@@ -182,6 +225,24 @@ fn forbidden(what: &str) -> ProtocolError {
     ProtocolError::new(ErrorCode::Forbidden, format!("{what} is for agents only"))
 }
 
+/// What handling a frame did.
+struct Handled {
+    /// A message to acknowledge.
+    stored: Option<Stored>,
+    /// The inbox entry changed.
+    inbox_changed: bool,
+}
+
+impl Handled {
+    fn nothing() -> Handled {
+        Handled { stored: None, inbox_changed: false }
+    }
+
+    fn inbox() -> Handled {
+        Handled { stored: None, inbox_changed: true }
+    }
+}
+
 /// What storing a message did.
 struct Stored {
     message: Message,
@@ -195,6 +256,8 @@ struct Post {
     body: String,
     card: Option<Card>,
     suggestions: Vec<String>,
+    /// A private note between agents.
+    note: bool,
 }
 
 impl Conversation {
@@ -219,6 +282,10 @@ impl Conversation {
             )",
             None,
         )?;
+        // Columns added since the first version; adding one that exists fails, harmlessly.
+        for column in ["note", "edited", "deleted"] {
+            let _ = sql.exec(&format!("ALTER TABLE messages ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0"), None);
+        }
         Ok(())
     }
 
@@ -257,21 +324,40 @@ impl Conversation {
         Ok(row.last_seq.unwrap_or(0) as Seq)
     }
 
-    fn messages_after(&self, after_seq: Seq, limit: usize) -> Result<Vec<Message>> {
+    /// The newest message the visitor can see (private notes are not theirs).
+    fn last_public_seq(&self) -> Result<Seq> {
+        let row: MaxSeqRow = self.sql().exec("SELECT MAX(seq) AS last_seq FROM messages WHERE note = 0", None)?.one()?;
+        Ok(row.last_seq.unwrap_or(0) as Seq)
+    }
+
+    /// Messages after a seq, in order; `with_notes` for agents only.
+    fn messages_after(&self, after_seq: Seq, limit: usize, with_notes: bool) -> Result<Vec<Message>> {
         let rows: Vec<MessageRow> = self
             .sql()
             .exec(
-                "SELECT seq, client_id, author_role, author_name, body, card, suggestions, sent_at FROM messages
-                 WHERE seq > ? ORDER BY seq LIMIT ?",
-                vec![SqlStorageValue::try_from_i64(after_seq as i64)?, (limit as i64).into()],
+                "SELECT seq, client_id, author_role, author_name, body, card, suggestions, sent_at, note, edited, deleted FROM messages
+                 WHERE seq > ? AND (note = 0 OR ?) ORDER BY seq LIMIT ?",
+                vec![SqlStorageValue::try_from_i64(after_seq as i64)?, (with_notes as i64).into(), (limit as i64).into()],
             )?
             .to_array()?;
         Ok(rows.into_iter().filter_map(MessageRow::into_message).collect())
     }
 
-    fn init(&self, request: InitConversation) -> Result<ConversationInitialised> {
-        if let Some(existing) = self.meta("created_at")? {
-            return Ok(ConversationInitialised { created_at: existing.parse().unwrap_or_default() });
+    fn message(&self, seq: Seq) -> Result<Option<MessageRow>> {
+        let rows: Vec<MessageRow> = self
+            .sql()
+            .exec(
+                "SELECT seq, client_id, author_role, author_name, body, card, suggestions, sent_at, note, edited, deleted, author_key
+                 FROM messages WHERE seq = ?",
+                vec![SqlStorageValue::try_from_i64(seq as i64)?],
+            )?
+            .to_array()?;
+        Ok(rows.into_iter().next())
+    }
+
+    async fn init(&self, request: InitConversation) -> Result<()> {
+        if self.meta("created_at")?.is_some() {
+            return Ok(());
         }
         let now = now_ms();
         self.set_meta("site", request.site.as_str())?;
@@ -281,11 +367,22 @@ impl Conversation {
         if let Some(page) = &request.page_url {
             self.set_meta("page_url", page.as_str())?;
         }
+        if let Some(browser) = &request.browser {
+            self.set_meta("browser", browser)?;
+        }
         if let Some(user) = &request.user_id {
             self.set_meta("user_id", user)?;
         }
         self.store_contact(&request.contact)?;
-        Ok(ConversationInitialised { created_at: now })
+        let Some(outbound) = request.outbound else { return self.sync_inbox(true).await };
+        // An agent's first message: theirs, and mailed at once (the contact is not here).
+        self.set_assignee(Some(&outbound.assignee))?;
+        let peer = Peer { role: Role::Agent, name: Some(outbound.assignee.name.clone()), user: None, agent: Some(outbound.assignee), admin: false };
+        let post = Post { client_id: ClientMsgId::parse("outbound-1").expect("a valid id"), body: outbound.body, card: None, suggestions: Vec::new(), note: false };
+        self.store(&peer, post).map_err(|e| worker::Error::RustError(e.message))?;
+        self.set_meta("email_due_at", &now.to_string())?;
+        self.arm(now).await?;
+        self.sync_inbox(false).await
     }
 
     fn store_contact(&self, contact: &Contact) -> Result<()> {
@@ -306,6 +403,10 @@ impl Conversation {
         let param = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
         let role = if param("role").as_deref() == Some("agent") { Role::Agent } else { Role::Visitor };
         let name = param("name").and_then(|n| AgentName::parse(&n).ok());
+        let agent = match (&name, param("agent").and_then(|id| AgentId::parse(&id).ok())) {
+            (Some(name), Some(id)) if role == Role::Agent => Some(Assignee { id, name: name.clone() }),
+            _ => None,
+        };
         let after_seq: Seq = param("after_seq").and_then(|s| s.parse().ok()).unwrap_or(0);
         // The Worker verified `user` when the site verifies identities; it must be this
         // conversation's user.
@@ -313,7 +414,7 @@ impl Conversation {
         if role == Role::Visitor && user.is_some() && user != self.meta("user_id")? {
             return reply::refuse(&req, ProtocolError::new(ErrorCode::InvalidIdentity, "this is another user's conversation"));
         }
-        let peer = Peer { role, name, user: None };
+        let peer = Peer { role, name, user: None, agent, admin: param("admin").is_some() };
 
         let pair = WebSocketPair::new()?;
         self.state.accept_websocket_with_tags(&pair.server, &[role.as_str()]);
@@ -321,7 +422,8 @@ impl Conversation {
 
         let conversation_id = ConversationId::parse(&self.state.id().to_string())
             .map_err(|e| worker::Error::RustError(e.to_string()))?;
-        let last_seq = self.last_seq()?;
+        let is_agent = role == Role::Agent;
+        let last_seq = if is_agent { self.last_seq()? } else { self.last_public_seq()? };
         send(
             &pair.server,
             &ServerFrame::Welcome {
@@ -332,11 +434,12 @@ impl Conversation {
                 status: self.status()?,
                 read: self.read_marks()?,
                 contact: self.contact()?,
+                assignee: if is_agent { self.assignee()? } else { None },
             },
         );
         let mut cursor = after_seq;
         while cursor < last_seq {
-            let page = self.messages_after(cursor, HISTORY_PAGE)?;
+            let page = self.messages_after(cursor, HISTORY_PAGE, is_agent)?;
             let Some(last) = page.last() else { break };
             cursor = last.seq;
             send(&pair.server, &ServerFrame::History { messages: page });
@@ -360,13 +463,245 @@ impl Conversation {
         }
     }
 
+    /// Sends a frame to every agent connection but `except`.
+    fn broadcast_to_agents(&self, frame: &ServerFrame, except: Option<&WebSocket>) {
+        let text = frame.encode();
+        for socket in self.state.get_websockets_with_tag(Role::Agent.as_str()) {
+            if Some(&socket) != except {
+                let _ = socket.send_with_str(&text);
+            }
+        }
+    }
+
+    /// A new or revised message goes to whoever may see it: notes to agents only.
+    fn publish(&self, frame: &ServerFrame, note: bool, except: Option<&WebSocket>) {
+        if note {
+            self.broadcast_to_agents(frame, except);
+        } else {
+            self.broadcast(frame, except);
+        }
+    }
+
+    // ---- who is responsible ------------------------------------------------------------
+
+    fn assignee(&self) -> Result<Option<Assignee>> {
+        Ok(self.meta("assignee")?.and_then(|json| serde_json::from_str(&json).ok()))
+    }
+
+    fn set_assignee(&self, assignee: Option<&Assignee>) -> Result<()> {
+        match assignee {
+            Some(assignee) => self.set_meta("assignee", &serde_json::to_string(assignee).unwrap_or_default())?,
+            None => {
+                self.sql().exec("DELETE FROM meta WHERE key = 'assignee'", None)?;
+            }
+        }
+        self.broadcast_to_agents(&ServerFrame::Assigned { assignee: assignee.cloned() }, None);
+        Ok(())
+    }
+
+    /// A public reply needs the responsible agent; replying to a waiting conversation
+    /// makes the agent responsible. Returns whether the assignment changed.
+    fn claim_for_reply(&self, peer: &Peer) -> std::result::Result<(), ProtocolError> {
+        let me = peer.agent.as_ref().ok_or_else(|| forbidden("replying"))?;
+        match self.assignee().map_err(internal)? {
+            Some(current) if current.id == me.id => Ok(()),
+            Some(current) => Err(ProtocolError::new(
+                ErrorCode::NotResponsible,
+                format!("{} is responsible for this conversation: write a private note instead", current.name),
+            )),
+            None => self.set_assignee(Some(me)).map_err(internal),
+        }
+    }
+
+    fn accept(&self, peer: &Peer) -> std::result::Result<(), ProtocolError> {
+        let me = peer.agent.as_ref().ok_or_else(|| forbidden("accepting"))?;
+        if self.status().map_err(internal)? != Status::Open {
+            return Err(ProtocolError::new(ErrorCode::ConversationClosed, "this conversation is closed"));
+        }
+        match self.assignee().map_err(internal)? {
+            Some(current) if current.id == me.id => Ok(()),
+            Some(current) => Err(ProtocolError::new(ErrorCode::AlreadyAssigned, format!("{} is already responsible", current.name))),
+            None => self.set_assignee(Some(me)).map_err(internal),
+        }
+    }
+
+    /// The responsible agent (or an admin) hands the conversation on. The target must be an
+    /// agent the site knows; `None` puts it back in the queue.
+    async fn transfer(&self, peer: &Peer, to: Option<AgentId>) -> std::result::Result<(), ProtocolError> {
+        let me = peer.agent.as_ref().ok_or_else(|| forbidden("transferring"))?;
+        let current = self.assignee().map_err(internal)?;
+        if !peer.admin && current.as_ref().is_some_and(|c| c.id != me.id) {
+            return Err(ProtocolError::new(ErrorCode::NotResponsible, "only the responsible agent may transfer this conversation"));
+        }
+        let target = match to {
+            None => None,
+            Some(id) => {
+                let agents = crate::site::agents(&self.site_stub()?).await.map_err(internal)?;
+                let known = agents.into_iter().find(|a| a.id == id);
+                let known = known.ok_or_else(|| ProtocolError::new(ErrorCode::InvalidId, "no such agent on this site"))?;
+                Some(Assignee { id: known.id, name: known.name })
+            }
+        };
+        self.set_assignee(target.as_ref()).map_err(internal)?;
+        if let Some(target) = target.filter(|t| t.id != me.id) {
+            self.alert(&target.id, Alert::Assigned).await.map_err(internal)?;
+        }
+        Ok(())
+    }
+
+    fn site_stub(&self) -> std::result::Result<worker::Stub, ProtocolError> {
+        let site = self.site().map_err(internal)?.ok_or_else(|| ProtocolError::new(ErrorCode::UnknownConversation, "no such conversation"))?;
+        let namespace = self.env.durable_object("SITE_OBJECTS").map_err(internal)?;
+        namespace.id_from_name(site.as_str()).and_then(|id| id.get_stub()).map_err(internal)
+    }
+
+    fn id(&self) -> Result<ConversationId> {
+        ConversationId::parse(&self.state.id().to_string()).map_err(|e| worker::Error::RustError(e.message))
+    }
+
+    /// Tells one agent, unless they muted this conversation.
+    async fn alert(&self, agent: &AgentId, alert: Alert) -> Result<()> {
+        if self.muted()?.contains(agent) {
+            return Ok(());
+        }
+        let stub = self.site_stub().map_err(|e| worker::Error::RustError(e.message))?;
+        crate::site::alert(&stub, agent, &self.id()?, &alert).await
+    }
+
+    fn muted(&self) -> Result<Vec<AgentId>> {
+        Ok(self.meta("muted")?.and_then(|json| serde_json::from_str(&json).ok()).unwrap_or_default())
+    }
+
+    fn set_muted(&self, agent: &AgentId, muted: bool) -> Result<()> {
+        let mut list = self.muted()?;
+        list.retain(|a| a != agent);
+        if muted {
+            list.push(agent.clone());
+        }
+        self.set_meta("muted", &serde_json::to_string(&list).unwrap_or_default())
+    }
+
+    /// Alerts the agents a private note mentions.
+    async fn alert_mentions(&self, peer: &Peer, body: &str) -> Result<()> {
+        let Some(by) = &peer.agent else { return Ok(()) };
+        let stub = self.site_stub().map_err(|e| worker::Error::RustError(e.message))?;
+        let agents = crate::site::agents(&stub).await?;
+        let names: Vec<AgentName> = agents.iter().map(|a| a.name.clone()).collect();
+        for name in protocol::inbox::mentions(body, names.iter()) {
+            for agent in agents.iter().filter(|a| &a.name == name && a.id != by.id) {
+                self.alert(&agent.id, Alert::Mentioned { by: by.name.clone() }).await?;
+            }
+        }
+        Ok(())
+    }
+
+    // ---- the inbox ---------------------------------------------------------------------
+
+    /// This conversation as the inbox lists it.
+    fn inbox_entry(&self) -> Result<InboxEntry> {
+        #[derive(Deserialize)]
+        struct Count {
+            n: i64,
+        }
+        let marks = self.read_marks()?;
+        let unread: Count = self
+            .sql()
+            .exec(
+                "SELECT COUNT(*) AS n FROM messages WHERE author_role = 'visitor' AND seq > ?",
+                vec![SqlStorageValue::try_from_i64(marks.agent as i64)?],
+            )?
+            .one()?;
+        let created_at: u64 = self.meta("created_at")?.and_then(|v| v.parse().ok()).unwrap_or(0);
+        let last = self.last_public_seq()?;
+        let newest = if last > 0 { self.messages_after(last - 1, 1, false)?.into_iter().next() } else { None };
+        let preview = newest
+            .as_ref()
+            .map(|m| match (&m.card, m.deleted) {
+                (_, true) => String::new(),
+                (Some(card), _) if m.body.is_empty() => card.label().to_owned(),
+                _ => m.body.chars().take(140).collect(),
+            })
+            .unwrap_or_default();
+        Ok(InboxEntry {
+            conversation_id: self.id()?,
+            status: self.status()?,
+            assignee: self.assignee()?,
+            contact: self.contact()?,
+            created_at,
+            updated_at: newest.map_or(created_at, |m| m.sent_at),
+            last_seq: last,
+            unread: unread.n as u32,
+            preview,
+            first_response_at: self.meta("first_response_at")?.and_then(|v| v.parse().ok()),
+            page_url: self.meta("page_url")?,
+            browser: self.meta("browser")?,
+        })
+    }
+
+    /// Puts this conversation's current entry in the site's inbox (`new`: it just started,
+    /// so routing may hand it to an agent).
+    async fn sync_inbox(&self, new: bool) -> Result<()> {
+        if self.status()? == Status::Deleted {
+            return Ok(());
+        }
+        let entry = self.inbox_entry()?;
+        let put = crate::site::PutEntry { unread_since: self.unread_since(entry.unread)?, muted: self.muted()?, new, entry };
+        let stub = self.site_stub().map_err(|e| worker::Error::RustError(e.message))?;
+        let answer = crate::site::put_entry(&stub, &put).await?;
+        if let Some(assignee) = answer.assign {
+            // Routing chose an agent: the site already counts them.
+            self.set_assignee(Some(&assignee))?;
+            let entry = self.inbox_entry()?;
+            let put = crate::site::PutEntry { unread_since: self.unread_since(entry.unread)?, muted: self.muted()?, new: false, entry };
+            crate::site::put_entry(&stub, &put).await?;
+            self.alert(&assignee.id, Alert::Assigned).await?;
+        }
+        self.schedule_auto_close(put.entry.updated_at + answer.auto_close_ms).await
+    }
+
+    /// When the oldest visitor message no agent has read was written.
+    fn unread_since(&self, unread: u32) -> Result<Option<u64>> {
+        if unread == 0 {
+            return Ok(None);
+        }
+        #[derive(Deserialize)]
+        struct At {
+            sent_at: Option<i64>,
+        }
+        let at: At = self
+            .sql()
+            .exec(
+                "SELECT MIN(sent_at) AS sent_at FROM messages WHERE author_role = 'visitor' AND seq > ?",
+                vec![SqlStorageValue::try_from_i64(self.read_marks()?.agent as i64)?],
+            )?
+            .one()?;
+        Ok(at.sent_at.map(|v| v as u64))
+    }
+
+    /// An open conversation quiet for the site's inactivity period ends by itself.
+    async fn schedule_auto_close(&self, due: u64) -> Result<()> {
+        if self.status()? != Status::Open {
+            return Ok(());
+        }
+        self.set_meta("close_at", &due.to_string())?;
+        self.arm(due).await
+    }
+
+    /// Best effort after the change is stored and answered: the inbox catches up with the
+    /// next change if this fails.
+    async fn sync_inbox_logged(&self) {
+        if let Err(err) = self.sync_inbox(false).await {
+            worker::console_error!("conversation: could not update the inbox: {err}");
+        }
+    }
+
     /// Stores a message once; a known client id gives back the message it already is.
     fn store(&self, peer: &Peer, post: Post) -> std::result::Result<Stored, ProtocolError> {
         let author_key = peer.author_key();
         let sql = self.sql();
         let known: Vec<MessageRow> = sql
             .exec(
-                "SELECT seq, client_id, author_role, author_name, body, card, suggestions, sent_at FROM messages
+                "SELECT seq, client_id, author_role, author_name, body, card, suggestions, sent_at, note, edited, deleted FROM messages
                  WHERE author_key = ? AND client_id = ?",
                 vec![author_key.as_str().into(), post.client_id.as_str().into()],
             )
@@ -402,8 +737,8 @@ impl Conversation {
         let suggestions = (!post.suggestions.is_empty()).then(|| serde_json::to_string(&post.suggestions).unwrap_or_default());
         let row: SeqRow = sql
             .exec(
-                "INSERT INTO messages (author_key, client_id, author_role, author_name, body, card, suggestions, sent_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+                "INSERT INTO messages (author_key, client_id, author_role, author_name, body, card, suggestions, sent_at, note)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
                 vec![
                     author_key.into(),
                     post.client_id.as_str().into(),
@@ -413,13 +748,17 @@ impl Conversation {
                     card.into(),
                     suggestions.into(),
                     SqlStorageValue::try_from_i64(sent_at as i64).map_err(internal)?,
+                    (post.note as i64).into(),
                 ],
             )
             .and_then(|c| c.one())
             .map_err(internal)?;
         let seq = row.seq as Seq;
-        // The author has read their own message.
+        // The author has read their own message (and an agent, everything before it).
         self.mark_read(peer.role, seq).map_err(internal)?;
+        if peer.role == Role::Agent && !post.note && self.meta("first_response_at").map_err(internal)?.is_none() {
+            self.set_meta("first_response_at", &sent_at.to_string()).map_err(internal)?;
+        }
         let message = Message {
             seq,
             client_id: post.client_id,
@@ -428,6 +767,9 @@ impl Conversation {
             card: post.card,
             suggestions: post.suggestions,
             sent_at,
+            note: post.note,
+            edited: false,
+            deleted: false,
         };
         Ok(Stored { message, new: true })
     }
@@ -494,18 +836,34 @@ impl Conversation {
     }
 
     /// Handles one frame; a message it stored comes back to be acknowledged.
-    fn handle(&self, ws: &WebSocket, peer: &Peer, frame: ClientFrame) -> std::result::Result<Option<Stored>, ProtocolError> {
+    async fn handle(&self, ws: &WebSocket, peer: &Peer, frame: ClientFrame) -> std::result::Result<Handled, ProtocolError> {
+        let agent_only = |what: &str| if peer.role == Role::Agent { Ok(()) } else { Err(forbidden(what)) };
         match frame {
             ClientFrame::Send { client_id, body, card, suggestions } => {
-                return self.store(peer, Post { client_id, body, card, suggestions }).map(Some)
+                if peer.role == Role::Agent && self.status().map_err(internal)? == Status::Open {
+                    self.claim_for_reply(peer)?;
+                }
+                let stored = self.store(peer, Post { client_id, body, card, suggestions, note: false })?;
+                return Ok(Handled { stored: Some(stored), inbox_changed: true });
+            }
+            ClientFrame::Note { client_id, body } => {
+                agent_only("writing private notes")?;
+                let stored = self.store(peer, Post { client_id, body, card: None, suggestions: Vec::new(), note: true })?;
+                if stored.new {
+                    self.alert_mentions(peer, &stored.message.body).await.map_err(internal)?;
+                }
+                return Ok(Handled { stored: Some(stored), inbox_changed: false });
             }
             ClientFrame::Typing { active } => {
                 self.broadcast(&ServerFrame::Typing { author: peer.author(), active }, Some(ws));
+                return Ok(Handled::nothing());
             }
             ClientFrame::Read { up_to } => {
                 if let Some(up_to) = self.mark_read(peer.role, up_to).map_err(internal)? {
                     self.broadcast(&ServerFrame::Read { role: peer.role, up_to }, None);
+                    return Ok(Handled::inbox());
                 }
+                return Ok(Handled::nothing());
             }
             ClientFrame::SetContact { contact } => {
                 if peer.role != Role::Visitor {
@@ -522,17 +880,62 @@ impl Conversation {
                 }
             }
             ClientFrame::Block => self.set_status(Status::Blocked).map_err(internal)?,
+            ClientFrame::Accept => {
+                agent_only("accepting")?;
+                self.accept(peer)?;
+            }
+            ClientFrame::Transfer { to } => {
+                agent_only("transferring")?;
+                self.transfer(peer, to).await?;
+            }
+            ClientFrame::Subscribe { on } => {
+                let me = peer.agent.as_ref().ok_or_else(|| forbidden("muting alerts"))?;
+                self.set_muted(&me.id, !on).map_err(internal)?;
+                return Ok(Handled::nothing());
+            }
+            ClientFrame::Edit { seq, body } => self.revise(peer, seq, Some(body))?,
+            ClientFrame::Retract { seq } => self.revise(peer, seq, None)?,
             // Handled before this (it needs the site): see `websocket_message`.
-            ClientFrame::DeleteMyData => {}
+            ClientFrame::DeleteMyData => return Ok(Handled::nothing()),
             ClientFrame::SetStatus { .. } => {
                 return Err(ProtocolError::new(
                     ErrorCode::Forbidden,
                     "presence is set on the site connection, not on a conversation",
                 ))
             }
-            ClientFrame::Ping => send(ws, &ServerFrame::Pong),
+            ClientFrame::Ping => {
+                send(ws, &ServerFrame::Pong);
+                return Ok(Handled::nothing());
+            }
         }
-        Ok(None)
+        Ok(Handled::inbox())
+    }
+
+    /// The author edits (`Some(body)`) or takes back (`None`) their own message; everyone
+    /// who can see it gets the revised message.
+    fn revise(&self, peer: &Peer, seq: Seq, body: Option<String>) -> std::result::Result<(), ProtocolError> {
+        let row = self.message(seq).map_err(internal)?.ok_or_else(|| ProtocolError::new(ErrorCode::InvalidId, "no message with that seq"))?;
+        if row.author_key != peer.author_key() {
+            return Err(ProtocolError::new(ErrorCode::Forbidden, "only its author may change a message"));
+        }
+        if row.deleted != 0 {
+            return Err(ProtocolError::new(ErrorCode::ConversationClosed, "that message was deleted"));
+        }
+        let seq_value = SqlStorageValue::try_from_i64(seq as i64).map_err(internal)?;
+        match &body {
+            Some(body) => self.sql().exec("UPDATE messages SET body = ?, edited = 1 WHERE seq = ?", vec![body.as_str().into(), seq_value]),
+            None => self.sql().exec(
+                "UPDATE messages SET body = '', card = NULL, suggestions = NULL, deleted = 1 WHERE seq = ?",
+                vec![seq_value],
+            ),
+        }
+        .map_err(internal)?;
+        let revised = self.message(seq).map_err(internal)?.and_then(MessageRow::into_message);
+        if let Some(message) = revised {
+            let note = message.note;
+            self.publish(&ServerFrame::Revised { message }, note, None);
+        }
+        Ok(())
     }
 
     // ---- privacy ----------------------------------------------------------------------
@@ -652,8 +1055,9 @@ impl Conversation {
         let marks = self.read_marks()?;
         let notified: Seq = self.meta("notified_up_to")?.and_then(|v| v.parse().ok()).unwrap_or(0);
         let after = marks.visitor.max(notified);
-        let history = self.messages_after(0, 100_000)?;
-        let unread: Vec<Message> = history.iter().filter(|m| m.seq > after && m.author.role() == Role::Agent).cloned().collect();
+        let history = self.messages_after(0, 100_000, false)?;
+        let unread: Vec<Message> =
+            history.iter().filter(|m| m.seq > after && m.author.role() == Role::Agent && !m.deleted).cloned().collect();
         let Some(up_to) = unread.last().map(|m| m.seq) else { return Ok(()) };
         if self.meta("email_unsubscribed")?.is_some() {
             self.set_meta("notified_up_to", &up_to.to_string())?;
@@ -717,8 +1121,8 @@ impl Conversation {
 
     /// A reply by email: stored as the visitor's message (once per mail), passed on live.
     fn inbound(&self, reply: InboundReply) -> std::result::Result<Message, ProtocolError> {
-        let peer = Peer { role: Role::Visitor, name: None, user: None };
-        let post = Post { client_id: reply.client_id, body: reply.body, card: None, suggestions: Vec::new() };
+        let peer = Peer { role: Role::Visitor, name: None, user: None, agent: None, admin: false };
+        let post = Post { client_id: reply.client_id, body: reply.body, card: None, suggestions: Vec::new(), note: false };
         let stored = self.store(&peer, post)?;
         if stored.new {
             self.broadcast(&ServerFrame::Message { message: stored.message.clone() }, None);
@@ -749,8 +1153,18 @@ impl DurableObject for Conversation {
         let path = req.url()?.path().to_owned();
         match (req.method(), path.as_str()) {
             (Method::Post, "/init") => {
-                let request: InitConversation = req.json().await?;
-                reply::json(&self.init(request)?, 200)
+                self.init(req.json().await?).await?;
+                Response::empty()
+            }
+            (Method::Post, "/assign") => {
+                // Routing chose an agent for this waiting conversation.
+                let assignee: Assignee = req.json().await?;
+                if self.status()? == Status::Open && self.assignee()?.is_none() {
+                    self.set_assignee(Some(&assignee))?;
+                    self.sync_inbox(false).await?;
+                    self.alert(&assignee.id, Alert::Assigned).await?;
+                }
+                Response::empty()
             }
             (Method::Post, "/inbound") => {
                 if !self.exists()? {
@@ -758,7 +1172,10 @@ impl DurableObject for Conversation {
                 }
                 let reply: InboundReply = req.json().await?;
                 match self.inbound(reply) {
-                    Ok(message) => reply::json(&message, 200),
+                    Ok(message) => {
+                        self.sync_inbox_logged().await;
+                        reply::json(&message, 200)
+                    }
                     Err(err) => reply::http_error(err),
                 }
             }
@@ -796,7 +1213,7 @@ impl DurableObject for Conversation {
             }
         };
         let client_id = match &frame {
-            ClientFrame::Send { client_id, .. } => Some(client_id.clone()),
+            ClientFrame::Send { client_id, .. } | ClientFrame::Note { client_id, .. } => Some(client_id.clone()),
             _ => None,
         };
         let Some(peer) = ws.deserialize_attachment::<Peer>()? else {
@@ -814,28 +1231,34 @@ impl DurableObject for Conversation {
             }
             return Ok(());
         }
-        match self.handle(&ws, &peer, frame) {
-            Ok(Some(stored)) => {
-                // A new agent message may need an email later. Its due time and the alarm are
-                // stored before the ack goes out: the output gate holds the ack until they are
-                // durable, so an acknowledged reply is never left without its email.
-                if stored.new && peer.role == Role::Agent {
-                    if let Err(err) = self.schedule_email().await {
-                        worker::console_error!("conversation: could not schedule the email fallback: {err}");
+        match self.handle(&ws, &peer, frame).await {
+            Ok(handled) => {
+                if let Some(stored) = handled.stored {
+                    let message = stored.message;
+                    // A new agent reply may need an email later. Its due time and the alarm are
+                    // stored before the ack goes out: the output gate holds the ack until they
+                    // are durable, so an acknowledged reply is never left without its email.
+                    if stored.new && peer.role == Role::Agent && !message.note {
+                        if let Err(err) = self.schedule_email().await {
+                            worker::console_error!("conversation: could not schedule the email fallback: {err}");
+                        }
+                    }
+                    send(&ws, &ServerFrame::Ack { client_id: message.client_id.clone(), seq: message.seq, sent_at: message.sent_at });
+                    if !stored.new {
+                        return Ok(());
+                    }
+                    let note = message.note;
+                    self.publish(&ServerFrame::Message { message }, note, Some(&ws));
+                }
+                if closes {
+                    if let Err(err) = self.schedule_retention().await {
+                        worker::console_error!("conversation: could not schedule retention: {err}");
                     }
                 }
-                let message = stored.message;
-                send(&ws, &ServerFrame::Ack { client_id: message.client_id.clone(), seq: message.seq, sent_at: message.sent_at });
-                if stored.new {
-                    self.broadcast(&ServerFrame::Message { message }, Some(&ws));
+                if handled.inbox_changed {
+                    self.sync_inbox_logged().await;
                 }
             }
-            Ok(None) if closes => {
-                if let Err(err) = self.schedule_retention().await {
-                    worker::console_error!("conversation: could not schedule retention: {err}");
-                }
-            }
-            Ok(None) => {}
             Err(err) => send(&ws, &ServerFrame::error(err, client_id)),
         }
         Ok(())
@@ -851,12 +1274,23 @@ impl DurableObject for Conversation {
                 self.send_unread_email().await?;
             }
         }
+        if let Some(due) = due_at("close_at")? {
+            if due <= now_ms() {
+                self.sql().exec("DELETE FROM meta WHERE key = 'close_at'", None)?;
+                if self.status()? == Status::Open {
+                    // Quiet too long: ended, as if an agent ended it; both sides see it.
+                    self.set_status(Status::Ended)?;
+                    self.schedule_retention().await?;
+                    self.sync_inbox(false).await?;
+                }
+            }
+        }
         if let Some(due) = due_at("erase_at")? {
             if due <= now_ms() {
                 self.erase().await?;
             }
         }
-        let ahead = [due_at("email_due_at")?, due_at("erase_at")?].into_iter().flatten().min();
+        let ahead = [due_at("email_due_at")?, due_at("close_at")?, due_at("erase_at")?].into_iter().flatten().min();
         if let Some(due) = ahead {
             self.arm(due).await?;
         }

@@ -10,35 +10,37 @@
 //! - `GET  /api/sites/{site}/availability?v` → WebSocket of `availability` frames
 //! - `POST /api/sites/{site}/conversations` (`StartConversation`) → `ConversationStarted`
 //! - `GET  /api/connect?token&after_seq&v` → visitor WebSocket
-//! - `GET  /api/agent/sites/{site}/conversations` → `ConversationList` (agent key)
-//! - `PUT  /api/agent/sites/{site}/settings` (`WidgetSettings`) → the stored settings (agent key)
-//! - `GET  /api/agent/sites/{site}/connect?name&v` → agent presence WebSocket (agent key)
-//! - `GET  /api/agent/conversations/{id}/connect?name&after_seq&v` → agent WebSocket (agent key)
+//! - `/api/agent/*` → the agents' routes, behind a session ([`agent_api`])
 //! - `POST /api/inbound/email` (`InboundEmail`, signed) → the reply as a visitor message
 //!   (or the same through Cloudflare Email Workers: the `email` event below)
 //! - `GET|POST /api/email/unsubscribe?token` → a confirmation page / stop the emails
 
+mod accounts;
+mod agent_api;
+mod analytics;
 mod config;
 mod conversation;
 mod email;
 mod limiter;
 mod reply;
+mod routing;
 mod site;
 
+pub use accounts::Accounts;
 pub use conversation::Conversation;
 pub use limiter::Limiter;
 pub use site::Site;
 
-use conversation::{ConversationInitialised, InboundReply, InitConversation, Peer};
-use protocol::http::{query, ConversationStarted, ConversationSummary, InboundEmail, StartConversation};
+use conversation::{InboundReply, InitConversation, Outbound, Peer};
+use protocol::http::{query, ConversationStarted, InboundEmail, StartConversation};
 use protocol::token;
 use protocol::site::WidgetSettings;
-use protocol::{AgentName, ClientMsgId, ConversationId, ErrorCode, Identity, ProtocolError, Role, Seq, SiteId, PROTOCOL_VERSION};
+use protocol::{ClientMsgId, ConversationId, ErrorCode, Identity, ProtocolError, Role, Seq, SiteId, PROTOCOL_VERSION};
 use worker::{
     event, Context, Date, Env, ForwardableEmailMessage, Headers, Method, Request, RequestInit, Response, Result, Stub, Url,
 };
 
-type Handled = std::result::Result<Response, ProtocolError>;
+pub(crate) type Handled = std::result::Result<Response, ProtocolError>;
 
 #[event(fetch)]
 async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
@@ -48,18 +50,13 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let handled = match (method.clone(), segments.as_slice()) {
         (Method::Options, ["api", "sites", _, "conversations"]) => cors_preflight(),
         (Method::Post, ["api", "sites", site, "conversations"]) => start_conversation(&mut req, &env, &url, site).await,
-        (Method::Get, ["api", "sites", site, "widget"]) => site_get(&env, site, site::VIEW_URL).await,
-        (Method::Get, ["api", "sites", site, "availability"]) => availability(&req, &env, &url, site).await,
-        (Method::Get, ["api", "connect"]) => visitor_connect(&req, &env, &url).await,
-        (Method::Get, ["api", "agent", "sites", site, "conversations"]) => match require_agent(&req, &env) {
-            Ok(()) => site_get(&env, site, site::CONVERSATIONS_URL).await,
+        (Method::Get, ["api", "sites", site, "widget"]) => match config::served_site(&env, site) {
+            Ok(site) => site_view(&env, &site).await.and_then(|view| reply::json(&view, 200).map_err(internal)),
             Err(err) => Err(err),
         },
-        (Method::Put, ["api", "agent", "sites", site, "settings"]) => put_settings(&mut req, &env, site).await,
-        (Method::Get, ["api", "agent", "sites", site, "identity-secret"]) => identity_secret(&req, &env, site),
-        (Method::Get, ["api", "agent", "sites", site, "connect"]) => agent_site_connect(&req, &env, &url, site).await,
-        (Method::Get, ["api", "agent", "conversations", id, "connect"]) => agent_connect(&req, &env, &url, id).await,
-        (Method::Delete, ["api", "agent", "conversations", id]) => erase_conversation(&req, &env, id).await,
+        (Method::Get, ["api", "sites", site, "availability"]) => availability(&req, &env, &url, site).await,
+        (Method::Get, ["api", "connect"]) => visitor_connect(&req, &env, &url).await,
+        (_, ["api", "agent", rest @ ..]) => agent_api::handle(&mut req, &env, &url, rest).await,
         (Method::Post, ["api", "inbound", "email"]) => inbound_email(&mut req, &env).await,
         (Method::Get | Method::Post, ["api", "email", "unsubscribe"]) => unsubscribe(&req, &env, &url).await,
         (_, ["api", "sites", _, "conversations" | "widget" | "availability"] | ["api", "connect"]) => {
@@ -82,7 +79,7 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
     Ok(response)
 }
 
-fn internal(err: worker::Error) -> ProtocolError {
+pub(crate) fn internal(err: worker::Error) -> ProtocolError {
     worker::console_error!("relay: {err}");
     ProtocolError::new(ErrorCode::Internal, "the relay failed; nothing was stored")
 }
@@ -103,12 +100,12 @@ fn cors_preflight() -> Handled {
     Ok(Response::empty().map_err(internal)?.with_status(204).with_headers(headers))
 }
 
-fn param(url: &Url, name: &str) -> Option<String> {
+pub(crate) fn param(url: &Url, name: &str) -> Option<String> {
     url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
 }
 
 /// `v` must be a version this relay speaks; `after_seq` defaults to 0 (everything).
-fn connect_params(url: &Url) -> std::result::Result<Seq, ProtocolError> {
+pub(crate) fn connect_params(url: &Url) -> std::result::Result<Seq, ProtocolError> {
     match param(url, query::VERSION).as_deref() {
         Some(v) if v == PROTOCOL_VERSION.to_string() => {}
         other => {
@@ -126,7 +123,7 @@ fn connect_params(url: &Url) -> std::result::Result<Seq, ProtocolError> {
     }
 }
 
-fn conversation_stub(env: &Env, id: &ConversationId) -> std::result::Result<Stub, ProtocolError> {
+pub(crate) fn conversation_stub(env: &Env, id: &ConversationId) -> std::result::Result<Stub, ProtocolError> {
     let namespace = env.durable_object("CONVERSATION_OBJECTS").map_err(internal)?;
     // Ids this namespace never issued fail here: to the caller, no such conversation.
     let object_id = namespace
@@ -135,20 +132,29 @@ fn conversation_stub(env: &Env, id: &ConversationId) -> std::result::Result<Stub
     object_id.get_stub().map_err(internal)
 }
 
-fn site_stub(env: &Env, site: &SiteId) -> std::result::Result<Stub, ProtocolError> {
+pub(crate) fn site_stub(env: &Env, site: &SiteId) -> std::result::Result<Stub, ProtocolError> {
     let namespace = env.durable_object("SITE_OBJECTS").map_err(internal)?;
     namespace.id_from_name(site.as_str()).and_then(|id| id.get_stub()).map_err(internal)
 }
 
 /// The body of a JSON request, or a typed refusal saying what is wrong with it.
-async fn json_body<T: serde::de::DeserializeOwned + Default>(req: &mut Request, empty_ok: bool) -> std::result::Result<T, ProtocolError> {
+pub(crate) async fn json_body<T: serde::de::DeserializeOwned>(req: &mut Request) -> std::result::Result<T, ProtocolError> {
+    parse_body(&req.text().await.map_err(internal)?)
+}
+
+/// The same, where no body at all means the default (a visitor who told us nothing yet).
+async fn optional_json_body<T: serde::de::DeserializeOwned + Default>(req: &mut Request) -> std::result::Result<T, ProtocolError> {
     let text = req.text().await.map_err(internal)?;
-    if text.trim().is_empty() && empty_ok {
+    if text.trim().is_empty() {
         return Ok(T::default());
     }
-    serde_json::from_str(&text).map_err(|e| {
+    parse_body(&text)
+}
+
+fn parse_body<T: serde::de::DeserializeOwned>(text: &str) -> std::result::Result<T, ProtocolError> {
+    serde_json::from_str(text).map_err(|e| {
         // Emails and links check themselves while decoding: answer with their own code.
-        serde_json::from_str(&text)
+        serde_json::from_str(text)
             .ok()
             .and_then(|value| protocol::frames::explain_checked_field(&value))
             .unwrap_or_else(|| ProtocolError::new(ErrorCode::MalformedFrame, format!("the request body is not valid: {e}")))
@@ -156,7 +162,7 @@ async fn json_body<T: serde::de::DeserializeOwned + Default>(req: &mut Request, 
 }
 
 /// Takes one hit from the limit named `key`; refused with `rate_limited` when over.
-async fn limit(env: &Env, key: &str, what: &str, take: limiter::Take) -> std::result::Result<(), ProtocolError> {
+pub(crate) async fn limit(env: &Env, key: &str, what: &str, take: limiter::Take) -> std::result::Result<(), ProtocolError> {
     let namespace = env.durable_object("LIMITERS").map_err(internal)?;
     let stub = namespace.id_from_name(key).and_then(|id| id.get_stub()).map_err(internal)?;
     let body = serde_json::to_string(&take).map_err(|e| internal(e.into()))?;
@@ -171,15 +177,17 @@ async fn limit(env: &Env, key: &str, what: &str, take: limiter::Take) -> std::re
     }
 }
 
-fn client_ip(req: &Request) -> String {
+pub(crate) fn client_ip(req: &Request) -> String {
     req.headers().get("CF-Connecting-IP").ok().flatten().unwrap_or_else(|| "unknown".to_owned())
 }
 
-async fn site_settings(env: &Env, site: &SiteId) -> std::result::Result<WidgetSettings, ProtocolError> {
+pub(crate) async fn site_view(env: &Env, site: &SiteId) -> std::result::Result<protocol::site::SiteView, ProtocolError> {
     let request = Request::new(site::VIEW_URL, Method::Get).map_err(internal)?;
-    let view: protocol::site::SiteView =
-        site_stub(env, site)?.fetch_with_request(request).await.map_err(internal)?.json().await.map_err(internal)?;
-    Ok(view.settings)
+    site_stub(env, site)?.fetch_with_request(request).await.map_err(internal)?.json().await.map_err(internal)
+}
+
+async fn site_settings(env: &Env, site: &SiteId) -> std::result::Result<WidgetSettings, ProtocolError> {
+    Ok(site_view(env, site).await?.settings)
 }
 
 /// A site that lists its origins can only be embedded there. Browsers always send `Origin`
@@ -219,7 +227,7 @@ async fn start_conversation(req: &mut Request, env: &Env, url: &Url, site: &str)
     let settings = site_settings(env, &site).await?;
     require_allowed_origin(req, url, &settings)?;
     let secret = config::token_secret(env)?;
-    let start: StartConversation = json_body(req, true).await?;
+    let start: StartConversation = optional_json_body(req).await?;
     let contact = start.contact.validated()?;
     let identity = verified_identity(env, &site, &settings, start.identity)?;
 
@@ -237,38 +245,10 @@ async fn start_conversation(req: &mut Request, env: &Env, url: &Url, site: &str)
     // Checked before anything is created: a refused start stores nothing.
     let take = limiter::Take { limit: config::conversations_per_hour(env), window_secs: 3600 };
     limit(env, &format!("conversations:{}", client_ip(req)), "new conversations", take).await?;
-    let namespace = env.durable_object("CONVERSATION_OBJECTS").map_err(internal)?;
-    let object_id = namespace.unique_id().map_err(internal)?;
-    let conversation_id = ConversationId::parse(&object_id.to_string())?;
-    let stub = object_id.get_stub().map_err(internal)?;
-
-    let init = InitConversation {
-        site: site.clone(),
-        contact,
-        origin: url.origin().ascii_serialization(),
-        page_url: start.page_url,
-        user_id: identity.as_ref().map(|i| i.user_id.clone()),
-    };
-    let init = serde_json::to_string(&init).map_err(|e| internal(e.into()))?;
-    let request = Request::new_with_init(
-        "https://conversation/init",
-        RequestInit::new().with_method(Method::Post).with_body(Some(init.into())),
-    )
-    .map_err(internal)?;
-    let mut answer = stub.fetch_with_request(request).await.map_err(internal)?;
-    let initialised: ConversationInitialised = answer.json().await.map_err(internal)?;
-
-    let summary = serde_json::to_string(&ConversationSummary {
-        conversation_id: conversation_id.clone(),
-        created_at: initialised.created_at,
-    })
-    .map_err(|e| internal(e.into()))?;
-    let request = Request::new_with_init(
-        site::CONVERSATIONS_URL,
-        RequestInit::new().with_method(Method::Post).with_body(Some(summary.into())),
-    )
-    .map_err(internal)?;
-    site_stub(env, &site)?.fetch_with_request(request).await.map_err(internal)?;
+    let user_id = identity.as_ref().map(|i| i.user_id.clone());
+    let browser = req.headers().get("User-Agent").ok().flatten().map(|ua| conversation::browser_name(&ua));
+    let origin = Origin { relay: url.origin().ascii_serialization(), page_url: start.page_url, browser };
+    let conversation_id = create_conversation(env, &site, contact, origin, user_id, None).await?;
     if let Some(identity) = &identity {
         site::remember_user(&site_stub(env, &site)?, &identity.user_id, &conversation_id).await.map_err(internal)?;
     }
@@ -278,8 +258,50 @@ async fn start_conversation(req: &mut Request, env: &Env, url: &Url, site: &str)
     reply::json(&ConversationStarted { conversation_id, token }, 201).map_err(internal)
 }
 
+/// Where a conversation starts: the relay's public origin (for links in emails), the page.
+pub(crate) struct Origin {
+    pub relay: String,
+    pub page_url: Option<protocol::SafeUrl>,
+    pub browser: Option<String>,
+}
+
+/// Creates a conversation on a site; it enters the site's inbox itself. An agent's
+/// outbound conversation starts assigned to them, with their first message.
+pub(crate) async fn create_conversation(
+    env: &Env,
+    site: &SiteId,
+    contact: protocol::Contact,
+    origin: Origin,
+    user_id: Option<String>,
+    outbound: Option<Outbound>,
+) -> std::result::Result<ConversationId, ProtocolError> {
+    let namespace = env.durable_object("CONVERSATION_OBJECTS").map_err(internal)?;
+    let object_id = namespace.unique_id().map_err(internal)?;
+    let conversation_id = ConversationId::parse(&object_id.to_string())?;
+    let init = InitConversation {
+        site: site.clone(),
+        contact,
+        origin: origin.relay,
+        page_url: origin.page_url,
+        browser: origin.browser,
+        user_id,
+        outbound,
+    };
+    let init = serde_json::to_string(&init).map_err(|e| internal(e.into()))?;
+    let request = Request::new_with_init(
+        "https://conversation/init",
+        RequestInit::new().with_method(Method::Post).with_body(Some(init.into())),
+    )
+    .map_err(internal)?;
+    let answer = object_id.get_stub().map_err(internal)?.fetch_with_request(request).await.map_err(internal)?;
+    if answer.status_code() >= 300 {
+        return Err(ProtocolError::new(ErrorCode::Internal, "the conversation could not be created"));
+    }
+    Ok(conversation_id)
+}
+
 /// Hands a WebSocket upgrade to the conversation, keeping the upgrade headers.
-async fn forward_connect(req: &Request, env: &Env, id: &ConversationId, peer: &Peer, after_seq: Seq) -> Handled {
+pub(crate) async fn forward_connect(req: &Request, env: &Env, id: &ConversationId, peer: &Peer, after_seq: Seq) -> Handled {
     if !reply::is_websocket_upgrade(req) {
         return Err(ProtocolError::new(ErrorCode::InvalidParameter, "this route takes a WebSocket upgrade"));
     }
@@ -307,34 +329,12 @@ async fn visitor_connect(req: &Request, env: &Env, url: &Url) -> Handled {
     };
     // On a verifying site, the conversation opens only for its own user.
     let user = verified_identity(env, &grant.site, &settings, identity)?.map(|i| i.user_id);
-    let peer = Peer { role: Role::Visitor, name: None, user };
+    let peer = Peer { role: Role::Visitor, name: None, user, agent: None, admin: false };
     forward_connect(req, env, &grant.conversation, &peer, after_seq).await
 }
 
-/// Agents present `Authorization: Bearer <AGENT_KEY>` until the console brings sessions.
-fn require_agent(req: &Request, env: &Env) -> std::result::Result<(), ProtocolError> {
-    let expected = config::agent_key(env)?;
-    let presented = req.headers().get("Authorization").ok().flatten().unwrap_or_default();
-    let presented = presented.strip_prefix("Bearer ").unwrap_or_default();
-    // Constant-time: the comparison does not stop at the first differing byte.
-    let same = presented.len() == expected.len()
-        && presented.bytes().zip(expected.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
-    if same {
-        Ok(())
-    } else {
-        Err(ProtocolError::new(ErrorCode::Unauthorized, "agent routes need a valid agent key"))
-    }
-}
-
-/// A `GET` answered by the site's object.
-async fn site_get(env: &Env, site: &str, url: &str) -> Handled {
-    let site = config::served_site(env, site)?;
-    let request = Request::new(url, Method::Get).map_err(internal)?;
-    site_stub(env, &site)?.fetch_with_request(request).await.map_err(internal)
-}
-
 /// Hands a WebSocket upgrade to the site's object.
-async fn site_connect(req: &Request, env: &Env, site: &SiteId, url: &str) -> Handled {
+pub(crate) async fn site_connect(req: &Request, env: &Env, site: &SiteId, url: &str) -> Handled {
     if !reply::is_websocket_upgrade(req) {
         return Err(ProtocolError::new(ErrorCode::InvalidParameter, "this route takes a WebSocket upgrade"));
     }
@@ -343,7 +343,7 @@ async fn site_connect(req: &Request, env: &Env, site: &SiteId, url: &str) -> Han
     site_stub(env, site)?.fetch_with_request(request).await.map_err(internal)
 }
 
-fn require_version(url: &Url) -> std::result::Result<(), ProtocolError> {
+pub(crate) fn require_version(url: &Url) -> std::result::Result<(), ProtocolError> {
     connect_params(url).map(|_| ())
 }
 
@@ -352,35 +352,6 @@ async fn availability(req: &Request, env: &Env, url: &Url, site: &str) -> Handle
     require_version(url)?;
     require_allowed_origin(req, url, &site_settings(env, &site).await?)?;
     site_connect(req, env, &site, site::AVAILABILITY_URL).await
-}
-
-async fn agent_site_connect(req: &Request, env: &Env, url: &Url, site: &str) -> Handled {
-    require_agent(req, env)?;
-    let site = config::served_site(env, site)?;
-    require_version(url)?;
-    let name = AgentName::parse(&param(url, query::AGENT_NAME).unwrap_or_default())?;
-    site_connect(req, env, &site, &site::agent_url(&name)).await
-}
-
-async fn put_settings(req: &mut Request, env: &Env, site: &str) -> Handled {
-    require_agent(req, env)?;
-    let site = config::served_site(env, site)?;
-    let body = req.text().await.map_err(internal)?;
-    let request = Request::new_with_init(
-        site::SETTINGS_URL,
-        RequestInit::new().with_method(Method::Put).with_body(Some(body.into())),
-    )
-    .map_err(internal)?;
-    site_stub(env, &site)?.fetch_with_request(request).await.map_err(internal)
-}
-
-async fn agent_connect(req: &Request, env: &Env, url: &Url, id: &str) -> Handled {
-    require_agent(req, env)?;
-    let id = ConversationId::parse(id)?;
-    let after_seq = connect_params(url)?;
-    let name = AgentName::parse(&param(url, query::AGENT_NAME).unwrap_or_default())?;
-    let peer = Peer { role: Role::Agent, name: Some(name), user: None };
-    forward_connect(req, env, &id, &peer, after_seq).await
 }
 
 /// Largest inbound email body accepted, in bytes.
@@ -476,22 +447,4 @@ async fn unsubscribe(req: &Request, env: &Env, url: &Url) -> Handled {
         .map_err(internal)?;
     conversation_stub(env, &grant.conversation)?.fetch_with_request(request).await.map_err(internal)?;
     page("Done", "<p>You will get no more emails about this conversation.</p>")
-}
-
-/// The key a site's server signs its user ids with (admins, once accounts exist).
-fn identity_secret(req: &Request, env: &Env, site: &str) -> Handled {
-    require_agent(req, env)?;
-    let site = config::served_site(env, site)?;
-    let secret = token::identity_secret(&config::token_secret(env)?, &site);
-    reply::json(&protocol::http::IdentitySecret { secret }, 200).map_err(internal)
-}
-
-/// An agent erases a conversation (a visitor asked by email, say): like the visitor's own
-/// request from the widget.
-async fn erase_conversation(req: &Request, env: &Env, id: &str) -> Handled {
-    require_agent(req, env)?;
-    let id = ConversationId::parse(id)?;
-    let request = Request::new_with_init("https://conversation/erase", RequestInit::new().with_method(Method::Post))
-        .map_err(internal)?;
-    conversation_stub(env, &id)?.fetch_with_request(request).await.map_err(internal)
 }

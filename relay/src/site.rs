@@ -1,33 +1,102 @@
-//! The `Site` Durable Object: one per site. It holds the widget settings, the agents'
-//! presence, and the index of the site's conversations that agents list.
+//! The `Site` Durable Object: one per site. It holds the site's settings (widget, inbox
+//! routing, canned responses), its agents' presence, and the inbox: one entry per
+//! conversation, kept current by the conversations themselves.
 //!
-//! Presence: each agent holds a hibernated WebSocket to the site with `{name, online}` in its
-//! attachment; the site has an agent online while any such socket says so. An open widget
-//! holds an availability socket here and hears `availability` only when that answer changes:
-//! one fan-out from the site, never one per conversation.
+//! Presence: an agent's chosen status (online/offline) is stored, so a console reload keeps
+//! it; it counts while the agent has a console connected, and for a short grace after the
+//! last one closes (then the alarm makes them offline). An open widget holds an
+//! availability socket here and hears `availability` only when the answer changes.
 //!
-//! It stays off the message hot path: a conversation registers once, when created. A site
-//! with tens of thousands of live conversations would strain this one object through the
-//! availability sockets and the inbox index; both can shard by conversation-id prefix into
-//! several objects, with presence changes fanned out to the shards.
+//! Live inbox: every entry change goes to every agent's site socket as an `inbox` frame;
+//! agent changes (status, load) as an `agents` frame. Alerts go to one agent's sockets.
+//!
+//! Routing and time limits live here because they need every agent and every waiting
+//! conversation at once: a new conversation may be handed to the next agent in turn
+//! ([`crate::routing`]); the alarm offers conversations nobody accepted in time and alerts
+//! agents about visitors left unread.
+//!
+//! It stays off the visitor's hot path but for the inbox update a message causes. A site
+//! with tens of thousands of live conversations would strain this one object; the inbox and
+//! the availability sockets can shard by conversation-id prefix into several objects.
 
-use crate::reply;
-use protocol::http::{query, ConversationList, ConversationSummary};
+use crate::{analytics, config, reply, routing};
+use protocol::http::query;
+use protocol::inbox::{Account, AgentPresence, Alert, CannedResponses, Inbox, InboxSettings};
 use protocol::site::{SiteView, WidgetSettings};
-use protocol::{AgentName, ClientFrame, ConversationId, ErrorCode, ProtocolError, ServerFrame};
+use protocol::{AgentId, AgentName, Assignee, ClientFrame, ConversationId, ErrorCode, InboxEntry, ProtocolError, ServerFrame, Status};
 use serde::{Deserialize, Serialize};
 use worker::{
-    durable_object, DurableObject, Env, Method, Request, RequestInit, Response, Result, SqlStorageValue, State, Stub,
-    WebSocket, WebSocketIncomingMessage, WebSocketPair,
+    durable_object, js_sys, Date, DurableObject, Env, Method, Request, RequestInit, Response, Result, ScheduledTime, SqlStorageValue,
+    State, Stub, WebSocket, WebSocketIncomingMessage, WebSocketPair,
 };
 
-/// Internal URLs the Worker calls.
-pub const CONVERSATIONS_URL: &str = "https://site/conversations";
+/// Internal URLs the Worker and the conversations call.
 pub const VIEW_URL: &str = "https://site/view";
 pub const SETTINGS_URL: &str = "https://site/settings";
+pub const INBOX_SETTINGS_URL: &str = "https://site/inbox-settings";
+pub const CANNED_URL: &str = "https://site/canned";
+pub const INBOX_URL: &str = "https://site/inbox";
+pub const ANALYTICS_URL: &str = "https://site/analytics";
 pub const AVAILABILITY_URL: &str = "https://site/availability";
-
 const USERS_URL: &str = "https://site/users";
+const AGENTS_URL: &str = "https://site/agents";
+const ALERT_URL: &str = "https://site/alert";
+
+/// Most entries an inbox list returns, most recently active first.
+const LIST_LIMIT: i64 = 200;
+
+const VISITOR_TAG: &str = "visitor";
+const AGENT_TAG: &str = "agent";
+
+/// A conversation's entry as it tells the site: the entry, and what the time limits need.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PutEntry {
+    pub entry: InboxEntry,
+    /// It just started: routing may hand it to an agent.
+    pub new: bool,
+    /// When the oldest visitor message no agent has read was written.
+    pub unread_since: Option<u64>,
+    /// Agents who muted its alerts.
+    pub muted: Vec<AgentId>,
+}
+
+/// The site's answer: an agent routing chose, and the site's inactivity limit.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PutAnswer {
+    pub assign: Option<Assignee>,
+    pub auto_close_ms: u64,
+}
+
+async fn post<T: Serialize>(stub: &Stub, url: &str, body: &T) -> Result<Response> {
+    let body = serde_json::to_string(body)?;
+    stub.fetch_with_request(Request::new_with_init(url, RequestInit::new().with_method(Method::Post).with_body(Some(body.into())))?).await
+}
+
+pub async fn put_entry(stub: &Stub, put: &PutEntry) -> Result<PutAnswer> {
+    post(stub, INBOX_URL, put).await?.json().await
+}
+
+/// The agents the site knows (everyone who ever opened its console).
+pub async fn agents(stub: &Stub) -> Result<Vec<AgentPresence>> {
+    stub.fetch_with_str(AGENTS_URL).await?.json().await
+}
+
+pub async fn is_online(stub: &Stub, agent: &AgentId) -> Result<bool> {
+    Ok(agents(stub).await?.iter().any(|a| &a.id == agent && a.online))
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct AlertRequest {
+    agent: AgentId,
+    conversation_id: ConversationId,
+    alert: Alert,
+}
+
+/// Tells one agent's consoles about a conversation.
+pub async fn alert(stub: &Stub, agent: &AgentId, conversation_id: &ConversationId, alert: &Alert) -> Result<()> {
+    post(stub, ALERT_URL, &AlertRequest { agent: agent.clone(), conversation_id: conversation_id.clone(), alert: alert.clone() }).await?;
+    Ok(())
+}
 
 /// The conversation a verified user last started on this site, if any.
 pub async fn user_conversation(stub: &Stub, user_id: &str) -> Result<Option<ConversationId>> {
@@ -39,13 +108,11 @@ pub async fn user_conversation(stub: &Stub, user_id: &str) -> Result<Option<Conv
 
 /// Remembers a verified user's conversation, so their other devices find it.
 pub async fn remember_user(stub: &Stub, user_id: &str, conversation: &ConversationId) -> Result<()> {
-    let body = serde_json::json!({ "user": user_id, "conversation": conversation }).to_string();
-    let request = Request::new_with_init(USERS_URL, RequestInit::new().with_method(Method::Post).with_body(Some(body.into())))?;
-    stub.fetch_with_request(request).await?;
+    post(stub, USERS_URL, &serde_json::json!({ "user": user_id, "conversation": conversation })).await?;
     Ok(())
 }
 
-/// Removes an erased conversation from the index and from its user.
+/// Removes an erased conversation from the inbox and from its user.
 pub async fn forget_conversation(stub: &Stub, conversation: &str) -> Result<()> {
     let request = Request::new_with_init(
         "https://site/forget",
@@ -55,32 +122,21 @@ pub async fn forget_conversation(stub: &Stub, conversation: &str) -> Result<()> 
     Ok(())
 }
 
-pub fn agent_url(name: &AgentName) -> String {
-    format!("https://site/agent?{}={}", query::AGENT_NAME, protocol::http::percent_encode(name.as_str()))
+/// Internal URL of an agent's site connection.
+pub fn agent_url(account: &Account) -> String {
+    format!("https://site/agent?id={}&name={}", account.id, protocol::http::percent_encode(account.name.as_str()))
 }
 
-/// How many conversations a list returns, newest first.
-const LIST_LIMIT: i64 = 100;
-
-const VISITOR_TAG: &str = "visitor";
-const AGENT_TAG: &str = "agent";
-
-/// An agent's site socket: who, and whether they said they are online.
+/// An agent's site socket: whose it is (kept in the attachment, so it survives hibernation).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Presence {
-    name: AgentName,
-    online: bool,
+    id: AgentId,
 }
 
 #[durable_object]
 pub struct Site {
     state: State,
-}
-
-#[derive(Deserialize)]
-struct SummaryRow {
-    id: String,
-    created_at: i64,
+    env: Env,
 }
 
 #[derive(Deserialize)]
@@ -93,98 +149,439 @@ struct UserRow {
     conversation_id: String,
 }
 
+#[derive(Deserialize)]
+struct AgentRow {
+    id: String,
+    name: String,
+    online: i64,
+    leaving_at: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct EntryRow {
+    entry: String,
+}
+
+/// What the time limits need of an open conversation.
+#[derive(Deserialize)]
+struct TimedRow {
+    entry: String,
+    unread_since: Option<i64>,
+    offered_at: Option<i64>,
+    alerted_at: Option<i64>,
+    muted: String,
+}
+
 fn send(ws: &WebSocket, frame: &ServerFrame) {
     let _ = ws.send_with_str(frame.encode());
 }
 
+fn now_ms() -> u64 {
+    Date::now().as_millis()
+}
+
+fn int(value: u64) -> Result<SqlStorageValue> {
+    SqlStorageValue::try_from_i64(value as i64)
+}
+
 impl Site {
-    fn register(&self, summary: ConversationSummary) -> Result<()> {
-        self.state.storage().sql().exec(
-            "INSERT OR IGNORE INTO conversations (id, created_at) VALUES (?, ?)",
-            vec![summary.conversation_id.as_str().into(), SqlStorageValue::try_from_i64(summary.created_at as i64)?],
-        )?;
-        Ok(())
+    fn sql(&self) -> worker::SqlStorage {
+        self.state.storage().sql()
     }
 
-    fn list(&self) -> Result<ConversationList> {
-        let rows: Vec<SummaryRow> = self
-            .state
-            .storage()
-            .sql()
-            .exec("SELECT id, created_at FROM conversations ORDER BY created_at DESC, id LIMIT ?", vec![LIST_LIMIT.into()])?
-            .to_array()?;
-        let conversations = rows
-            .into_iter()
-            .filter_map(|row| {
-                Some(ConversationSummary {
-                    conversation_id: ConversationId::parse(&row.id).ok()?,
-                    created_at: row.created_at as u64,
-                })
-            })
-            .collect();
-        Ok(ConversationList { conversations })
-    }
+    // ---- settings ----------------------------------------------------------------------
 
-    fn settings(&self) -> Result<WidgetSettings> {
-        let rows: Vec<ValueRow> =
-            self.state.storage().sql().exec("SELECT value FROM settings WHERE key = 'widget'", None)?.to_array()?;
+    fn stored<T: serde::de::DeserializeOwned + Default>(&self, key: &str) -> Result<T> {
+        let rows: Vec<ValueRow> = self.sql().exec("SELECT value FROM settings WHERE key = ?", vec![key.into()])?.to_array()?;
         Ok(rows.into_iter().next().and_then(|r| serde_json::from_str(&r.value).ok()).unwrap_or_default())
     }
 
-    fn save_settings(&self, settings: &WidgetSettings) -> Result<()> {
-        let json = serde_json::to_string(settings).map_err(|e| worker::Error::RustError(e.to_string()))?;
-        self.state.storage().sql().exec(
-            "INSERT INTO settings (key, value) VALUES ('widget', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            vec![json.into()],
+    fn store<T: Serialize>(&self, key: &str, value: &T) -> Result<()> {
+        let json = serde_json::to_string(value)?;
+        self.sql().exec(
+            "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            vec![key.into(), json.into()],
         )?;
         Ok(())
     }
 
-    /// Whether any agent socket (but `leaving`) says online.
-    fn agents_online(&self, leaving: Option<&WebSocket>) -> bool {
+    fn settings(&self) -> Result<WidgetSettings> {
+        self.stored("widget")
+    }
+
+    fn inbox_settings(&self) -> Result<InboxSettings> {
+        self.stored("inbox")
+    }
+
+    /// Checks and stores a settings document; answers with it as stored.
+    async fn put_settings<T, F>(&self, mut req: Request, key: &str, validate: F) -> Result<Response>
+    where
+        T: serde::de::DeserializeOwned + Serialize,
+        F: FnOnce(T) -> std::result::Result<T, ProtocolError>,
+    {
+        let parsed = match req.json::<T>().await {
+            Ok(value) => validate(value),
+            Err(why) => Err(ProtocolError::new(ErrorCode::InvalidContent, format!("not valid settings: {why}"))),
+        };
+        match parsed {
+            Ok(value) => {
+                self.store(key, &value)?;
+                reply::json(&value, 200)
+            }
+            Err(err) => reply::http_error(err),
+        }
+    }
+
+    // ---- presence ----------------------------------------------------------------------
+
+    fn agent_rows(&self) -> Result<Vec<AgentRow>> {
+        self.sql().exec("SELECT id, name, online, leaving_at FROM agents ORDER BY id", None)?.to_array()
+    }
+
+    fn has_socket(&self, id: &str, except: Option<&WebSocket>) -> bool {
         self.state.get_websockets_with_tag(AGENT_TAG).iter().any(|ws| {
-            Some(ws) != leaving && ws.deserialize_attachment::<Presence>().ok().flatten().is_some_and(|p| p.online)
+            Some(ws) != except && ws.deserialize_attachment::<Presence>().ok().flatten().is_some_and(|p| p.id.as_str() == id)
         })
     }
 
-    /// Tells every widget and agent the new availability, when it changed.
-    fn announce_if_changed(&self, before: bool, after: bool) {
-        if before == after {
-            return;
+    /// Whether an agent counts as online: they said so, and a console is open (or just
+    /// closed, within the grace).
+    fn row_online(&self, row: &AgentRow, except: Option<&WebSocket>) -> bool {
+        row.online != 0 && (self.has_socket(&row.id, except) || row.leaving_at.is_some_and(|at| at as u64 > now_ms()))
+    }
+
+    fn presences(&self, except: Option<&WebSocket>) -> Result<Vec<AgentPresence>> {
+        let limit = self.inbox_settings()?.max_chats_per_agent;
+        let entries = self.entries(None)?;
+        Ok(self
+            .agent_rows()?
+            .iter()
+            .filter_map(|row| {
+                let id = AgentId::parse(&row.id).ok()?;
+                let open_chats = entries
+                    .iter()
+                    .filter(|e| e.status == Status::Open && e.assignee.as_ref().is_some_and(|a| a.id == id))
+                    .count() as u32;
+                Some(AgentPresence {
+                    name: AgentName::parse(&row.name).ok()?,
+                    online: self.row_online(row, except),
+                    open_chats,
+                    at_limit: open_chats >= limit,
+                    id,
+                })
+            })
+            .collect())
+    }
+
+    fn agents_online(&self, except: Option<&WebSocket>) -> Result<bool> {
+        Ok(self.agent_rows()?.iter().any(|row| self.row_online(row, except)))
+    }
+
+    /// After a presence change: widgets hear availability when it differs from what they
+    /// were last told (a grace running out changes it with nobody acting), agents hear the
+    /// agent list.
+    fn announce(&self, except: Option<&WebSocket>) -> Result<()> {
+        let now_online = self.agents_online(except)?;
+        if self.stored::<bool>("announced_online")? != now_online {
+            self.store("announced_online", &now_online)?;
+            let frame = ServerFrame::Availability { agents_online: now_online }.encode();
+            for ws in self.state.get_websockets() {
+                let _ = ws.send_with_str(&frame);
+            }
         }
-        let frame = ServerFrame::Availability { agents_online: after }.encode();
-        for ws in self.state.get_websockets() {
-            let _ = ws.send_with_str(&frame);
+        self.tell_agents(&ServerFrame::Agents { agents: self.presences(except)? });
+        Ok(())
+    }
+
+    fn tell_agents(&self, frame: &ServerFrame) {
+        let text = frame.encode();
+        for ws in self.state.get_websockets_with_tag(AGENT_TAG) {
+            let _ = ws.send_with_str(&text);
         }
     }
 
-    fn accept(&self, tag: &str, presence: Option<Presence>) -> Result<Response> {
+    fn accept_agent(&self, id: AgentId, name: AgentName) -> Result<Response> {
+        // Known agents keep their chosen status; a newcomer starts offline.
+        self.sql().exec(
+            "INSERT INTO agents (id, name, online) VALUES (?, ?, 0)
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, leaving_at = NULL",
+            vec![id.as_str().into(), name.as_str().into()],
+        )?;
         let pair = WebSocketPair::new()?;
-        self.state.accept_websocket_with_tags(&pair.server, &[tag]);
-        if let Some(presence) = presence {
-            pair.server.serialize_attachment(&presence)?;
-        }
-        send(&pair.server, &ServerFrame::Availability { agents_online: self.agents_online(None) });
+        self.state.accept_websocket_with_tags(&pair.server, &[AGENT_TAG]);
+        pair.server.serialize_attachment(&Presence { id })?;
+        send(&pair.server, &ServerFrame::Availability { agents_online: self.agents_online(None)? });
+        self.announce(None)?;
         Response::from_websocket(pair.client)
     }
 
-    fn set_presence(&self, ws: &WebSocket, online: bool) -> Result<()> {
-        let Some(mut presence) = ws.deserialize_attachment::<Presence>()? else { return Ok(()) };
-        let before = self.agents_online(None);
-        presence.online = online;
-        ws.serialize_attachment(&presence)?;
-        self.announce_if_changed(before, self.agents_online(None));
+    fn accept_widget(&self) -> Result<Response> {
+        let pair = WebSocketPair::new()?;
+        self.state.accept_websocket_with_tags(&pair.server, &[VISITOR_TAG]);
+        send(&pair.server, &ServerFrame::Availability { agents_online: self.agents_online(None)? });
+        Response::from_websocket(pair.client)
+    }
+
+    async fn set_status(&self, ws: &WebSocket, online: bool) -> Result<()> {
+        let Some(presence) = ws.deserialize_attachment::<Presence>()? else { return Ok(()) };
+        self.sql().exec("UPDATE agents SET online = ? WHERE id = ?", vec![(online as i64).into(), presence.id.as_str().into()])?;
+        self.announce(None)?;
+        if online {
+            self.assign_waiting().await?;
+        }
         Ok(())
+    }
+
+    /// Someone came online: conversations that waited for a free agent are routed now,
+    /// oldest first.
+    async fn assign_waiting(&self) -> Result<()> {
+        let mut waiting: Vec<InboxEntry> =
+            self.entries(None)?.into_iter().filter(|e| e.status == Status::Open && e.assignee.is_none()).collect();
+        waiting.sort_by_key(|e| e.created_at);
+        for entry in waiting {
+            let Some(assignee) = self.route()? else { break };
+            let mut routed = entry.clone();
+            routed.assignee = Some(assignee.clone());
+            self.sql().exec(
+                "UPDATE inbox SET assignee_id = ?, entry = ? WHERE id = ?",
+                vec![assignee.id.as_str().into(), serde_json::to_string(&routed)?.into(), entry.conversation_id.as_str().into()],
+            )?;
+            let stub = self.env.durable_object("CONVERSATION_OBJECTS")?.id_from_string(entry.conversation_id.as_str())?.get_stub()?;
+            post(&stub, "https://conversation/assign", &assignee).await?;
+        }
+        Ok(())
+    }
+
+    /// A console closed: its agent's last one starts the grace before they go offline.
+    async fn socket_gone(&self, ws: &WebSocket) -> Result<()> {
+        let Some(presence) = ws.deserialize_attachment::<Presence>().ok().flatten() else { return Ok(()) };
+        if self.has_socket(presence.id.as_str(), Some(ws)) {
+            return Ok(());
+        }
+        let leaving_at = now_ms() + config::presence_grace_ms(&self.env);
+        self.sql().exec("UPDATE agents SET leaving_at = ? WHERE id = ?", vec![int(leaving_at)?, presence.id.as_str().into()])?;
+        self.arm(leaving_at).await
+    }
+
+    // ---- the inbox ---------------------------------------------------------------------
+
+    fn entries(&self, email: Option<&str>) -> Result<Vec<InboxEntry>> {
+        let rows: Vec<EntryRow> = match email {
+            Some(email) => self.sql().exec(
+                "SELECT entry FROM inbox WHERE email = ? ORDER BY updated_at DESC LIMIT ?",
+                vec![email.to_lowercase().into(), LIST_LIMIT.into()],
+            )?,
+            None => self.sql().exec("SELECT entry FROM inbox ORDER BY updated_at DESC LIMIT ?", vec![LIST_LIMIT.into()])?,
+        }
+        .to_array()?;
+        Ok(rows.iter().filter_map(|r| serde_json::from_str(&r.entry).ok()).collect())
+    }
+
+    fn write_entry(&self, entry: &InboxEntry, unread_since: Option<u64>, muted: &[AgentId]) -> Result<()> {
+        let email = entry.contact.email.as_ref().map(|e| e.as_str().to_lowercase());
+        self.sql().exec(
+            "INSERT INTO inbox (id, status, assignee_id, email, updated_at, unread_since, muted, entry)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (id) DO UPDATE SET status = excluded.status, assignee_id = excluded.assignee_id,
+               email = excluded.email, updated_at = excluded.updated_at, unread_since = excluded.unread_since,
+               muted = excluded.muted, entry = excluded.entry",
+            vec![
+                entry.conversation_id.as_str().into(),
+                entry.status.as_str().into(),
+                entry.assignee.as_ref().map(|a| a.id.as_str().to_owned()).into(),
+                email.into(),
+                int(entry.updated_at)?,
+                unread_since.map(|at| at as i64).into(),
+                serde_json::to_string(muted)?.into(),
+                serde_json::to_string(entry)?.into(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The next agent in turn, if the site routes automatically and someone is free.
+    fn route(&self) -> Result<Option<Assignee>> {
+        if !self.inbox_settings()?.auto_assign {
+            return Ok(None);
+        }
+        let agents = self.presences(None)?;
+        let last = self.stored::<Option<AgentId>>("round_robin_last")?;
+        let Some(next) = routing::next_agent(&agents, last.as_ref()) else { return Ok(None) };
+        self.store("round_robin_last", &Some(next.id.clone()))?;
+        Ok(Some(Assignee { id: next.id.clone(), name: next.name.clone() }))
+    }
+
+    async fn put_entry(&self, put: PutEntry) -> Result<PutAnswer> {
+        let before: Option<InboxEntry> = self
+            .sql()
+            .exec("SELECT entry FROM inbox WHERE id = ?", vec![put.entry.conversation_id.as_str().into()])?
+            .to_array::<EntryRow>()?
+            .first()
+            .and_then(|r| serde_json::from_str(&r.entry).ok());
+        let mut entry = put.entry;
+        let assign = if put.new && entry.status == Status::Open && entry.assignee.is_none() { self.route()? } else { None };
+        if assign.is_some() {
+            // Counted now, so the next new conversation sees this agent's load.
+            entry.assignee = assign.clone();
+        }
+        self.write_entry(&entry, put.unread_since, &put.muted)?;
+        let load_changed = before.as_ref().map(|b| (&b.assignee, b.status)) != Some((&entry.assignee, entry.status));
+        self.tell_agents(&ServerFrame::Inbox { entry });
+        if load_changed {
+            self.tell_agents(&ServerFrame::Agents { agents: self.presences(None)? });
+        }
+        self.arm_time_limits().await?;
+        Ok(PutAnswer { assign, auto_close_ms: self.inbox_settings()?.auto_close_minutes as u64 * config::minute_ms(&self.env) })
+    }
+
+    fn alert(&self, request: &AlertRequest) {
+        let frame = ServerFrame::Alert { conversation_id: request.conversation_id.clone(), alert: request.alert.clone() }.encode();
+        for ws in self.state.get_websockets_with_tag(AGENT_TAG) {
+            if ws.deserialize_attachment::<Presence>().ok().flatten().is_some_and(|p| p.id == request.agent) {
+                let _ = ws.send_with_str(&frame);
+            }
+        }
+    }
+
+    // ---- time limits -------------------------------------------------------------------
+
+    /// One alarm per object: at the earliest of what is due.
+    async fn arm(&self, due: u64) -> Result<()> {
+        let storage = self.state.storage();
+        match storage.get_alarm().await? {
+            Some(current) if (current as u64) <= due => Ok(()),
+            _ => storage.set_alarm(ScheduledTime::new(js_sys::Date::new(&(due as f64).into()))).await,
+        }
+    }
+
+    fn timed_rows(&self) -> Result<Vec<TimedRow>> {
+        self.sql()
+            .exec("SELECT entry, unread_since, offered_at, alerted_at, muted FROM inbox WHERE status = 'open'", None)?
+            .to_array()
+    }
+
+    /// When the time limits next need a look, if ever.
+    fn next_time_limit(&self) -> Result<Option<u64>> {
+        let settings = self.inbox_settings()?;
+        let minute = config::minute_ms(&self.env);
+        let mut next: Option<u64> = None;
+        let mut consider = |at: u64| next = Some(next.map_or(at, |n: u64| n.min(at)));
+        for row in self.timed_rows()? {
+            let Ok(entry) = serde_json::from_str::<InboxEntry>(&row.entry) else { continue };
+            match (&entry.assignee, settings.accept_timeout_minutes) {
+                (None, Some(minutes)) => {
+                    let since = row.offered_at.map_or(entry.created_at, |at| at as u64);
+                    consider(since + minutes as u64 * minute);
+                }
+                (Some(_), _) => {
+                    if let Some(since) = row.unread_since {
+                        if row.alerted_at.is_none_or(|at| at < since) {
+                            consider(since as u64 + settings.unanswered_alert_minutes as u64 * minute);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(next)
+    }
+
+    async fn arm_time_limits(&self) -> Result<()> {
+        match self.next_time_limit()? {
+            Some(due) => self.arm(due).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Waiting too long: offered to the next agent in turn (or routed to them when the site
+    /// routes automatically). Unread too long: every online agent who did not mute it hears.
+    async fn enforce_time_limits(&self) -> Result<()> {
+        let settings = self.inbox_settings()?;
+        let minute = config::minute_ms(&self.env);
+        let now = now_ms();
+        for row in self.timed_rows()? {
+            let Ok(entry) = serde_json::from_str::<InboxEntry>(&row.entry) else { continue };
+            let id = entry.conversation_id.clone();
+            match (&entry.assignee, settings.accept_timeout_minutes) {
+                (None, Some(minutes)) => {
+                    let since = row.offered_at.map_or(entry.created_at, |at| at as u64);
+                    if since + minutes as u64 * minute > now {
+                        continue;
+                    }
+                    self.sql().exec("UPDATE inbox SET offered_at = ? WHERE id = ?", vec![int(now)?, id.as_str().into()])?;
+                    let agents = self.presences(None)?;
+                    let last = self.stored::<Option<AgentId>>("round_robin_last")?;
+                    let Some(next) = routing::next_agent(&agents, last.as_ref()) else { continue };
+                    self.store("round_robin_last", &Some(next.id.clone()))?;
+                    if settings.auto_assign {
+                        let assignee = Assignee { id: next.id.clone(), name: next.name.clone() };
+                        let stub = self.env.durable_object("CONVERSATION_OBJECTS")?.id_from_string(id.as_str())?.get_stub()?;
+                        post(&stub, "https://conversation/assign", &assignee).await?;
+                    } else {
+                        self.alert(&AlertRequest { agent: next.id.clone(), conversation_id: id, alert: Alert::Offered });
+                    }
+                }
+                (Some(_), _) => {
+                    let Some(since) = row.unread_since else { continue };
+                    let due = since as u64 + settings.unanswered_alert_minutes as u64 * minute;
+                    if due > now || row.alerted_at.is_some_and(|at| at >= since) {
+                        continue;
+                    }
+                    self.sql().exec("UPDATE inbox SET alerted_at = ? WHERE id = ?", vec![int(now)?, id.as_str().into()])?;
+                    let muted: Vec<AgentId> = serde_json::from_str(&row.muted).unwrap_or_default();
+                    for agent in self.presences(None)?.into_iter().filter(|a| a.online && !muted.contains(&a.id)) {
+                        self.alert(&AlertRequest { agent: agent.id, conversation_id: id.clone(), alert: Alert::Unanswered });
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Agents whose grace ran out go offline.
+    fn expire_presence(&self) -> Result<Option<u64>> {
+        let now = now_ms();
+        let mut changed = false;
+        let mut next = None;
+        for row in self.agent_rows()? {
+            let Some(leaving_at) = row.leaving_at.map(|at| at as u64) else { continue };
+            if self.has_socket(&row.id, None) {
+                self.sql().exec("UPDATE agents SET leaving_at = NULL WHERE id = ?", vec![row.id.as_str().into()])?;
+            } else if leaving_at <= now {
+                self.sql().exec("UPDATE agents SET online = 0, leaving_at = NULL WHERE id = ?", vec![row.id.as_str().into()])?;
+                changed = true;
+            } else {
+                next = Some(next.map_or(leaving_at, |n: u64| n.min(leaving_at)));
+            }
+        }
+        if changed {
+            self.announce(None)?;
+        }
+        Ok(next)
+    }
+
+    fn analytics(&self, url: &worker::Url) -> Result<protocol::inbox::Analytics> {
+        let param = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned()).unwrap_or_default();
+        let rows: Vec<EntryRow> = self.sql().exec("SELECT entry FROM inbox", None)?.to_array()?;
+        let entries: Vec<InboxEntry> = rows.iter().filter_map(|r| serde_json::from_str(&r.entry).ok()).collect();
+        Ok(analytics::compute(&entries, &self.presences(None)?, &param("from"), &param("to"), now_ms()))
     }
 }
 
 impl DurableObject for Site {
-    fn new(state: State, _env: Env) -> Self {
+    fn new(state: State, env: Env) -> Self {
         let sql = state.storage().sql();
         for statement in [
-            "CREATE TABLE IF NOT EXISTS conversations (id TEXT PRIMARY KEY, created_at INTEGER NOT NULL)",
             "CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
             "CREATE TABLE IF NOT EXISTS users (user_id TEXT PRIMARY KEY, conversation_id TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS agents (id TEXT PRIMARY KEY, name TEXT NOT NULL, online INTEGER NOT NULL,
+             leaving_at INTEGER)",
+            "CREATE TABLE IF NOT EXISTS inbox (id TEXT PRIMARY KEY, status TEXT NOT NULL, assignee_id TEXT, email TEXT,
+             updated_at INTEGER NOT NULL, unread_since INTEGER, offered_at INTEGER, alerted_at INTEGER,
+             muted TEXT NOT NULL DEFAULT '[]', entry TEXT NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS inbox_by_time ON inbox (updated_at)",
+            "CREATE INDEX IF NOT EXISTS inbox_by_email ON inbox (email)",
         ] {
             if let Err(err) = sql.exec(statement, None) {
                 worker::console_error!("site: migration failed: {err}");
@@ -193,68 +590,62 @@ impl DurableObject for Site {
         if let Ok(pair) = worker::worker_sys::WebSocketRequestResponsePair::new(ClientFrame::PING_TEXT, ServerFrame::PONG_TEXT) {
             state.set_websocket_auto_response(&pair);
         }
-        Self { state }
+        Self { state, env }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         let url = req.url()?;
+        let param = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
         match (req.method(), url.path()) {
-            (Method::Post, "/conversations") => {
-                self.register(req.json().await?)?;
+            (Method::Get, "/view") => {
+                reply::json(&SiteView { settings: self.settings()?, agents_online: self.agents_online(None)? }, 200)
+            }
+            (Method::Put, "/settings") => self.put_settings(req, "widget", WidgetSettings::validated).await,
+            (Method::Get, "/inbox-settings") => reply::json(&self.inbox_settings()?, 200),
+            (Method::Put, "/inbox-settings") => self.put_settings(req, "inbox", InboxSettings::validated).await,
+            (Method::Get, "/canned") => reply::json(&self.stored::<CannedResponses>("canned")?, 200),
+            (Method::Put, "/canned") => self.put_settings(req, "canned", CannedResponses::validated).await,
+            (Method::Get, "/inbox") => reply::json(&Inbox { conversations: self.entries(param(query::EMAIL).as_deref())? }, 200),
+            (Method::Post, "/inbox") => reply::json(&self.put_entry(req.json().await?).await?, 200),
+            (Method::Get, "/analytics") => reply::json(&self.analytics(&url)?, 200),
+            (Method::Get, "/agents") => reply::json(&self.presences(None)?, 200),
+            (Method::Post, "/alert") => {
+                self.alert(&req.json().await?);
                 Response::empty()
             }
-            (Method::Get, "/conversations") => reply::json(&self.list()?, 200),
-            (Method::Get, "/view") => {
-                reply::json(&SiteView { settings: self.settings()?, agents_online: self.agents_online(None) }, 200)
-            }
-            (Method::Put, "/settings") => {
-                let settings = match req.json::<WidgetSettings>().await.map_err(|e| e.to_string()) {
-                    Ok(settings) => settings.validated(),
-                    Err(why) => Err(ProtocolError::new(ErrorCode::InvalidContent, format!("not widget settings: {why}"))),
-                };
-                match settings {
-                    Ok(settings) => {
-                        self.save_settings(&settings)?;
-                        reply::json(&settings, 200)
-                    }
-                    Err(err) => reply::http_error(err),
+            (Method::Get, "/availability") => self.accept_widget(),
+            (Method::Get, "/agent") => {
+                let id = param("id").and_then(|id| AgentId::parse(&id).ok());
+                let name = param("name").and_then(|n| AgentName::parse(&n).ok());
+                match (id, name) {
+                    (Some(id), Some(name)) => self.accept_agent(id, name),
+                    _ => reply::refuse(&req, ProtocolError::new(ErrorCode::InvalidId, "an agent is needed")),
                 }
             }
-            (Method::Get, "/availability") => self.accept(VISITOR_TAG, None),
             (Method::Get, "/users") => {
-                let user = url.query_pairs().find(|(k, _)| k == "user").map(|(_, v)| v.into_owned()).unwrap_or_default();
                 let rows: Vec<UserRow> = self
-                    .state
-                    .storage()
                     .sql()
-                    .exec("SELECT conversation_id FROM users WHERE user_id = ?", vec![user.into()])?
+                    .exec("SELECT conversation_id FROM users WHERE user_id = ?", vec![param("user").unwrap_or_default().into()])?
                     .to_array()?;
                 Response::from_json(&rows.into_iter().next().map(|r| r.conversation_id))
-            }
-            (Method::Post, "/forget") => {
-                let conversation = req.text().await?;
-                let sql = self.state.storage().sql();
-                sql.exec("DELETE FROM conversations WHERE id = ?", vec![conversation.as_str().into()])?;
-                sql.exec("DELETE FROM users WHERE conversation_id = ?", vec![conversation.as_str().into()])?;
-                Response::empty()
             }
             (Method::Post, "/users") => {
                 let body: serde_json::Value = req.json().await?;
                 let user = body["user"].as_str().unwrap_or_default().to_owned();
                 let conversation = body["conversation"].as_str().unwrap_or_default().to_owned();
-                self.state.storage().sql().exec(
+                self.sql().exec(
                     "INSERT INTO users (user_id, conversation_id) VALUES (?, ?)
                      ON CONFLICT (user_id) DO UPDATE SET conversation_id = excluded.conversation_id",
                     vec![user.into(), conversation.into()],
                 )?;
                 Response::empty()
             }
-            (Method::Get, "/agent") => {
-                let name = url.query_pairs().find(|(k, _)| k == query::AGENT_NAME).map(|(_, v)| v.into_owned());
-                match name.as_deref().map(AgentName::parse) {
-                    Some(Ok(name)) => self.accept(AGENT_TAG, Some(Presence { name, online: false })),
-                    _ => reply::refuse(&req, ProtocolError::new(ErrorCode::InvalidId, "an agent name is needed")),
-                }
+            (Method::Post, "/forget") => {
+                let conversation = req.text().await?;
+                self.sql().exec("DELETE FROM inbox WHERE id = ?", vec![conversation.as_str().into()])?;
+                self.sql().exec("DELETE FROM users WHERE conversation_id = ?", vec![conversation.as_str().into()])?;
+                self.tell_agents(&ServerFrame::Agents { agents: self.presences(None)? });
+                Response::empty()
             }
             _ => reply::http_error(ProtocolError::new(ErrorCode::NotFound, "no such site route")),
         }
@@ -267,7 +658,7 @@ impl DurableObject for Site {
         };
         let is_agent = self.state.get_tags(&ws).iter().any(|t| t == AGENT_TAG);
         match ClientFrame::decode(&text) {
-            Ok(ClientFrame::SetStatus { online }) if is_agent => self.set_presence(&ws, online)?,
+            Ok(ClientFrame::SetStatus { online }) if is_agent => self.set_status(&ws, online).await?,
             Ok(ClientFrame::Ping) => send(&ws, &ServerFrame::Pong),
             Ok(_) => send(
                 &ws,
@@ -279,18 +670,23 @@ impl DurableObject for Site {
     }
 
     async fn websocket_close(&self, ws: WebSocket, code: usize, _reason: String, _was_clean: bool) -> Result<()> {
-        // An agent whose last connection closes is offline.
-        let before = self.agents_online(None);
-        let after = self.agents_online(Some(&ws));
-        self.announce_if_changed(before, after);
+        self.socket_gone(&ws).await?;
         let code = if code == 1005 || code == 1006 { 1000 } else { code as u16 };
         let _ = ws.close(Some(code), Some("closing"));
         Ok(())
     }
 
     async fn websocket_error(&self, ws: WebSocket, _err: worker::Error) -> Result<()> {
-        let before = self.agents_online(None);
-        self.announce_if_changed(before, self.agents_online(Some(&ws)));
-        Ok(())
+        self.socket_gone(&ws).await
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        let presence_due = self.expire_presence()?;
+        self.enforce_time_limits().await?;
+        let next = [presence_due, self.next_time_limit()?].into_iter().flatten().min();
+        if let Some(due) = next {
+            self.arm(due.max(now_ms() + 1000)).await?;
+        }
+        Response::empty()
     }
 }

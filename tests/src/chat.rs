@@ -45,7 +45,7 @@ pub async fn visitor_connection(started: &ConversationStarted, after_seq: Seq) -
 }
 
 pub async fn agent_connection(name: &str, conversation: &ConversationId) -> (Connection, Vec<Message>) {
-    let mut connection = relay().agent(name).join(conversation, 0).await.expect("agent joins");
+    let mut connection = relay().agent(name).await.join(conversation, 0).await.expect("agent joins");
     let (_, history) = catch_up(&mut connection, 0).await;
     (connection, history)
 }

@@ -37,8 +37,20 @@ pub fn fresh_site() -> protocol::SiteId {
 }
 /// Secrets the test relay runs with.
 pub const TOKEN_SECRET: &str = "test-token-secret";
-pub const AGENT_KEY: &str = "test-agent-key";
 pub const INBOUND_SECRET: &str = "test-inbound-secret";
+/// The first admin, created when they first sign in; [`Relay::agent`]`("Admin")` is them.
+pub const ADMIN_EMAIL: &str = "admin@team.test";
+pub const ADMIN_PASSWORD: &str = "test-admin-password";
+pub const ADMIN_NAME: &str = "Admin";
+/// Every other test agent's password.
+pub const AGENT_PASSWORD: &str = "test-agent-password";
+
+/// The email of the test agent called `name`.
+pub fn agent_email(name: &str) -> protocol::Email {
+    // FNV-1a: names may be long or odd (the XSS corpus), emails may not.
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3));
+    protocol::Email::parse(&format!("agent-{hash:016x}@team.test")).expect("a valid email")
+}
 
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is inside the repo").to_owned()
@@ -63,6 +75,8 @@ pub struct Relay {
     /// Extra `--var NAME:VALUE` settings.
     vars: Vec<(String, String)>,
     group: i32,
+    /// Signed-in agents by name: each signs in once per relay process.
+    agents: std::sync::Mutex<std::collections::HashMap<String, agent::Agent>>,
 }
 
 /// An email the relay sent; `wrangler dev` writes it to files instead of sending it.
@@ -102,6 +116,7 @@ impl Relay {
             log: dir.join("wrangler.log"),
             vars: vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             group: 0,
+            agents: Default::default(),
         };
         relay.launch()
     }
@@ -119,14 +134,17 @@ impl Relay {
             .args(["--inspector-port", &free_port().to_string()])
             .arg("--persist-to")
             .arg(&self.persist_dir)
-            .args(["--var", &format!("TOKEN_SECRET:{TOKEN_SECRET}"), "--var", &format!("AGENT_KEY:{AGENT_KEY}")])
+            .args(["--var", &format!("TOKEN_SECRET:{TOKEN_SECRET}")])
+            .args(["--var", &format!("ADMIN_EMAIL:{ADMIN_EMAIL}"), "--var", &format!("ADMIN_PASSWORD:{ADMIN_PASSWORD}")])
             .args(["--var", &format!("SITES:{}", site_list()), "--var", &format!("INBOUND_SECRET:{INBOUND_SECRET}")])
             .args(["--show-interactive-dev-session=false", "--log-level"])
             // Info: the sent emails are read from it. RELAY_LOG_LEVEL=debug shows more.
             .arg(std::env::var("RELAY_LOG_LEVEL").unwrap_or_else(|_| "info".to_owned()))
             // Every test starts conversations from 127.0.0.1: limits high unless a test sets them.
             .args(["--var", "LIMIT_CONVERSATIONS_PER_HOUR:1000000", "--var", "LIMIT_MESSAGES_PER_SECOND:100000"])
-            .args(["--var", "LIMIT_CONTACT_CHANGES_PER_HOUR:1000000"])
+            .args(["--var", "LIMIT_CONTACT_CHANGES_PER_HOUR:1000000", "--var", "LIMIT_LOGINS_PER_15_MINUTES:1000000"])
+            // A closed console makes its agent offline after a second, not half a minute.
+            .args(["--var", "PRESENCE_GRACE_SECONDS:1"])
             .args(self.vars.iter().flat_map(|(k, v)| ["--var".to_owned(), format!("{k}:{v}")]))
             .env("WRANGLER_SEND_METRICS", "false")
             .env("NO_COLOR", "1")
@@ -143,6 +161,7 @@ impl Relay {
     /// same persist directory, as a crashed and restarted relay. The port changes.
     pub fn restart(self) -> Relay {
         processes::kill_group(self.group);
+        self.agents.lock().unwrap().clear();
         std::thread::sleep(Duration::from_millis(300));
         self.launch()
     }
@@ -191,8 +210,34 @@ impl Relay {
         agent::Visitor::new(&self.origin)
     }
 
-    pub fn agent(&self, name: &str) -> agent::Agent {
-        agent::Agent::new(&self.origin, AGENT_KEY, protocol::AgentName::parse(name).expect("valid agent name"))
+    /// The agent called `name`, signed in: made by the admin on first use. "Admin" is the
+    /// first admin.
+    pub async fn agent(&self, name: &str) -> agent::Agent {
+        if let Some(agent) = self.agents.lock().unwrap().get(name) {
+            return agent.clone();
+        }
+        let agent = if name == ADMIN_NAME {
+            let email = protocol::Email::parse(ADMIN_EMAIL).unwrap();
+            agent::Agent::login(&self.origin, &email, ADMIN_PASSWORD).await.expect("the first admin signs in")
+        } else {
+            let email = agent_email(name);
+            match agent::Agent::login(&self.origin, &email, AGENT_PASSWORD).await {
+                Ok(agent) => agent,
+                Err(_) => {
+                    let new = protocol::inbox::NewAccount {
+                        email: email.clone(),
+                        name: protocol::AgentName::parse(name).expect("valid agent name"),
+                        role: protocol::AccountRole::Agent,
+                        password: AGENT_PASSWORD.to_owned(),
+                    };
+                    // Another test may have made it meanwhile: signing in settles it.
+                    let _ = Box::pin(self.agent(ADMIN_NAME)).await.create_account(&new).await;
+                    agent::Agent::login(&self.origin, &email, AGENT_PASSWORD).await.expect("the new agent signs in")
+                }
+            }
+        };
+        self.agents.lock().unwrap().insert(name.to_owned(), agent.clone());
+        agent
     }
 }
 

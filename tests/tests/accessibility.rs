@@ -25,7 +25,7 @@ async fn axe(browser: &Browser) -> Vec<String> {
 
 async fn check(theme: Theme, lang: &str) {
     let site = fresh_site();
-    relay().agent("Admin").put_settings(&site, &WidgetSettings { theme, ..WidgetSettings::default() }).await.unwrap();
+    relay().agent("Admin").await.put_settings(&site, &WidgetSettings { theme, ..WidgetSettings::default() }).await.unwrap();
     let attributes = format!("data-lang=\"{lang}\"");
     let page = HostPage::serve(&relay().origin, site.as_str(), &attributes).await;
     let browser = Browser::open().await;
@@ -38,7 +38,7 @@ async fn check(theme: Theme, lang: &str) {
     browser.write("Hello, I need help with an order").await;
     browser.wait_for("the message stored", "root.querySelector('.cw-mine[data-seq]')").await;
     browser.widget(".cw-email-form").await;
-    let mut agent = relay().agent("Ana").join(&browser.conversation(site.as_str()).await, 0).await.unwrap();
+    let mut agent = relay().agent("Ana").await.join(&browser.conversation(site.as_str()).await, 0).await.unwrap();
     let card = Card::Article {
         title: "Orders".into(),
         summary: "Where is my order?".into(),

@@ -23,7 +23,7 @@ async fn a_visitor_chats_with_an_agent_and_finds_it_all_again_after_reload() {
 
     // The agent joins and sees the visitor's message.
     let conversation = browser.conversation("demo").await;
-    let mut agent = relay.agent("Ana").join(&conversation, 0).await.unwrap();
+    let mut agent = relay.agent("Ana").await.join(&conversation, 0).await.unwrap();
     assert!(matches!(agent.next().await.unwrap(), ServerFrame::Welcome { last_seq: 1, .. }));
     let ServerFrame::History { messages } = agent.next().await.unwrap() else { panic!("history") };
     assert_eq!((messages[0].body.as_str(), &messages[0].author), ("Hello, is anyone there?", &Author::Visitor));
@@ -63,7 +63,7 @@ async fn message_text_is_shown_as_text_never_as_markup() {
     browser.wait_for_texts(".cw-mine .cw-state", &["Sent"]).await;
 
     let payload = r#"<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>"#;
-    let mut agent = relay.agent("Ana").join(&browser.conversation("demo").await, 0).await.unwrap();
+    let mut agent = relay.agent("Ana").await.join(&browser.conversation("demo").await, 0).await.unwrap();
     agent.post(&id("xss"), payload).await.unwrap();
     browser.wait_for_texts(".cw-body", &["<b>bold?</b>", payload]).await;
     let injected = browser
@@ -112,7 +112,7 @@ async fn a_message_that_could_not_go_out_shows_failed_and_can_be_retried() {
     browser.widget(".cw-retry").await.click().await.unwrap();
     browser.wait_for_texts(".cw-mine .cw-state", &["Sent"]).await;
 
-    let mut agent = relay.agent("Ana").join(&browser.conversation("demo").await, 0).await.unwrap();
+    let mut agent = relay.agent("Ana").await.join(&browser.conversation("demo").await, 0).await.unwrap();
     assert!(matches!(agent.next().await.unwrap(), ServerFrame::Welcome { last_seq: 1, .. }), "stored exactly once");
     browser.close().await;
 }

@@ -63,7 +63,7 @@ async fn the_visitor_gives_an_email_and_agents_see_it() {
         .start_with(&demo_site(), Contact { email: Some(email.clone()), name: Some("Ana".into()) })
         .await
         .unwrap();
-    let mut agent = relay().agent("Bo").join(&started.conversation_id, 0).await.unwrap();
+    let mut agent = relay().agent("Bo").await.join(&started.conversation_id, 0).await.unwrap();
     match agent.next().await.unwrap() {
         ServerFrame::Welcome { contact, .. } => assert_eq!(contact.email, Some(email)),
         other => panic!("{other:?}"),

@@ -44,7 +44,7 @@ async fn crashes_lose_no_acknowledged_message_and_double_nothing() {
     let mut relay = Relay::start("durability");
     let site = fresh_site();
     let settings = WidgetSettings { email_delay_seconds: 1, ..WidgetSettings::default() };
-    relay.agent("Admin").put_settings(&site, &settings).await.unwrap();
+    relay.agent("Admin").await.put_settings(&site, &settings).await.unwrap();
     let contact = Contact { email: Some(Email::parse("durable@example.com").unwrap()), name: None };
     let started = relay.visitor().start_with(&site, contact).await.unwrap();
 
@@ -53,7 +53,7 @@ async fn crashes_lose_no_acknowledged_message_and_double_nothing() {
     for round in 0..rounds() {
         let mut visitor = relay.visitor().connect(&started.token, 0).await.unwrap();
         catch_up(&mut visitor, 0).await;
-        let mut agent = relay.agent("Ana").join(&started.conversation_id, u64::MAX).await.unwrap();
+        let mut agent = relay.agent("Ana").await.join(&started.conversation_id, u64::MAX).await.unwrap();
         written.extend(burst(&mut visitor, "v", round, VISITOR_BURST, &mut acked).await);
         written.extend(burst(&mut agent, "a", round, 2, &mut acked).await);
         relay = relay.restart(); // SIGKILL, then the same storage
@@ -72,7 +72,7 @@ async fn crashes_lose_no_acknowledged_message_and_double_nothing() {
     // The outbox resends everything unacknowledged with the same ids: stored once each.
     let mut visitor = relay.visitor().connect(&started.token, 0).await.unwrap();
     catch_up(&mut visitor, 0).await;
-    let mut agent = relay.agent("Ana").join(&started.conversation_id, u64::MAX).await.unwrap();
+    let mut agent = relay.agent("Ana").await.join(&started.conversation_id, u64::MAX).await.unwrap();
     for id in &written {
         let connection = if id.starts_with('v') { &mut visitor } else { &mut agent };
         connection.post(&ClientMsgId::parse(id).unwrap(), id).await.unwrap();

@@ -22,7 +22,7 @@ fn id(s: &str) -> ClientMsgId {
 async fn site_with_short_delay(relay: &Relay) -> SiteId {
     let site = fresh_site();
     let settings = WidgetSettings { email_delay_seconds: DELAY_SECONDS, ..WidgetSettings::default() };
-    relay.agent("Admin").put_settings(&site, &settings).await.unwrap();
+    relay.agent("Admin").await.put_settings(&site, &settings).await.unwrap();
     site
 }
 
@@ -68,7 +68,7 @@ async fn one_email_covers_every_unread_reply_and_its_link_reopens_the_conversati
     let conversation = browser.conversation(site.as_str()).await;
     browser.close().await;
 
-    let mut agent = relay.agent("Ana").join(&conversation, 0).await.unwrap();
+    let mut agent = relay.agent("Ana").await.join(&conversation, 0).await.unwrap();
     catch_up(&mut agent, 0).await;
     agent.post(&id("r1"), "Yes, it came back today.").await.unwrap();
     agent.post(&id("r2"), "Shall I reserve one for you?").await.unwrap();
@@ -114,7 +114,7 @@ async fn a_visitor_who_reads_in_time_gets_no_email_and_a_later_batch_gets_its_ow
     let started = start_with_email(relay, &site, "quick@example.com").await;
     let mut visitor = relay.visitor().connect(&started.token, 0).await.unwrap();
     catch_up(&mut visitor, 0).await;
-    let mut agent = relay.agent("Ana").join(&started.conversation_id, 0).await.unwrap();
+    let mut agent = relay.agent("Ana").await.join(&started.conversation_id, 0).await.unwrap();
     catch_up(&mut agent, 0).await;
 
     let seq = agent.post(&id("r1"), "Here you go").await.unwrap();
@@ -136,7 +136,7 @@ async fn a_relay_killed_between_the_reply_and_the_alarm_still_sends_exactly_one_
     let mut relay = Relay::start("email-restart");
     let site = site_with_short_delay(&relay).await;
     let started = start_with_email(&relay, &site, "restart@example.com").await;
-    let mut agent = relay.agent("Ana").join(&started.conversation_id, 0).await.unwrap();
+    let mut agent = relay.agent("Ana").await.join(&started.conversation_id, 0).await.unwrap();
     catch_up(&mut agent, 0).await;
     agent.post(&id("r1"), "Sorry for the wait").await.unwrap();
 
@@ -158,13 +158,13 @@ async fn without_an_email_address_nothing_is_sent_and_agents_are_told_why() {
     let relay = relay();
     let site = site_with_short_delay(relay).await;
     let started = relay.visitor().start(&site).await.unwrap();
-    let mut agent = relay.agent("Ana").join(&started.conversation_id, 0).await.unwrap();
+    let mut agent = relay.agent("Ana").await.join(&started.conversation_id, 0).await.unwrap();
     catch_up(&mut agent, 0).await;
     agent.post(&id("r1"), "Hello?").await.unwrap();
     assert_eq!(email_status(&mut agent).await, EmailStatus::NoAddress);
     assert!(relay.emails_about(&started.conversation_id).is_empty());
     // An agent who opens the conversation later sees it too.
-    let mut later = relay.agent("Bo").join(&started.conversation_id, 0).await.unwrap();
+    let mut later = relay.agent("Bo").await.join(&started.conversation_id, 0).await.unwrap();
     catch_up(&mut later, 0).await;
     assert_eq!(email_status(&mut later).await, EmailStatus::NoAddress);
 }
@@ -189,7 +189,7 @@ async fn a_reply_by_email_lands_in_the_conversation_once_and_live() {
     let relay = relay();
     let site = fresh_site();
     let (browser, _page, conversation) = e2e::host::visitor_writes(&relay.origin, &site, "Please email me").await;
-    let mut agent = relay.agent("Ana").join(&conversation, 0).await.unwrap();
+    let mut agent = relay.agent("Ana").await.join(&conversation, 0).await.unwrap();
     catch_up(&mut agent, 0).await;
 
     let mail = InboundEmail {
@@ -206,7 +206,7 @@ async fn a_reply_by_email_lands_in_the_conversation_once_and_live() {
 
     // The provider delivers it again: stored once.
     assert_eq!(post_inbound(relay, &mail, INBOUND_SECRET).await.status(), 200);
-    let (_, history) = catch_up(&mut relay.agent("Bo").join(&conversation, 0).await.unwrap(), 0).await;
+    let (_, history) = catch_up(&mut relay.agent("Bo").await.join(&conversation, 0).await.unwrap(), 0).await;
     assert_eq!(history.len(), 2);
 }
 
@@ -235,7 +235,7 @@ async fn forged_unknown_and_oversized_inbound_mail_is_refused_and_stores_nothing
     let only_quotes = InboundEmail { text: "> all quoted".into(), ..good.clone() };
     assert_eq!(code(post_inbound(relay, &only_quotes, INBOUND_SECRET).await).await, (400, ErrorCode::EmptyBody));
 
-    let mut agent = relay.agent("Ana").join(&started.conversation_id, 0).await.unwrap();
+    let mut agent = relay.agent("Ana").await.join(&started.conversation_id, 0).await.unwrap();
     assert!(matches!(agent.next().await.unwrap(), ServerFrame::Welcome { last_seq: 0, .. }), "nothing was stored");
 }
 
@@ -260,7 +260,7 @@ async fn unsubscribing_stops_the_emails_for_that_conversation() {
     let relay = relay();
     let site = site_with_short_delay(relay).await;
     let started = start_with_email(relay, &site, "enough@example.com").await;
-    let mut agent = relay.agent("Ana").join(&started.conversation_id, 0).await.unwrap();
+    let mut agent = relay.agent("Ana").await.join(&started.conversation_id, 0).await.unwrap();
     catch_up(&mut agent, 0).await;
     agent.post(&id("r1"), "First reply").await.unwrap();
     assert!(matches!(email_status(&mut agent).await, EmailStatus::Sent { .. }));
@@ -287,7 +287,7 @@ async fn through_an_http_mail_api_a_failed_send_is_retried_until_it_goes_out_onc
     );
     let site = site_with_short_delay(&relay).await;
     let started = start_with_email(&relay, &site, "api@example.com").await;
-    let mut agent = relay.agent("Ana").join(&started.conversation_id, 0).await.unwrap();
+    let mut agent = relay.agent("Ana").await.join(&started.conversation_id, 0).await.unwrap();
     catch_up(&mut agent, 0).await;
     agent.post(&id("r1"), "Sent through the API").await.unwrap();
     // Two failures, then the third attempt goes out.
@@ -307,7 +307,7 @@ async fn a_send_that_keeps_failing_is_given_up_and_agents_are_told() {
     let relay = Relay::start_with("email-api-down", &[("MAIL_API_URL", &api.url), ("EMAIL_RETRY_BASE_MS", "200")]);
     let site = site_with_short_delay(&relay).await;
     let started = start_with_email(&relay, &site, "down@example.com").await;
-    let mut agent = relay.agent("Ana").join(&started.conversation_id, 0).await.unwrap();
+    let mut agent = relay.agent("Ana").await.join(&started.conversation_id, 0).await.unwrap();
     catch_up(&mut agent, 0).await;
     agent.post(&id("r1"), "Nobody will get this").await.unwrap();
     match email_status(&mut agent).await {
@@ -333,7 +333,7 @@ async fn deliver_through_email_workers(relay: &Relay, to: &str, raw: &str) -> re
 async fn a_reply_through_email_workers_lands_in_the_conversation_and_forgeries_bounce() {
     let relay = relay();
     let started = relay.visitor().start(&SiteId::parse("demo").unwrap()).await.unwrap();
-    let mut agent = relay.agent("Ana").join(&started.conversation_id, 0).await.unwrap();
+    let mut agent = relay.agent("Ana").await.join(&started.conversation_id, 0).await.unwrap();
     catch_up(&mut agent, 0).await;
     let to = reply_to(&started.conversation_id);
     let raw = format!(
@@ -345,6 +345,6 @@ async fn a_reply_through_email_workers_lands_in_the_conversation_and_forgeries_b
 
     let forged = to.replace("r-", "r-b");
     deliver_through_email_workers(relay, &forged, &raw.replace(&to, &forged)).await;
-    let (_, history) = catch_up(&mut relay.agent("Bo").join(&started.conversation_id, 0).await.unwrap(), 0).await;
+    let (_, history) = catch_up(&mut relay.agent("Bo").await.join(&started.conversation_id, 0).await.unwrap(), 0).await;
     assert_eq!(history.len(), 1, "the forged reply stored nothing");
 }

@@ -6,7 +6,7 @@ use agent::ConnectionError;
 use e2e::browser::Browser;
 use e2e::chat::{catch_up, id};
 use e2e::host::HostPage;
-use e2e::{fresh_site, relay, AGENT_KEY};
+use e2e::{fresh_site, relay};
 use protocol::http::{ErrorBody, IdentitySecret};
 use protocol::site::WidgetSettings;
 use protocol::{token, ErrorCode, Identity, ServerFrame, SiteId};
@@ -14,10 +14,11 @@ use protocol::{token, ErrorCode, Identity, ServerFrame, SiteId};
 async fn verifying_site() -> (SiteId, String) {
     let site = fresh_site();
     let settings = WidgetSettings { identity_verification: true, ..WidgetSettings::default() };
-    relay().agent("Admin").put_settings(&site, &settings).await.unwrap();
+    let admin = relay().agent("Admin").await;
+    admin.put_settings(&site, &settings).await.unwrap();
     let secret: IdentitySecret = reqwest::Client::new()
-        .get(format!("{}/api/agent/sites/{site}/identity-secret", relay().origin))
-        .bearer_auth(AGENT_KEY)
+        .get(format!("{}{}", relay().origin, protocol::http::identity_secret_path(&site)))
+        .bearer_auth(admin.session())
         .send()
         .await
         .unwrap()

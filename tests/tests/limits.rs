@@ -26,7 +26,7 @@ fn limited() -> &'static Relay {
 async fn new_conversations_per_ip_per_hour() {
     let relay = limited();
     let site = SiteId::parse(DEMO_SITE).unwrap();
-    let before = relay.agent("Ana").conversations(&site).await.unwrap().conversations.len();
+    let before = relay.agent("Ana").await.conversations(&site).await.unwrap().conversations.len();
     // Another test in this binary may have started one already; take what is left of the 3.
     let mut started = 0;
     let refusal = loop {
@@ -48,7 +48,7 @@ async fn new_conversations_per_ip_per_hour() {
     assert!(retry_after > 3000, "about an hour: {retry_after}");
     let body: ErrorBody = refusal.json().await.unwrap();
     assert_eq!((body.error.code, body.error.retry_after_secs), (ErrorCode::RateLimited, Some(retry_after)));
-    let after = relay.agent("Ana").conversations(&site).await.unwrap().conversations.len();
+    let after = relay.agent("Ana").await.conversations(&site).await.unwrap().conversations.len();
     assert_eq!(after, before + 3, "the refused start created nothing");
 
     // Another address is not affected.
@@ -91,7 +91,7 @@ async fn messages_per_second_and_email_changes_per_conversation() {
         }
     }
     assert!(acked.len() >= 4 && refused >= 4, "acked {acked:?}, refused {refused}");
-    let (_, history) = catch_up(&mut relay.agent("Ana").join(&started.conversation_id, 0).await.unwrap(), 0).await;
+    let (_, history) = catch_up(&mut relay.agent("Ana").await.join(&started.conversation_id, 0).await.unwrap(), 0).await;
     assert_eq!(history.len(), acked.len(), "only what was acknowledged is stored");
 
     // A second later the visitor can write again; a refused message can be resent as it was.

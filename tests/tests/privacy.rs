@@ -4,7 +4,7 @@
 use e2e::browser::Browser;
 use e2e::chat::{catch_up, id};
 use e2e::host::HostPage;
-use e2e::{fresh_site, relay, Relay, AGENT_KEY};
+use e2e::{fresh_site, relay, Relay};
 use protocol::http::{agent_conversation_path, ErrorBody};
 use protocol::site::WidgetSettings;
 use protocol::{ClientFrame, Contact, ConversationId, Email, ErrorCode, ServerFrame, SiteId, Status};
@@ -12,7 +12,7 @@ use std::time::Duration;
 
 /// What an agent finds when it opens the conversation now.
 async fn what_is_left(relay: &Relay, conversation: &ConversationId) -> (Status, u64, Contact) {
-    let mut agent = relay.agent("Ana").join(conversation, 0).await.unwrap();
+    let mut agent = relay.agent("Ana").await.join(conversation, 0).await.unwrap();
     match agent.next().await.unwrap() {
         ServerFrame::Welcome { status, last_seq, contact, .. } => (status, last_seq, contact),
         other => panic!("{other:?}"),
@@ -20,7 +20,7 @@ async fn what_is_left(relay: &Relay, conversation: &ConversationId) -> (Status, 
 }
 
 async fn listed(relay: &Relay, site: &SiteId, conversation: &ConversationId) -> bool {
-    let list = relay.agent("Ana").conversations(site).await.unwrap();
+    let list = relay.agent("Ana").await.conversations(site).await.unwrap();
     list.conversations.iter().any(|c| &c.conversation_id == conversation)
 }
 
@@ -33,7 +33,7 @@ async fn a_visitor_deletes_their_data_and_nothing_is_kept() {
     let mut visitor = relay.visitor().connect(&started.token, 0).await.unwrap();
     catch_up(&mut visitor, 0).await;
     visitor.post(&id("m1"), "my private question").await.unwrap();
-    let mut agent = relay.agent("Ana").join(&started.conversation_id, 0).await.unwrap();
+    let mut agent = relay.agent("Ana").await.join(&started.conversation_id, 0).await.unwrap();
     catch_up(&mut agent, 0).await;
 
     agent.send_frame(&ClientFrame::DeleteMyData).await.unwrap();
@@ -57,12 +57,13 @@ async fn an_agent_deletes_a_conversation_on_request() {
     let url = format!("{}{}", relay.origin, agent_conversation_path(&started.conversation_id));
     let http = reqwest::Client::new();
     assert_eq!(http.delete(&url).send().await.unwrap().status(), 401);
-    assert_eq!(http.delete(&url).bearer_auth(AGENT_KEY).send().await.unwrap().status(), 200);
+    let session = relay.agent("Ana").await.session().to_owned();
+    assert_eq!(http.delete(&url).bearer_auth(&session).send().await.unwrap().status(), 200);
     assert_eq!(visitor.next().await.unwrap(), ServerFrame::Status { status: Status::Deleted });
     assert_eq!(what_is_left(relay, &started.conversation_id).await.1, 0);
 
     let nobody = format!("{}{}", relay.origin, agent_conversation_path(&ConversationId::parse(&"ab".repeat(32)).unwrap()));
-    let response = http.delete(&nobody).bearer_auth(AGENT_KEY).send().await.unwrap();
+    let response = http.delete(&nobody).bearer_auth(&session).send().await.unwrap();
     assert_eq!(response.json::<ErrorBody>().await.unwrap().error.code, ErrorCode::UnknownConversation);
 }
 
@@ -72,7 +73,7 @@ async fn closed_conversations_are_erased_after_the_sites_retention() {
     let relay = Relay::start_with("retention", &[("RETENTION_DAY_SECONDS", "1")]);
     let site = fresh_site();
     let settings = WidgetSettings { retention_days: Some(2), ..WidgetSettings::default() };
-    relay.agent("Admin").put_settings(&site, &settings).await.unwrap();
+    relay.agent("Admin").await.put_settings(&site, &settings).await.unwrap();
     let closed = relay.visitor().start(&site).await.unwrap();
     let open = relay.visitor().start(&site).await.unwrap();
     for started in [&closed, &open] {
@@ -80,7 +81,7 @@ async fn closed_conversations_are_erased_after_the_sites_retention() {
         catch_up(&mut visitor, 0).await;
         visitor.post(&id("m1"), "hello").await.unwrap();
     }
-    let mut agent = relay.agent("Ana").join(&closed.conversation_id, 0).await.unwrap();
+    let mut agent = relay.agent("Ana").await.join(&closed.conversation_id, 0).await.unwrap();
     catch_up(&mut agent, 0).await;
     agent.send_frame(&ClientFrame::End).await.unwrap();
     assert_eq!(agent.next().await.unwrap(), ServerFrame::Status { status: Status::Ended });

@@ -220,32 +220,30 @@ async fn http_errors_are_typed_json() {
 }
 
 #[tokio::test]
-async fn agents_need_the_key_and_a_real_conversation() {
+async fn agents_need_a_session_and_a_real_conversation() {
     let started = start().await;
     let ws = relay().ws_origin();
-    let path = format!("/api/agent/conversations/{}/connect?name=Ana&after_seq=0&v=1", started.conversation_id);
+    let path = format!("/api/agent/conversations/{}/connect?after_seq=0&v=1", started.conversation_id);
     expect_refused_connection(Connection::open(&format!("{ws}{path}"), None).await, ErrorCode::Unauthorized).await;
     expect_refused_connection(Connection::open(&format!("{ws}{path}"), Some("wrong")).await, ErrorCode::Unauthorized)
         .await;
 
-    let agent = relay().agent("Ana");
+    let agent = relay().agent("Ana").await;
     let nobody = ConversationId::parse(&"ab".repeat(32)).unwrap();
     expect_refused_connection(agent.join(&nobody, 0).await, ErrorCode::UnknownConversation).await;
-    let bad_id = format!("{ws}/api/agent/conversations/not-an-id/connect?name=Ana&v=1");
-    expect_refused_connection(Connection::open(&bad_id, Some(e2e::AGENT_KEY)).await, ErrorCode::InvalidId).await;
-    let no_name = format!("{ws}/api/agent/conversations/{}/connect?after_seq=0&v=1", started.conversation_id);
-    expect_refused_connection(Connection::open(&no_name, Some(e2e::AGENT_KEY)).await, ErrorCode::InvalidId).await;
+    let bad_id = format!("{ws}/api/agent/conversations/not-an-id/connect?v=1");
+    expect_refused_connection(Connection::open(&bad_id, Some(agent.session())).await, ErrorCode::InvalidId).await;
 }
 
 #[tokio::test]
-async fn agents_list_the_sites_conversations_newest_first() {
+async fn agents_list_the_sites_conversations_most_recent_first() {
     let first = start().await;
     let second = start().await;
-    let list = relay().agent("Ana").conversations(&demo_site()).await.unwrap();
+    let list = relay().agent("Ana").await.conversations(&demo_site()).await.unwrap();
     let ids: Vec<_> = list.conversations.iter().map(|c| c.conversation_id.clone()).collect();
     let (a, b) = (ids.iter().position(|i| *i == first.conversation_id), ids.iter().position(|i| *i == second.conversation_id));
     assert!(a.is_some() && b.is_some(), "both listed");
-    assert!(list.conversations.windows(2).all(|w| w[0].created_at >= w[1].created_at), "newest first");
+    assert!(list.conversations.windows(2).all(|w| w[0].updated_at >= w[1].updated_at), "most recently active first");
 }
 
 #[tokio::test]

@@ -20,13 +20,13 @@ async fn the_widget_learns_availability_on_open_and_live_while_open() {
     assert!(!availability(&mut widget).await);
 
     // Connected is not online: the agent says so.
-    let ana = relay().agent("Ana");
+    let ana = relay().agent("Ana").await;
     let online = ana.go_online(&site).await.unwrap();
     assert!(availability(&mut widget).await);
     assert!(visitor.view(&site).await.unwrap().agents_online);
 
     // A second agent going online changes nothing the widget needs to hear.
-    let bo = relay().agent("Bo").go_online(&site).await.unwrap();
+    let bo = relay().agent("Bo").await.go_online(&site).await.unwrap();
     bo.close().await;
     // Ana leaves: her connection closes, nobody is online.
     online.close().await;
@@ -39,7 +39,7 @@ async fn going_offline_is_announced() {
     let site = fresh_site();
     let mut widget = relay().visitor().availability(&site).await.unwrap();
     assert!(!availability(&mut widget).await);
-    let mut ana = relay().agent("Ana").go_online(&site).await.unwrap();
+    let mut ana = relay().agent("Ana").await.go_online(&site).await.unwrap();
     assert!(availability(&mut widget).await);
     ana.send_frame(&ClientFrame::SetStatus { online: false }).await.unwrap();
     assert!(!availability(&mut widget).await);
@@ -62,12 +62,12 @@ async fn settings_are_stored_checked_and_served_to_the_widget() {
         quick_replies: vec![QuickReply { label: "Pricing".into(), action: QuickAction::Send { text: "How much?".into() } }],
         ..WidgetSettings::default()
     };
-    let stored = relay().agent("Admin").put_settings(&site, &settings).await.unwrap();
+    let stored = relay().agent("Admin").await.put_settings(&site, &settings).await.unwrap();
     assert_eq!(stored.color, "#aa3300", "normalised");
     assert_eq!(relay().visitor().view(&site).await.unwrap().settings, stored);
 
     let bad = WidgetSettings { color: "red".into(), ..settings };
-    let refused = relay().agent("Admin").put_settings(&site, &bad).await.unwrap_err();
+    let refused = relay().agent("Admin").await.put_settings(&site, &bad).await.unwrap_err();
     let refused = refused.downcast::<agent::HttpError>().unwrap();
     assert_eq!((refused.status, refused.error.unwrap().code), (400, ErrorCode::InvalidContent));
 
@@ -84,7 +84,7 @@ async fn settings_are_stored_checked_and_served_to_the_widget() {
 async fn a_site_that_lists_its_origins_can_only_be_embedded_there() {
     let site = fresh_site();
     let settings = WidgetSettings { allowed_origins: vec!["https://shop.example".into()], ..WidgetSettings::default() };
-    relay().agent("Admin").put_settings(&site, &settings).await.unwrap();
+    relay().agent("Admin").await.put_settings(&site, &settings).await.unwrap();
     let start = |origin: &'static str| {
         let site = site.clone();
         async move {

@@ -16,7 +16,7 @@ fn id(s: &str) -> ClientMsgId {
 }
 
 async fn configure(site: &SiteId, settings: WidgetSettings) {
-    relay().agent("Admin").put_settings(site, &settings).await.expect("settings stored");
+    relay().agent("Admin").await.put_settings(site, &settings).await.expect("settings stored");
 }
 
 /// A browser on a customer's page for `site`.
@@ -57,7 +57,7 @@ async fn messages_written_while_the_network_is_down_arrive_exactly_once() {
     browser.wait_for_texts(".cw-mine .cw-body", &["first", "second", "third", "fourth"]).await;
     browser.wait_for_texts(".cw-mine .cw-state", &["Sent", "Sent", "Sent", "Sent"]).await;
 
-    let mut agent = relay().agent("Ana").join(&conversation, 0).await.unwrap();
+    let mut agent = relay().agent("Ana").await.join(&conversation, 0).await.unwrap();
     let (_, history) = catch_up(&mut agent, 0).await;
     let bodies: Vec<_> = history.iter().map(|m| m.body.as_str()).collect();
     assert_eq!(bodies, ["first", "second", "third", "fourth"], "each exactly once, in order");
@@ -69,7 +69,7 @@ async fn a_lost_connection_comes_back_by_itself_and_catches_up() {
     let site = fresh_site();
     let network = Network::start(&relay().origin).await;
     let (browser, _page, conversation) = visitor_writes(&network.origin, &site, "hello").await;
-    let mut agent = relay().agent("Ana").join(&conversation, 0).await.unwrap();
+    let mut agent = relay().agent("Ana").await.join(&conversation, 0).await.unwrap();
 
     network.cut();
     browser.wait_for_texts(".cw-link-state", &["Reconnecting…"]).await;
@@ -124,7 +124,7 @@ async fn nobody_online_with_async_on_the_visitor_writes_and_leaves_an_email() {
     browser.widget(".cw-email-form button[type=submit]").await.click().await.unwrap();
     browser.wait_for_texts(".cw-reply-to", &["We will reply to nora@example.no. Change"]).await;
 
-    let mut agent = relay().agent("Ana").join(&browser.conversation(site.as_str()).await, 0).await.unwrap();
+    let mut agent = relay().agent("Ana").await.join(&browser.conversation(site.as_str()).await, 0).await.unwrap();
     match agent.next().await.unwrap() {
         ServerFrame::Welcome { contact, .. } => assert_eq!(contact.email.unwrap().as_str(), "nora@example.no"),
         other => panic!("{other:?}"),
@@ -158,7 +158,7 @@ async fn nobody_online_with_async_off_shows_the_fallback_until_an_agent_comes_on
     browser.screenshot("visitor-fallback").await;
 
     // An agent comes online: the open widget hears it and offers the chat.
-    let _online = relay().agent("Ana").go_online(&site).await.unwrap();
+    let _online = relay().agent("Ana").await.go_online(&site).await.unwrap();
     browser.widget(".cw-input").await;
     browser.wait_for_texts(".cw-subtitle", &["We are online"]).await;
 }
@@ -179,7 +179,7 @@ async fn pre_chat_asks_for_the_email_first_and_agents_see_it() {
     browser.write("Hello!").await;
     browser.wait_for_texts(".cw-mine .cw-state", &["Sent"]).await;
 
-    let mut agent = relay().agent("Ana").join(&browser.conversation(site.as_str()).await, 0).await.unwrap();
+    let mut agent = relay().agent("Ana").await.join(&browser.conversation(site.as_str()).await, 0).await.unwrap();
     match agent.next().await.unwrap() {
         ServerFrame::Welcome { contact, .. } => {
             assert_eq!(contact.email.unwrap().as_str(), "pia@example.com");
@@ -210,7 +210,7 @@ async fn an_identified_visitor_is_not_asked_again_and_the_js_api_queues_calls_ma
     browser.write("Where is my order?").await;
     browser.wait_for_texts(".cw-mine .cw-state", &["Sent"]).await;
     let conversation = browser.conversation(site.as_str()).await;
-    let mut agent = relay().agent("Ana").join(&conversation, 0).await.unwrap();
+    let mut agent = relay().agent("Ana").await.join(&conversation, 0).await.unwrap();
     match agent.next().await.unwrap() {
         ServerFrame::Welcome { contact, .. } => assert_eq!(contact.email.unwrap().as_str(), "kim@example.com"),
         other => panic!("{other:?}"),
@@ -295,7 +295,7 @@ async fn agent_cards_suggestions_typing_and_seen_receipts() {
     browser.open_widget().await;
     browser.write("Can you help with returns?").await;
     browser.wait_for_texts(".cw-mine .cw-state", &["Sent"]).await;
-    let mut agent = relay().agent("Ana").join(&browser.conversation("demo").await, 0).await.unwrap();
+    let mut agent = relay().agent("Ana").await.join(&browser.conversation("demo").await, 0).await.unwrap();
     let (_, history) = catch_up(&mut agent, 0).await;
 
     // The agent reads: the visitor sees "Seen".
@@ -357,7 +357,7 @@ async fn an_ended_chat_stays_readable_and_writing_again_starts_a_new_one() {
     browser.write("Thanks, that's all").await;
     browser.wait_for_texts(".cw-mine .cw-state", &["Sent"]).await;
     let first = browser.conversation("demo").await;
-    let mut agent = relay().agent("Ana").join(&first, 0).await.unwrap();
+    let mut agent = relay().agent("Ana").await.join(&first, 0).await.unwrap();
     agent.send_frame(&ClientFrame::End).await.unwrap();
     browser.wait_for_texts(".cw-notice", &["This chat has ended. Write a message to start a new conversation."]).await;
 
@@ -380,7 +380,7 @@ async fn a_blocked_visitor_is_told_and_cannot_write() {
     browser.open_widget().await;
     browser.write("spam spam spam").await;
     browser.wait_for_texts(".cw-mine .cw-state", &["Sent"]).await;
-    let mut agent = relay().agent("Ana").join(&browser.conversation("demo").await, 0).await.unwrap();
+    let mut agent = relay().agent("Ana").await.join(&browser.conversation("demo").await, 0).await.unwrap();
     agent.send_frame(&ClientFrame::Block).await.unwrap();
     browser.wait_for_texts(".cw-notice", &["You can no longer send messages in this chat."]).await;
     browser.wait_for("the composer gone", "!root.querySelector('.cw-input')").await;
@@ -440,7 +440,7 @@ async fn a_strict_csp_page_sees_no_violation_and_no_error() {
     browser.open_widget().await;
     browser.write("Hello under a strict CSP").await;
     browser.wait_for_texts(".cw-mine .cw-state", &["Sent"]).await;
-    let mut agent = relay().agent("Ana").join(&browser.conversation(site.as_str()).await, 0).await.unwrap();
+    let mut agent = relay().agent("Ana").await.join(&browser.conversation(site.as_str()).await, 0).await.unwrap();
     agent.post(&id("csp"), "Hi!").await.unwrap();
     browser.wait_for_texts(".cw-theirs .cw-body", &["Hi!"]).await;
     browser.screenshot("visitor-dark-strict-csp").await;

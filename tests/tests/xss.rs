@@ -29,7 +29,7 @@ async fn no_payload_runs_or_injects_an_element_anywhere_in_the_widget() {
         .map(|p| QuickReply { label: short(p, 60), action: QuickAction::Send { text: p.clone() } })
         .collect();
     let settings = WidgetSettings { greeting: payloads[0].clone(), quick_replies, ..WidgetSettings::default() };
-    relay().agent("Admin").put_settings(&site, &settings).await.unwrap();
+    relay().agent("Admin").await.put_settings(&site, &settings).await.unwrap();
 
     let page = HostPage::serve(&relay().origin, site.as_str(), "").await;
     let browser = Browser::open().await;
@@ -48,7 +48,7 @@ async fn no_payload_runs_or_injects_an_element_anywhere_in_the_widget() {
     // ...and as agent messages from agents named after them, with cards and suggestions.
     for (n, payload) in payloads.iter().enumerate() {
         let name = AgentName::parse(&short(payload, 64)).unwrap_or_else(|_| AgentName::parse("Ana").unwrap());
-        let mut agent = relay().agent(name.as_str()).join(&conversation, u64::MAX).await.unwrap();
+        let mut agent = relay().agent(name.as_str()).await.join(&conversation, u64::MAX).await.unwrap();
         let cid = ClientMsgId::parse(&format!("a{n}")).unwrap();
         let card = Card::Article {
             title: short(payload, 100),

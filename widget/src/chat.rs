@@ -540,6 +540,7 @@ impl Chat {
                 self.thread.update(|t| t.receive(message));
                 self.save_outbox();
             }
+            ServerFrame::Revised { message } => self.thread.update(|t| t.revise(message)),
             ServerFrame::Ack { client_id, seq, .. } => {
                 self.thread.update(|t| t.ack(&client_id, seq));
                 self.save_outbox();
@@ -580,7 +581,14 @@ impl Chat {
                 }
                 None => {}
             },
-            ServerFrame::Availability { .. } | ServerFrame::EmailFallback { .. } | ServerFrame::Pong => {}
+            // Agents' frames; a visitor's connection never carries them.
+            ServerFrame::Availability { .. }
+            | ServerFrame::EmailFallback { .. }
+            | ServerFrame::Pong
+            | ServerFrame::Assigned { .. }
+            | ServerFrame::Inbox { .. }
+            | ServerFrame::Agents { .. }
+            | ServerFrame::Alert { .. } => {}
         }
     }
 

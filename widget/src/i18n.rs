@@ -60,6 +60,10 @@ pub struct Strings {
     pub confirm_delete: &'static str,
     pub cancel: &'static str,
     pub deleted: &'static str,
+    /// After a message its author changed.
+    pub edited: &'static str,
+    /// In place of a message its author took back.
+    pub message_deleted: &'static str,
 }
 
 pub static EN: Strings = Strings {
@@ -107,6 +111,8 @@ pub static EN: Strings = Strings {
     link_expired: "This link has expired or is not valid. Write a message to start a new conversation.",
     delete_conversation: "Delete conversation",
     confirm_delete: "Delete it for good?",
+    edited: "edited",
+    message_deleted: "Message deleted",
     cancel: "Cancel",
     deleted: "Your conversation and email were deleted.",
 };
@@ -156,6 +162,8 @@ pub static DE: Strings = Strings {
     link_expired: "Dieser Link ist abgelaufen oder ungültig. Schreib eine Nachricht, um ein neues Gespräch zu beginnen.",
     delete_conversation: "Gespräch löschen",
     confirm_delete: "Endgültig löschen?",
+    edited: "bearbeitet",
+    message_deleted: "Nachricht gelöscht",
     cancel: "Abbrechen",
     deleted: "Dein Gespräch und deine E-Mail-Adresse wurden gelöscht.",
 };
@@ -206,6 +214,8 @@ pub static FR: Strings = Strings {
     link_expired: "Ce lien a expiré ou n’est pas valide. Écrivez un message pour commencer une nouvelle conversation.",
     delete_conversation: "Supprimer la conversation",
     confirm_delete: "La supprimer définitivement\u{a0}?",
+    edited: "modifié",
+    message_deleted: "Message supprimé",
     cancel: "Annuler",
     deleted: "Votre conversation et votre adresse e-mail ont été supprimées.",
 };
@@ -255,6 +265,8 @@ pub static ES: Strings = Strings {
     link_expired: "Este enlace ha caducado o no es válido. Escribe un mensaje para empezar una nueva conversación.",
     delete_conversation: "Eliminar conversación",
     confirm_delete: "¿Eliminarla definitivamente?",
+    edited: "editado",
+    message_deleted: "Mensaje eliminado",
     cancel: "Cancelar",
     deleted: "Tu conversación y tu correo se han eliminado.",
 };
@@ -306,6 +318,8 @@ pub static AR: Strings = Strings {
     link_expired: "انتهت صلاحية هذا الرابط أو أنه غير صالح. اكتب رسالة لبدء محادثة جديدة.",
     delete_conversation: "حذف المحادثة",
     confirm_delete: "هل تريد حذفها نهائيًا؟",
+    edited: "معدّلة",
+    message_deleted: "تم حذف الرسالة",
     cancel: "إلغاء",
     deleted: "تم حذف محادثتك وبريدك الإلكتروني.",
 };
@@ -357,7 +371,7 @@ mod tests {
             reply_to_email, change_email, chat_ended, write_to_start_new, blocked,
             earlier_conversation, read_article, back, suggested_replies, quick_replies,
             title_hint, announce_message, link_expired, delete_conversation, confirm_delete, cancel,
-            deleted,
+            deleted, edited, message_deleted,
         )
     }
 

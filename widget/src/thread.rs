@@ -26,6 +26,12 @@ pub struct Entry {
     pub delivery: Delivery,
     /// Why the relay refused it, for a failed message.
     pub error: Option<String>,
+    /// Its author changed it after sending.
+    pub edited: bool,
+    /// Its author took it back.
+    pub deleted: bool,
+    /// Counts revisions, so a revised message is drawn again.
+    pub revision: u32,
 }
 
 impl Entry {
@@ -37,7 +43,7 @@ impl Entry {
     pub fn key(&self) -> String {
         match &self.author {
             Author::Visitor => format!("v:{}", self.client_id),
-            Author::Agent { name } => format!("a:{name}:{}", self.client_id),
+            Author::Agent { name } => format!("a:{name}:{}:{}", self.client_id, self.revision),
         }
     }
 }
@@ -69,6 +75,9 @@ impl Thread {
             suggestions: Vec::new(),
             delivery: Delivery::Sending,
             error: None,
+            edited: false,
+            deleted: false,
+            revision: 0,
         });
     }
 
@@ -93,9 +102,24 @@ impl Thread {
                 suggestions: message.suggestions,
                 delivery: Delivery::Sent,
                 error: None,
+                edited: message.edited,
+                deleted: message.deleted,
+                revision: 0,
             }),
         }
         self.sort();
+    }
+
+    /// An agent edited or took back a message: it changes in place.
+    pub fn revise(&mut self, message: Message) {
+        if let Some(entry) = self.entries.iter_mut().find(|e| e.seq == Some(message.seq)) {
+            entry.body = message.body;
+            entry.card = message.card;
+            entry.suggestions = message.suggestions;
+            entry.edited = message.edited;
+            entry.deleted = message.deleted;
+            entry.revision += 1;
+        }
     }
 
     pub fn ack(&mut self, client_id: &ClientMsgId, seq: Seq) {
@@ -246,6 +270,19 @@ mod tests {
         assert_eq!(t.open_suggestions(), ["Yes"]);
         t.push_own(id("p"), "typing an answer".into());
         assert!(t.open_suggestions().is_empty());
+    }
+
+    #[test]
+    fn revised_messages_change_in_place() {
+        let mut thread = Thread::default();
+        thread.receive(stored(1, "a1", agent()));
+        let key = thread.entries()[0].key();
+        thread.revise(Message { body: "fixed".into(), edited: true, ..stored(1, "a1", agent()) });
+        assert_eq!((thread.entries()[0].body.as_str(), thread.entries()[0].edited), ("fixed", true));
+        assert_ne!(thread.entries()[0].key(), key, "drawn again");
+        thread.revise(Message { body: String::new(), deleted: true, ..stored(1, "a1", agent()) });
+        assert!(thread.entries()[0].deleted);
+        assert_eq!(thread.entries().len(), 1);
     }
 
     #[test]

@@ -118,7 +118,12 @@ fn MessageRow(entry: Entry, chat: Chat) -> impl IntoView {
             .into_any(),
         ),
     };
-    let body = (!entry.body.is_empty()).then(|| view! { <p class="cw-body" dir="auto">{entry.body}</p> });
+    let edited = entry.edited.then(|| view! { <span class="cw-edited">" (" {strings.edited} ")"</span> });
+    let body = if entry.deleted {
+        Some(view! { <p class="cw-body cw-deleted">{strings.message_deleted}</p> }.into_any())
+    } else {
+        (!entry.body.is_empty()).then(|| view! { <p class="cw-body" dir="auto">{entry.body} {edited}</p> }.into_any())
+    };
     let card = entry.card.map(|card| match card {
         Card::Article { title, summary, url } => view! {
             <div class="cw-card">

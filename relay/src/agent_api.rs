@@ -1,0 +1,205 @@
+//! The agents' routes, `/api/agent/*`: sign-in, sessions, the inbox, settings, and the
+//! WebSockets the console (or the `agent` command) works through.
+//!
+//! Every route but `login` needs a session: the HttpOnly cookie the console holds, or the
+//! same token as `Authorization: Bearer` for programs. A request authenticated by cookie
+//! that changes something (any method but GET, and every WebSocket upgrade) must come from
+//! the relay's own origin: a page on another site cannot act with an agent's cookie.
+
+use crate::conversation::Peer;
+use crate::{accounts, config, conversation_stub, forward_connect, internal, json_body, limit, param, site, site_stub, Handled};
+use crate::{client_ip, connect_params, limiter, reply};
+use protocol::http::{query, SESSION_COOKIE};
+use protocol::inbox::{Account, AccountRole, Login, NewAccount, Outbound, SignedIn};
+use protocol::{Assignee, ConversationId, ErrorCode, ProtocolError, Role, SiteId};
+use worker::{Env, Headers, Method, Request, RequestInit, Response, Url};
+
+/// Dispatches `/api/agent/{rest}`.
+pub async fn handle(req: &mut Request, env: &Env, url: &Url, rest: &[&str]) -> Handled {
+    let method = req.method();
+    if let (Method::Post, ["login"]) = (&method, rest) {
+        return login(req, env, url).await;
+    }
+    let (account, token) = signed_in(req, env, url).await?;
+    match (method, rest) {
+        (Method::Post, ["logout"]) => logout(env, url, &token).await,
+        (Method::Get, ["me"]) => signed_in_answer(env, account, None, 200),
+        (Method::Get, ["accounts"]) => reply::json(&accounts::list(env).await.map_err(internal)?, 200).map_err(internal),
+        (Method::Post, ["accounts"]) => {
+            require_admin(&account)?;
+            let new: NewAccount = json_body(req).await?;
+            match accounts::create(env, &new).await.map_err(internal)? {
+                Ok(created) => reply::json(&created, 201).map_err(internal),
+                Err(err) => Err(err),
+            }
+        }
+        (Method::Get, ["sites", site, "conversations"]) => {
+            let email = param(url, query::EMAIL).map(|e| format!("?email={}", protocol::http::percent_encode(&e))).unwrap_or_default();
+            site_call(env, site, Method::Get, &format!("{}{email}", site::INBOX_URL), None).await
+        }
+        (Method::Get, ["sites", site, "settings"]) => {
+            let view: protocol::site::SiteView = crate::site_view(env, &config::served_site(env, site)?).await?;
+            reply::json(&view.settings, 200).map_err(internal)
+        }
+        (Method::Put, ["sites", site, "settings"]) => admin_put(req, env, &account, site, site::SETTINGS_URL).await,
+        (Method::Get, ["sites", site, "inbox-settings"]) => site_call(env, site, Method::Get, site::INBOX_SETTINGS_URL, None).await,
+        (Method::Put, ["sites", site, "inbox-settings"]) => admin_put(req, env, &account, site, site::INBOX_SETTINGS_URL).await,
+        (Method::Get, ["sites", site, "canned"]) => site_call(env, site, Method::Get, site::CANNED_URL, None).await,
+        (Method::Put, ["sites", site, "canned"]) => admin_put(req, env, &account, site, site::CANNED_URL).await,
+        (Method::Get, ["sites", site, "analytics"]) => {
+            let range = format!("?from={}&to={}", param(url, "from").unwrap_or_default(), param(url, "to").unwrap_or_default());
+            site_call(env, site, Method::Get, &format!("{}{range}", site::ANALYTICS_URL), None).await
+        }
+        (Method::Get, ["sites", site, "identity-secret"]) => {
+            require_admin(&account)?;
+            let site = config::served_site(env, site)?;
+            let secret = protocol::token::identity_secret(&config::token_secret(env)?, &site);
+            reply::json(&protocol::http::IdentitySecret { secret }, 200).map_err(internal)
+        }
+        (Method::Post, ["sites", site, "outbound"]) => outbound(req, env, url, &account, site).await,
+        (Method::Get, ["sites", site, "connect"]) => {
+            let site = config::served_site(env, site)?;
+            crate::require_version(url)?;
+            crate::site_connect(req, env, &site, &site::agent_url(&account)).await
+        }
+        (Method::Get, ["conversations", id, "connect"]) => {
+            let id = ConversationId::parse(id)?;
+            let after_seq = connect_params(url)?;
+            let peer = Peer::agent(&account);
+            forward_connect(req, env, &id, &peer, after_seq).await
+        }
+        (Method::Delete, ["conversations", id]) => {
+            let id = ConversationId::parse(id)?;
+            let request = Request::new_with_init("https://conversation/erase", RequestInit::new().with_method(Method::Post))
+                .map_err(internal)?;
+            conversation_stub(env, &id)?.fetch_with_request(request).await.map_err(internal)
+        }
+        (method, _) => Err(ProtocolError::new(ErrorCode::NotFound, format!("no agent route for {method:?} {}", url.path()))),
+    }
+}
+
+fn require_admin(account: &Account) -> Result<(), ProtocolError> {
+    match account.role {
+        AccountRole::Admin => Ok(()),
+        AccountRole::Agent => Err(ProtocolError::new(ErrorCode::AdminOnly, "only an admin may change this")),
+    }
+}
+
+fn same_origin(req: &Request, url: &Url) -> bool {
+    req.headers().get("Origin").ok().flatten().is_some_and(|origin| origin == url.origin().ascii_serialization())
+}
+
+fn cookie(req: &Request, name: &str) -> Option<String> {
+    let header = req.headers().get("Cookie").ok().flatten()?;
+    header.split(';').find_map(|pair| {
+        let (key, value) = pair.trim().split_once('=')?;
+        (key == name).then(|| value.to_owned())
+    })
+}
+
+/// The signed-in account and its session token, or `unauthorized`.
+async fn signed_in(req: &Request, env: &Env, url: &Url) -> Result<(Account, String), ProtocolError> {
+    let bearer = req.headers().get("Authorization").ok().flatten().and_then(|h| h.strip_prefix("Bearer ").map(str::to_owned));
+    let token = match bearer {
+        Some(token) => token,
+        None => {
+            let token = cookie(req, SESSION_COOKIE)
+                .ok_or_else(|| ProtocolError::new(ErrorCode::Unauthorized, "sign in first"))?;
+            let changes = req.method() != Method::Get || reply::is_websocket_upgrade(req);
+            if changes && !same_origin(req, url) {
+                return Err(ProtocolError::new(ErrorCode::Forbidden, "agent requests with a cookie must come from the console"));
+            }
+            token
+        }
+    };
+    if token.is_empty() || token.len() > 128 {
+        return Err(ProtocolError::new(ErrorCode::Unauthorized, "sign in first"));
+    }
+    let account = accounts::session(env, &token).await.map_err(internal)??;
+    Ok((account, token))
+}
+
+fn session_cookie(url: &Url, token: &str, max_age: u64) -> String {
+    let secure = if url.scheme() == "https" { "; Secure" } else { "" };
+    format!("{SESSION_COOKIE}={token}; Path=/api/agent; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
+}
+
+fn signed_in_answer(env: &Env, account: Account, token: Option<String>, status: u16) -> Handled {
+    let sites = config::sites(env)?;
+    reply::json(&SignedIn { account, sites, token }, status).map_err(internal)
+}
+
+async fn login(req: &mut Request, env: &Env, url: &Url) -> Handled {
+    // A login form on another site must not sign the agent's browser into its account.
+    if req.headers().get("Origin").ok().flatten().is_some() && !same_origin(req, url) {
+        return Err(ProtocolError::new(ErrorCode::Forbidden, "sign in from the console"));
+    }
+    let login: Login = json_body(req).await?;
+    let take = limiter::Take { limit: config::logins_per_window(env), window_secs: 15 * 60 };
+    limit(env, &format!("logins:{}", client_ip(req)), "sign-in attempts", take).await?;
+    let request = accounts::LoginRequest { email: login.email, password: login.password };
+    let session = accounts::login(env, &request).await.map_err(internal)??;
+    let cookie = session_cookie(url, &session.token, accounts::SESSION_SECS);
+    let token = login.bearer.then_some(session.token);
+    let response = signed_in_answer(env, session.account, token, 200)?;
+    let headers = Headers::new();
+    headers.set("Content-Type", "application/json").map_err(internal)?;
+    headers.set("Set-Cookie", &cookie).map_err(internal)?;
+    headers.set("Cache-Control", "no-store").map_err(internal)?;
+    Ok(response.with_headers(headers))
+}
+
+async fn logout(env: &Env, url: &Url, token: &str) -> Handled {
+    accounts::logout(env, token).await.map_err(internal)?;
+    let headers = Headers::new();
+    headers.set("Set-Cookie", &session_cookie(url, "", 0)).map_err(internal)?;
+    Ok(Response::empty().map_err(internal)?.with_status(204).with_headers(headers))
+}
+
+/// A request the site's object answers.
+async fn site_call(env: &Env, site: &str, method: Method, url: &str, body: Option<String>) -> Handled {
+    let site = config::served_site(env, site)?;
+    let mut init = RequestInit::new();
+    init.with_method(method);
+    if let Some(body) = body {
+        init.with_body(Some(body.into()));
+    }
+    let request = Request::new_with_init(url, &init).map_err(internal)?;
+    site_stub(env, &site)?.fetch_with_request(request).await.map_err(internal)
+}
+
+async fn admin_put(req: &mut Request, env: &Env, account: &Account, site: &str, url: &str) -> Handled {
+    require_admin(account)?;
+    let body = req.text().await.map_err(internal)?;
+    site_call(env, site, Method::Put, url, Some(body)).await
+}
+
+/// An online agent writes first to a known contact: a new conversation, theirs, whose first
+/// message goes out by email at once with a link into it.
+async fn outbound(req: &mut Request, env: &Env, url: &Url, account: &Account, site: &str) -> Handled {
+    let site: SiteId = config::served_site(env, site)?;
+    let outbound: Outbound = json_body(req).await?;
+    let body = protocol::frames::validate_body(&outbound.body)?;
+    if !site::is_online(&site_stub(env, &site)?, &account.id).await.map_err(internal)? {
+        return Err(ProtocolError::new(ErrorCode::AgentOffline, "go online to start a conversation"));
+    }
+    let contact = protocol::Contact { email: Some(outbound.email), name: None };
+    let assignee = Assignee { id: account.id.clone(), name: account.name.clone() };
+    let origin = crate::Origin { relay: url.origin().ascii_serialization(), page_url: None, browser: None };
+    let first = crate::conversation::Outbound { assignee, body };
+    let started = crate::create_conversation(env, &site, contact, origin, None, Some(first)).await?;
+    reply::json(&protocol::inbox::OutboundStarted { conversation_id: started }, 201).map_err(internal)
+}
+
+impl Peer {
+    /// An agent's connection to a conversation.
+    pub fn agent(account: &Account) -> Peer {
+        Peer {
+            role: Role::Agent,
+            name: Some(account.name.clone()),
+            user: None,
+            agent: Some(Assignee { id: account.id.clone(), name: account.name.clone() }),
+            admin: account.role == AccountRole::Admin,
+        }
+    }
+}
