@@ -135,8 +135,11 @@ async fn login(req: &mut Request, env: &Env, url: &Url) -> Handled {
         return Err(ProtocolError::new(ErrorCode::Forbidden, "sign in from the console"));
     }
     let login: Login = json_body(req).await?;
+    // Per address and account: nobody guesses an account's password quickly, and one
+    // person's typos do not lock out a colleague behind the same office address.
     let take = limiter::Take { limit: config::logins_per_window(env), window_secs: 15 * 60 };
-    limit(env, &format!("logins:{}", client_ip(req)), "sign-in attempts", take).await?;
+    let who = login.email.as_str().to_lowercase();
+    limit(env, &format!("logins:{}:{who}", client_ip(req)), "sign-in attempts", take).await?;
     let request = accounts::LoginRequest { email: login.email, password: login.password };
     let session = accounts::login(env, &request).await.map_err(internal)??;
     let cookie = session_cookie(url, &session.token, accounts::SESSION_SECS);

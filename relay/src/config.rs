@@ -51,7 +51,7 @@ pub fn presence_grace_ms(env: &Env) -> u64 {
     number(env, "PRESENCE_GRACE_SECONDS", 30) as u64 * 1000
 }
 
-/// Sign-in attempts per IP per 15 minutes.
+/// Sign-in attempts per IP and account per 15 minutes.
 pub fn logins_per_window(env: &Env) -> u32 {
     number(env, "LIMIT_LOGINS_PER_15_MINUTES", 10)
 }

@@ -425,10 +425,18 @@ impl Site {
             entry.assignee = assign.clone();
         }
         self.write_entry(&entry, put.unread_since, &put.muted)?;
+        let entry_status = entry.status;
+        let entry_assignee_gone = entry.assignee.is_none();
         let load_changed = before.as_ref().map(|b| (&b.assignee, b.status)) != Some((&entry.assignee, entry.status));
         self.tell_agents(&ServerFrame::Inbox { entry });
         if load_changed {
             self.tell_agents(&ServerFrame::Agents { agents: self.presences(None)? });
+        }
+        let freed = before.as_ref().is_some_and(|b| b.status == Status::Open && b.assignee.is_some())
+            && (entry_status != Status::Open || entry_assignee_gone);
+        if freed {
+            // An agent has room again: a conversation waiting for one goes to them.
+            self.assign_waiting().await?;
         }
         self.arm_time_limits().await?;
         Ok(PutAnswer { assign, auto_close_ms: self.inbox_settings()?.auto_close_minutes as u64 * config::minute_ms(&self.env) })

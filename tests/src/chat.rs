@@ -88,3 +88,13 @@ pub async fn next_message(connection: &mut Connection) -> Message {
         }
     }
 }
+
+/// Reads frames until `pick` takes one (the frames before it are skipped).
+pub async fn wait_for<T>(connection: &mut Connection, mut pick: impl FnMut(ServerFrame) -> Option<T>) -> T {
+    loop {
+        let frame = connection.next().await.expect("the frame waited for");
+        if let Some(found) = pick(frame) {
+            return found;
+        }
+    }
+}

@@ -1,0 +1,392 @@
+//! The agents' inbox on the real relay: who is responsible for a conversation and what only
+//! they may do, private notes and mentions, transfers, edits, the live inbox, routing with a
+//! chat cap, and sign-in. Time limits run on their own relay with one-second "minutes".
+
+use agent::{Agent, Connection, ConnectionError};
+use e2e::chat::{catch_up, expect_message, id, wait_for};
+use e2e::{fresh_site, relay, Relay};
+use protocol::http::ConversationStarted;
+use protocol::inbox::{Alert, InboxSettings, Login, NewAccount, Outbound, OutboundStarted};
+use protocol::{AccountRole, AgentName, ClientFrame, Email, ErrorCode, InboxEntry, ServerFrame, SiteId, Status};
+
+async fn visitor_says(relay: &Relay, site: &SiteId, text: &str) -> (ConversationStarted, Connection) {
+    let started = relay.visitor().start(site).await.unwrap();
+    let mut visitor = relay.visitor().connect(&started.token, 0).await.unwrap();
+    catch_up(&mut visitor, 0).await;
+    visitor.post(&id("v1"), text).await.unwrap();
+    (started, visitor)
+}
+
+async fn joined(agent: &Agent, started: &ConversationStarted) -> Connection {
+    let mut connection = agent.join(&started.conversation_id, 0).await.unwrap();
+    catch_up(&mut connection, 0).await;
+    connection
+}
+
+fn refused(result: Result<u64, ConnectionError>) -> ErrorCode {
+    match result {
+        Err(ConnectionError::Refused(err)) => err.code,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+/// The entry of one conversation, from the inbox frames of a site connection.
+async fn entry_where(site: &mut Connection, started: &ConversationStarted, what: impl Fn(&InboxEntry) -> bool) -> InboxEntry {
+    wait_for(site, |frame| match frame {
+        ServerFrame::Inbox { entry } if entry.conversation_id == started.conversation_id && what(&entry) => Some(entry),
+        _ => None,
+    })
+    .await
+}
+
+#[tokio::test]
+async fn only_the_responsible_agent_replies_and_others_write_private_notes() {
+    let relay = relay();
+    let site = fresh_site();
+    let (started, mut visitor) = visitor_says(relay, &site, "my order is late").await;
+    let (ana, bo) = (relay.agent("Ana").await, relay.agent("Bo").await);
+    let mut ana_chat = joined(&ana, &started).await;
+    let mut bo_chat = joined(&bo, &started).await;
+
+    ana_chat.send_frame(&ClientFrame::Accept).await.unwrap();
+    let assignee = wait_for(&mut bo_chat, |f| match f {
+        ServerFrame::Assigned { assignee } => Some(assignee),
+        _ => None,
+    })
+    .await;
+    assert_eq!(assignee.unwrap().id, ana.account.id);
+
+    // Bo may not answer the visitor, nor take it over: the relay says so, nothing is stored.
+    assert_eq!(refused(bo_chat.post(&id("b1"), "I'll take it").await), ErrorCode::NotResponsible);
+    bo_chat.send_frame(&ClientFrame::Accept).await.unwrap();
+    assert!(matches!(bo_chat.next().await.unwrap(), ServerFrame::Error { code: ErrorCode::AlreadyAssigned, .. }));
+
+    // His note reaches Ana, never the visitor.
+    let note = ClientFrame::Note { client_id: id("n1"), body: "@Ana refund is approved".into() };
+    let note_seq = bo_chat.post_frame(&id("n1"), &note).await.unwrap();
+    let seen = wait_for(&mut ana_chat, |f| match f {
+        ServerFrame::Message { message } => Some(message),
+        _ => None,
+    })
+    .await;
+    assert!(seen.note && seen.seq == note_seq);
+    let reply_seq = ana_chat.post(&id("a1"), "Refund approved!").await.unwrap();
+    let to_visitor = expect_message(&mut visitor).await;
+    assert_eq!((to_visitor.seq, to_visitor.note), (reply_seq, false), "the note was not sent to the visitor");
+    let mut again = relay.visitor().connect(&started.token, 0).await.unwrap();
+    let (welcome, history) = catch_up(&mut again, 0).await;
+    assert!(matches!(welcome, ServerFrame::Welcome { last_seq, assignee: None, .. } if last_seq == reply_seq));
+    assert_eq!(history.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), ["my order is late", "Refund approved!"]);
+}
+
+#[tokio::test]
+async fn replying_to_a_waiting_conversation_takes_it_and_a_transfer_hands_it_on() {
+    let relay = relay();
+    let site = fresh_site();
+    let (started, _visitor) = visitor_says(relay, &site, "hello?").await;
+    let (ana, bo) = (relay.agent("Ana").await, relay.agent("Bo").await);
+    let mut bo_site = bo.site_connection(&site).await.unwrap();
+    let mut ana_chat = joined(&ana, &started).await;
+    ana_chat.post(&id("a1"), "Hi, Ana here").await.unwrap();
+    let entry = entry_where(&mut bo_site, &started, |e| e.assignee.is_some()).await;
+    assert_eq!(entry.assignee.unwrap().name.as_str(), "Ana");
+    assert!(entry.first_response_at.is_some());
+
+    // Only the responsible agent transfers; the new one hears it on their site connection.
+    let mut bo_chat = joined(&bo, &started).await;
+    bo_chat.send_frame(&ClientFrame::Transfer { to: Some(bo.account.id.clone()) }).await.unwrap();
+    assert!(matches!(bo_chat.next().await.unwrap(), ServerFrame::Error { code: ErrorCode::NotResponsible, .. }));
+    ana_chat.send_frame(&ClientFrame::Transfer { to: Some(bo.account.id.clone()) }).await.unwrap();
+    let alert = wait_for(&mut bo_site, |f| match f {
+        ServerFrame::Alert { conversation_id, alert } if conversation_id == started.conversation_id => Some(alert),
+        _ => None,
+    })
+    .await;
+    assert_eq!(alert, Alert::Assigned);
+    assert_eq!(refused(ana_chat.post(&id("a2"), "still me").await), ErrorCode::NotResponsible);
+    bo_chat.post(&id("b1"), "Bo here, I have your history").await.unwrap();
+
+    // Back to the queue: waiting again, and whoever replies next takes it.
+    bo_chat.send_frame(&ClientFrame::Transfer { to: None }).await.unwrap();
+    entry_where(&mut bo_site, &started, |e| e.assignee.is_none()).await;
+    ana_chat.post(&id("a3"), "Ana again").await.unwrap();
+    entry_where(&mut bo_site, &started, |e| e.assignee.as_ref().is_some_and(|a| a.name.as_str() == "Ana")).await;
+}
+
+#[tokio::test]
+async fn authors_edit_and_take_back_their_own_messages_everywhere() {
+    let relay = relay();
+    let site = fresh_site();
+    let (started, mut visitor) = visitor_says(relay, &site, "what are your hours?").await;
+    let ana = relay.agent("Ana").await;
+    let mut ana_chat = joined(&ana, &started).await;
+    let seq = ana_chat.post(&id("a1"), "9 to 5").await.unwrap();
+    expect_message(&mut visitor).await;
+
+    ana_chat.send_frame(&ClientFrame::Edit { seq, body: "9 to 6, Monday to Friday".into() }).await.unwrap();
+    let revised = wait_for(&mut visitor, |f| match f {
+        ServerFrame::Revised { message } => Some(message),
+        _ => None,
+    })
+    .await;
+    assert_eq!((revised.seq, revised.body.as_str(), revised.edited), (seq, "9 to 6, Monday to Friday", true));
+
+    // Nobody changes someone else's message.
+    visitor.send_frame(&ClientFrame::Retract { seq }).await.unwrap();
+    assert!(matches!(visitor.next().await.unwrap(), ServerFrame::Error { code: ErrorCode::Forbidden, .. }));
+    ana_chat.send_frame(&ClientFrame::Retract { seq }).await.unwrap();
+    let gone = wait_for(&mut visitor, |f| match f {
+        ServerFrame::Revised { message } => Some(message),
+        _ => None,
+    })
+    .await;
+    assert!(gone.deleted && gone.body.is_empty());
+    let (_, history) = catch_up(&mut relay.visitor().connect(&started.token, 0).await.unwrap(), 0).await;
+    assert!(history.iter().any(|m| m.seq == seq && m.deleted), "stays deleted after a reconnect");
+}
+
+#[tokio::test]
+async fn a_mention_alerts_the_agent_named_unless_they_muted_the_conversation() {
+    let relay = relay();
+    let site = fresh_site();
+    let (started, _visitor) = visitor_says(relay, &site, "help").await;
+    let (ana, bo) = (relay.agent("Ana").await, relay.agent("Bo").await);
+    let mut ana_site = ana.site_connection(&site).await.unwrap();
+    let mut bo_chat = joined(&bo, &started).await;
+    let note = |n: &str, body: &str| ClientFrame::Note { client_id: id(n), body: body.into() };
+    bo_chat.post_frame(&id("n1"), &note("n1", "@ana can you check the invoice?")).await.unwrap();
+    let alert = wait_for(&mut ana_site, |f| match f {
+        ServerFrame::Alert { alert, .. } => Some(alert),
+        _ => None,
+    })
+    .await;
+    assert_eq!(alert, Alert::Mentioned { by: AgentName::parse("Bo").unwrap() });
+
+    let mut ana_chat = joined(&ana, &started).await;
+    ana_chat.send_frame(&ClientFrame::Subscribe { on: false }).await.unwrap();
+    ana_chat.send_frame(&ClientFrame::Ping).await.unwrap();
+    assert_eq!(ana_chat.next().await.unwrap(), ServerFrame::Pong);
+    bo_chat.post_frame(&id("n2"), &note("n2", "@Ana ping")).await.unwrap();
+    bo_chat.post_frame(&id("n3"), &note("n3", "no mention here")).await.unwrap();
+    // Ana hears the notes in the conversation, but no alert.
+    ana_site.send_frame(&ClientFrame::Ping).await.unwrap();
+    loop {
+        match ana_site.next().await.unwrap() {
+            ServerFrame::Pong => break,
+            ServerFrame::Alert { .. } => panic!("a muted conversation alerted"),
+            _ => continue,
+        }
+    }
+}
+
+#[tokio::test]
+async fn routing_takes_turns_respects_the_cap_and_hands_out_waiting_chats_when_someone_frees_up() {
+    let relay = relay();
+    let site = fresh_site();
+    let admin = relay.agent("Admin").await;
+    let settings = InboxSettings { auto_assign: true, max_chats_per_agent: 1, ..InboxSettings::default() };
+    admin.put_inbox_settings(&site, &settings).await.unwrap();
+    let (ana, bo) = (relay.agent("Ana").await, relay.agent("Bo").await);
+    let mut ana_site = ana.go_online(&site).await.unwrap();
+    let _bo_site = bo.go_online(&site).await.unwrap();
+    let first_in_turn = if ana.account.id < bo.account.id { "Ana" } else { "Bo" };
+
+    let mut owners = Vec::new();
+    let mut started = Vec::new();
+    for n in 0..3 {
+        let (conversation, _) = visitor_says(relay, &site, &format!("visitor {n}")).await;
+        let entry = entry_where(&mut ana_site, &conversation, |e| e.assignee.is_some() || n == 2).await;
+        owners.push(entry.assignee.map(|a| a.name.to_string()));
+        started.push(conversation);
+    }
+    assert_eq!(owners[0].as_deref(), Some(first_in_turn), "round robin starts with the first agent in order");
+    assert!(owners[1].is_some() && owners[1] != owners[0], "then the next one");
+    assert_eq!(owners[2], None, "both at their limit: the third waits");
+    let agents = wait_for(&mut ana_site, |f| match f {
+        ServerFrame::Agents { agents } if agents.iter().filter(|a| a.at_limit).count() == 2 => Some(agents),
+        _ => None,
+    })
+    .await;
+    assert!(agents.iter().all(|a| a.open_chats == 1));
+
+    // Ana ends hers: the waiting conversation goes to her.
+    let anas = if owners[0].as_deref() == Some("Ana") { &started[0] } else { &started[1] };
+    let mut chat = joined(&ana, anas).await;
+    chat.send_frame(&ClientFrame::End).await.unwrap();
+    let routed = entry_where(&mut ana_site, &started[2], |e| e.assignee.is_some()).await;
+    assert_eq!(routed.assignee.unwrap().name.as_str(), "Ana");
+}
+
+#[tokio::test]
+async fn the_inbox_lists_entries_live_with_unread_counts_and_a_contacts_earlier_conversations() {
+    let relay = relay();
+    let site = fresh_site();
+    let ana = relay.agent("Ana").await;
+    let mut ana_site = ana.site_connection(&site).await.unwrap();
+    let email = Email::parse("kim@example.com").unwrap();
+    let contact = protocol::Contact { email: Some(email.clone()), name: Some("Kim".into()) };
+    let earlier = relay.visitor().start_with(&site, contact.clone()).await.unwrap();
+    let started = relay.visitor().start_with(&site, contact).await.unwrap();
+    let mut visitor = relay.visitor().connect(&started.token, 0).await.unwrap();
+    catch_up(&mut visitor, 0).await;
+    visitor.post(&id("v1"), "first").await.unwrap();
+    visitor.post(&id("v2"), "second").await.unwrap();
+    let entry = entry_where(&mut ana_site, &started, |e| e.unread == 2).await;
+    assert_eq!((entry.preview.as_str(), entry.status, entry.assignee.is_none()), ("second", Status::Open, true));
+    assert_eq!(entry.contact.name.as_deref(), Some("Kim"));
+
+    let mut chat = joined(&ana, &started).await;
+    chat.send_frame(&ClientFrame::Read { up_to: entry.last_seq }).await.unwrap();
+    entry_where(&mut ana_site, &started, |e| e.unread == 0).await;
+
+    let theirs = ana.contact_conversations(&site, &email).await.unwrap();
+    let ids: Vec<_> = theirs.conversations.iter().map(|e| e.conversation_id.clone()).collect();
+    assert_eq!(ids.len(), 2);
+    assert!(ids.contains(&earlier.conversation_id) && ids.contains(&started.conversation_id));
+}
+
+#[tokio::test]
+async fn only_online_agents_write_first_and_the_contact_gets_an_email_with_a_link() {
+    let relay = relay();
+    let site = fresh_site();
+    let ana = relay.agent("Ana").await;
+    let http = reqwest::Client::new();
+    let url = format!("{}{}", relay.origin, protocol::http::outbound_path(&site));
+    let outbound = Outbound { email: Email::parse("lee@example.com").unwrap(), body: "Your parcel is ready".into() };
+    let offline = http.post(&url).bearer_auth(ana.session()).json(&outbound).send().await.unwrap();
+    assert_eq!(offline.status(), 403);
+
+    let _online = ana.go_online(&site).await.unwrap();
+    let answer = agent::check(http.post(&url).bearer_auth(ana.session()).json(&outbound).send().await.unwrap()).await.unwrap();
+    let started: OutboundStarted = answer.json().await.unwrap();
+    let emails = relay.wait_for_emails(&started.conversation_id, 1).await;
+    assert_eq!(emails.len(), 1);
+    assert_eq!(emails[0].to, "lee@example.com");
+    assert!(emails[0].text.contains("Your parcel is ready") && emails[0].text.contains("#chat-resume="));
+    let inbox = ana.conversations(&site).await.unwrap();
+    let entry = inbox.conversations.iter().find(|e| e.conversation_id == started.conversation_id).unwrap();
+    assert_eq!(entry.assignee.as_ref().unwrap().id, ana.account.id);
+}
+
+#[tokio::test]
+async fn signing_in_sessions_and_admin_rights() {
+    let relay = relay();
+    let http = reqwest::Client::new();
+    let login = |password: &str| Login { email: Email::parse(e2e::ADMIN_EMAIL).unwrap(), password: password.into(), bearer: false };
+    let wrong = http.post(format!("{}/api/agent/login", relay.origin)).json(&login("not the password")).send().await.unwrap();
+    assert_eq!(wrong.status(), 401);
+    let wrong: protocol::http::ErrorBody = wrong.json().await.unwrap();
+    assert_eq!(wrong.error.code, ErrorCode::BadCredentials);
+
+    // The console's cookie: HttpOnly, SameSite=Strict, no token in the body.
+    let right = http.post(format!("{}/api/agent/login", relay.origin)).json(&login(e2e::ADMIN_PASSWORD)).send().await.unwrap();
+    let cookie = right.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    let signed_in: protocol::inbox::SignedIn = right.json().await.unwrap();
+    assert!(signed_in.token.is_none());
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let me = http.get(format!("{}/api/agent/me", relay.origin)).header("Cookie", &session).send().await.unwrap();
+    assert_eq!(me.status(), 200);
+
+    // A page on another site cannot act with the cookie.
+    let site = fresh_site();
+    let settings_url = format!("{}{}", relay.origin, protocol::http::settings_path(&site));
+    let forged = http
+        .put(&settings_url)
+        .header("Cookie", &session)
+        .header("Origin", "https://evil.example")
+        .json(&protocol::site::WidgetSettings::default())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    let own = http
+        .put(&settings_url)
+        .header("Cookie", &session)
+        .header("Origin", &relay.origin)
+        .json(&protocol::site::WidgetSettings::default())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own.status(), 200);
+
+    // Agents work conversations; only admins change settings or make accounts.
+    let ana = relay.agent("Ana").await;
+    let err = ana.put_settings(&site, &protocol::site::WidgetSettings::default()).await.unwrap_err().to_string();
+    assert!(err.contains("admin_only"), "{err}");
+    let admin = relay.agent("Admin").await;
+    let again = NewAccount { email: e2e::agent_email("Ana"), name: AgentName::parse("Ana").unwrap(), role: AccountRole::Agent, password: "long enough password".into() };
+    assert!(admin.create_account(&again).await.unwrap_err().to_string().contains("account_exists"));
+    let short = NewAccount { email: Email::parse("new@team.test").unwrap(), password: "short".into(), ..again };
+    assert!(admin.create_account(&short).await.unwrap_err().to_string().contains("invalid_content"));
+
+    // Signing out ends the session.
+    let out = http.post(format!("{}/api/agent/logout", relay.origin)).header("Cookie", &session).header("Origin", &relay.origin).send().await.unwrap();
+    assert_eq!(out.status(), 204);
+    let after = http.get(format!("{}/api/agent/me", relay.origin)).header("Cookie", &session).send().await.unwrap();
+    assert_eq!(after.status(), 401);
+}
+
+/// A relay whose inbox minutes last a second, with few sign-in attempts allowed.
+fn quick_relay() -> &'static Relay {
+    static RELAY: std::sync::OnceLock<Relay> = std::sync::OnceLock::new();
+    RELAY.get_or_init(|| Relay::start_with("inbox-time", &[("MINUTE_SECONDS", "1"), ("LIMIT_LOGINS_PER_15_MINUTES", "3")]))
+}
+
+#[tokio::test]
+async fn waiting_too_long_is_offered_unread_too_long_alerts_and_quiet_chats_close() {
+    let relay = quick_relay();
+    let site = fresh_site();
+    let admin = relay.agent("Admin").await;
+    let settings = InboxSettings {
+        accept_timeout_minutes: Some(2),
+        unanswered_alert_minutes: 2,
+        auto_close_minutes: 6,
+        ..InboxSettings::default()
+    };
+    admin.put_inbox_settings(&site, &settings).await.unwrap();
+    let ana = relay.agent("Ana").await;
+    let mut ana_site = ana.go_online(&site).await.unwrap();
+
+    let (started, mut visitor) = visitor_says(relay, &site, "anyone?").await;
+    let offered = wait_for(&mut ana_site, |f| match f {
+        ServerFrame::Alert { conversation_id, alert } if conversation_id == started.conversation_id => Some(alert),
+        _ => None,
+    })
+    .await;
+    assert_eq!(offered, Alert::Offered);
+
+    let mut chat = joined(&ana, &started).await;
+    chat.send_frame(&ClientFrame::Accept).await.unwrap();
+    visitor.post(&id("v2"), "hello??").await.unwrap();
+    let unanswered = wait_for(&mut ana_site, |f| match f {
+        ServerFrame::Alert { conversation_id, alert } if conversation_id == started.conversation_id && alert != Alert::Offered => Some(alert),
+        _ => None,
+    })
+    .await;
+    assert_eq!(unanswered, Alert::Unanswered);
+
+    // Nobody writes for the site's inactivity period: it ends by itself, both sides see it.
+    let status = wait_for(&mut visitor, |f| match f {
+        ServerFrame::Status { status } => Some(status),
+        _ => None,
+    })
+    .await;
+    assert_eq!(status, Status::Ended);
+}
+
+#[tokio::test]
+async fn sign_in_attempts_are_limited() {
+    let relay = quick_relay();
+    let http = reqwest::Client::new();
+    let login = Login { email: Email::parse("nobody@team.test").unwrap(), password: "guess guess guess".into(), bearer: false };
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        let response = http.post(format!("{}/api/agent/login", relay.origin)).json(&login).send().await.unwrap();
+        statuses.push(response.status().as_u16());
+        if response.status() == 429 {
+            assert!(response.headers().contains_key("retry-after"));
+        }
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
+}
