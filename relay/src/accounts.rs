@@ -190,11 +190,13 @@ impl Accounts {
         if let Err(err) = validate_password(&new.password) {
             return Ok(Err(err));
         }
+        let salt = random_bytes(16)?;
+        let hash = pbkdf2(&new.password, &salt).await?;
+        // Checked after the hashing (which lets other requests in) and right before the
+        // insert (which does not): two creations of one email cannot both pass.
         if self.account_by_email(&new.email)?.is_some() {
             return Ok(Err(ProtocolError::new(ErrorCode::AccountExists, "an account with this email exists")));
         }
-        let salt = random_bytes(16)?;
-        let hash = pbkdf2(&new.password, &salt).await?;
         let id = AgentId::parse(&format!("ag-{}", hex(&random_bytes(8)?))).map_err(|e| worker::Error::RustError(e.message))?;
         let role = if new.role == AccountRole::Admin { "admin" } else { "agent" };
         self.sql().exec(

@@ -526,7 +526,7 @@ impl Conversation {
     }
 
     /// The responsible agent (or an admin) hands the conversation on. The target must be an
-    /// agent the site knows; `None` puts it back in the queue.
+    /// account of the team; `None` puts it back in the queue.
     async fn transfer(&self, peer: &Peer, to: Option<AgentId>) -> std::result::Result<(), ProtocolError> {
         let me = peer.agent.as_ref().ok_or_else(|| forbidden("transferring"))?;
         let current = self.assignee().map_err(internal)?;
@@ -536,9 +536,9 @@ impl Conversation {
         let target = match to {
             None => None,
             Some(id) => {
-                let agents = crate::site::agents(&self.site_stub()?).await.map_err(internal)?;
-                let known = agents.into_iter().find(|a| a.id == id);
-                let known = known.ok_or_else(|| ProtocolError::new(ErrorCode::InvalidId, "no such agent on this site"))?;
+                let team = crate::accounts::list(&self.env).await.map_err(internal)?;
+                let known = team.accounts.into_iter().find(|a| a.id == id);
+                let known = known.ok_or_else(|| ProtocolError::new(ErrorCode::InvalidId, "no such agent"))?;
                 Some(Assignee { id: known.id, name: known.name })
             }
         };
@@ -584,11 +584,10 @@ impl Conversation {
     /// Alerts the agents a private note mentions.
     async fn alert_mentions(&self, peer: &Peer, body: &str) -> Result<()> {
         let Some(by) = &peer.agent else { return Ok(()) };
-        let stub = self.site_stub().map_err(|e| worker::Error::RustError(e.message))?;
-        let agents = crate::site::agents(&stub).await?;
-        let names: Vec<AgentName> = agents.iter().map(|a| a.name.clone()).collect();
+        let team = crate::accounts::list(&self.env).await?.accounts;
+        let names: Vec<AgentName> = team.iter().map(|a| a.name.clone()).collect();
         for name in protocol::inbox::mentions(body, names.iter()) {
-            for agent in agents.iter().filter(|a| &a.name == name && a.id != by.id) {
+            for agent in team.iter().filter(|a| &a.name == name && a.id != by.id) {
                 self.alert(&agent.id, Alert::Mentioned { by: by.name.clone() }).await?;
             }
         }

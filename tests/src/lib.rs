@@ -213,8 +213,10 @@ impl Relay {
     /// The agent called `name`, signed in: made by the admin on first use. "Admin" is the
     /// first admin.
     pub async fn agent(&self, name: &str) -> agent::Agent {
+        // A fresh client each time: every test has its own runtime, and a client's pooled
+        // connections die with the runtime that made them.
         if let Some(agent) = self.agents.lock().unwrap().get(name) {
-            return agent.clone();
+            return agent::Agent::with_session(&self.origin, agent.account.clone(), agent.session());
         }
         let agent = if name == ADMIN_NAME {
             let email = protocol::Email::parse(ADMIN_EMAIL).unwrap();

@@ -6,7 +6,7 @@ use e2e::browser::Browser;
 use e2e::host::HostPage;
 use e2e::{fresh_site, relay, repo_root};
 use protocol::site::{QuickAction, QuickReply, WidgetSettings};
-use protocol::{AgentName, Card, ClientFrame, ClientMsgId, SafeUrl};
+use protocol::{ServerFrame, AgentName, Card, ClientFrame, ClientMsgId, SafeUrl};
 use serde_json::Value;
 
 fn corpus() -> Vec<String> {
@@ -45,10 +45,19 @@ async fn no_payload_runs_or_injects_an_element_anywhere_in_the_widget() {
     for (n, payload) in payloads.iter().enumerate() {
         visitor.post(&ClientMsgId::parse(&format!("v{n}")).unwrap(), payload).await.unwrap();
     }
-    // ...and as agent messages from agents named after them, with cards and suggestions.
+    // ...and as agent messages from agents named after them, with cards and suggestions. Only
+    // the responsible agent answers: the admin hands the conversation to each in turn.
+    let mut admin = relay().agent("Admin").await.join(&conversation, u64::MAX).await.unwrap();
     for (n, payload) in payloads.iter().enumerate() {
         let name = AgentName::parse(&short(payload, 64)).unwrap_or_else(|_| AgentName::parse("Ana").unwrap());
-        let mut agent = relay().agent(name.as_str()).await.join(&conversation, u64::MAX).await.unwrap();
+        let author = relay().agent(name.as_str()).await;
+        admin.send_frame(&ClientFrame::Transfer { to: Some(author.account.id.clone()) }).await.unwrap();
+        e2e::chat::wait_for(&mut admin, |f| match f {
+            ServerFrame::Assigned { assignee: Some(a) } if a.id == author.account.id => Some(()),
+            _ => None,
+        })
+        .await;
+        let mut agent = author.join(&conversation, u64::MAX).await.unwrap();
         let cid = ClientMsgId::parse(&format!("a{n}")).unwrap();
         let card = Card::Article {
             title: short(payload, 100),
