@@ -22,7 +22,7 @@ pub async fn handle(req: &mut Request, env: &Env, url: &Url, rest: &[&str]) -> H
     }
     let (account, token) = signed_in(req, env, url).await?;
     match (method, rest) {
-        (Method::Post, ["logout"]) => logout(env, url, &token).await,
+        (Method::Post, ["logout"]) => logout(env, url, &account, &token).await,
         (Method::Get, ["me"]) => signed_in_answer(env, account, None, 200),
         (Method::Get, ["accounts"]) => reply::json(&accounts::list(env).await.map_err(internal)?, 200).map_err(internal),
         (Method::Post, ["accounts"]) => {
@@ -152,8 +152,12 @@ async fn login(req: &mut Request, env: &Env, url: &Url) -> Handled {
     Ok(response.with_headers(headers))
 }
 
-async fn logout(env: &Env, url: &Url, token: &str) -> Handled {
+/// Ends the session; the agent goes offline on every site and their consoles disconnect.
+async fn logout(env: &Env, url: &Url, account: &Account, token: &str) -> Handled {
     accounts::logout(env, token).await.map_err(internal)?;
+    for site in config::sites(env)? {
+        site::signed_out(&site_stub(env, &site)?, &account.id).await.map_err(internal)?;
+    }
     let headers = Headers::new();
     headers.set("Set-Cookie", &session_cookie(url, "", 0)).map_err(internal)?;
     Ok(Response::empty().map_err(internal)?.with_status(204).with_headers(headers))

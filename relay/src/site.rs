@@ -98,6 +98,12 @@ pub async fn alert(stub: &Stub, agent: &AgentId, conversation_id: &ConversationI
     Ok(())
 }
 
+/// An agent signed out: offline here at once, their consoles disconnected.
+pub async fn signed_out(stub: &Stub, agent: &AgentId) -> Result<()> {
+    post(stub, "https://site/signed-out", agent).await?;
+    Ok(())
+}
+
 /// The conversation a verified user last started on this site, if any.
 pub async fn user_conversation(stub: &Stub, user_id: &str) -> Result<Option<ConversationId>> {
     let url = format!("{USERS_URL}?user={}", protocol::http::percent_encode(user_id));
@@ -619,6 +625,17 @@ impl DurableObject for Site {
             (Method::Get, "/agents") => reply::json(&self.presences(None)?, 200),
             (Method::Post, "/alert") => {
                 self.alert(&req.json().await?);
+                Response::empty()
+            }
+            (Method::Post, "/signed-out") => {
+                let agent: AgentId = req.json().await?;
+                self.sql().exec("UPDATE agents SET online = 0, leaving_at = NULL WHERE id = ?", vec![agent.as_str().into()])?;
+                for ws in self.state.get_websockets_with_tag(AGENT_TAG) {
+                    if ws.deserialize_attachment::<Presence>().ok().flatten().is_some_and(|p| p.id == agent) {
+                        let _ = ws.close(Some(4401), Some("signed out"));
+                    }
+                }
+                self.announce(None)?;
                 Response::empty()
             }
             (Method::Get, "/availability") => self.accept_widget(),

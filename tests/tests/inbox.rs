@@ -390,3 +390,33 @@ async fn sign_in_attempts_are_limited() {
     }
     assert!(statuses.contains(&429), "{statuses:?}");
 }
+
+#[tokio::test]
+async fn signing_out_makes_the_agent_offline_at_once() {
+    let relay = relay();
+    let site = fresh_site();
+    let mut widget = relay.visitor().availability(&site).await.unwrap();
+    assert_eq!(widget.next().await.unwrap(), ServerFrame::Availability { agents_online: false });
+    // Lou signs in afresh: signing out must not end a session other tests share.
+    let lou = relay.agent("Lou").await;
+    let lou = Agent::login(&relay.origin, &lou.account.email, e2e::AGENT_PASSWORD).await.unwrap();
+    let mut console = lou.go_online(&site).await.unwrap();
+    assert_eq!(widget.next().await.unwrap(), ServerFrame::Availability { agents_online: true });
+
+    let out = reqwest::Client::new()
+        .post(format!("{}{}", relay.origin, protocol::http::LOGOUT_PATH))
+        .bearer_auth(lou.session())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 204);
+    assert_eq!(widget.next().await.unwrap(), ServerFrame::Availability { agents_online: false });
+    // The console's connection is closed by the relay.
+    loop {
+        match console.next().await {
+            Ok(_) => continue,
+            Err(ConnectionError::Closed(_)) => break,
+            Err(other) => panic!("expected the relay to close the console's connection, got {other}"),
+        }
+    }
+}
