@@ -431,6 +431,7 @@ impl Site {
             entry.assignee = assign.clone();
         }
         self.write_entry(&entry, put.unread_since, &put.muted)?;
+        let put_entry_for_limits = entry.clone();
         let entry_status = entry.status;
         let entry_assignee_gone = entry.assignee.is_none();
         let load_changed = before.as_ref().map(|b| (&b.assignee, b.status)) != Some((&entry.assignee, entry.status));
@@ -444,7 +445,10 @@ impl Site {
             // An agent has room again: a conversation waiting for one goes to them.
             self.assign_waiting().await?;
         }
-        self.arm_time_limits().await?;
+        // A due time already past is the alarm's business: it looked, or is about to.
+        if let Some(due) = self.time_limit_due(&put_entry_for_limits, put.unread_since)?.filter(|&due| due > now_ms()) {
+            self.arm(due).await?;
+        }
         Ok(PutAnswer { assign, auto_close_ms: self.inbox_settings()?.auto_close_minutes as u64 * config::minute_ms(&self.env) })
     }
 
@@ -500,11 +504,19 @@ impl Site {
         Ok(next)
     }
 
-    async fn arm_time_limits(&self) -> Result<()> {
-        match self.next_time_limit()? {
-            Some(due) => self.arm(due).await,
-            None => Ok(()),
+    /// When one conversation's time limit falls due, if it has one: checked on every inbox
+    /// update without looking at the others (the alarm keeps the earliest).
+    fn time_limit_due(&self, entry: &InboxEntry, unread_since: Option<u64>) -> Result<Option<u64>> {
+        if entry.status != Status::Open {
+            return Ok(None);
         }
+        let settings = self.inbox_settings()?;
+        let minute = config::minute_ms(&self.env);
+        Ok(match (&entry.assignee, settings.accept_timeout_minutes) {
+            (None, Some(minutes)) => Some(entry.created_at + minutes as u64 * minute),
+            (Some(_), _) => unread_since.map(|since| since + settings.unanswered_alert_minutes as u64 * minute),
+            _ => None,
+        })
     }
 
     /// Waiting too long: offered to the next agent in turn (or routed to them when the site
