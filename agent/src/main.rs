@@ -67,7 +67,7 @@ fn client_id() -> ClientMsgId {
 fn print(message: &Message) {
     let who = match &message.author {
         Author::Visitor => "visitor".to_owned(),
-        Author::Agent { name } => name.to_string(),
+        Author::Agent { name, .. } => name.to_string(),
     };
     println!("#{} {who}: {}", message.seq, message.body);
 }

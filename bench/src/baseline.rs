@@ -138,13 +138,13 @@ fn parse_connect(uri: &str) -> Option<(String, Author, Seq)> {
     }
     let id = path.strip_prefix("/api/agent/conversations/")?.strip_suffix("/connect")?;
     let name = AgentName::parse(AGENT_NAME).ok()?;
-    Some((id.to_owned(), Author::Agent { name }, after_seq))
+    Some((id.to_owned(), Author::Agent { name, id: None }, after_seq))
 }
 
 fn author_key(author: &Author) -> String {
     match author {
         Author::Visitor => "visitor".to_owned(),
-        Author::Agent { name } => format!("agent:{name}"),
+        Author::Agent { name, .. } => format!("agent:{name}"),
     }
 }
 
@@ -198,6 +198,7 @@ async fn websocket(server: Arc<Server>, stream: TcpStream) {
             read: ReadMarks::default(),
             contact: Contact::default(),
             assignee: None,
+            muted: false,
         };
         let _ = tx.send(welcome.encode());
         for page in room.messages[(after_seq.min(last_seq)) as usize..].chunks(HISTORY_PAGE) {

@@ -29,7 +29,12 @@ impl Role {
 #[serde(tag = "role", rename_all = "snake_case")]
 pub enum Author {
     Visitor,
-    Agent { name: AgentName },
+    Agent {
+        name: AgentName,
+        /// The agent's account: names may repeat, accounts do not.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<AgentId>,
+    },
 }
 
 impl Author {
@@ -303,6 +308,9 @@ pub enum ServerFrame {
         /// To agents: who is responsible (none while it waits in the queue).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         assignee: Option<Assignee>,
+        /// To an agent: they muted this conversation's alerts.
+        #[serde(default, skip_serializing_if = "is_false")]
+        muted: bool,
     },
     /// Replay of the messages after the connection's `after_seq`, in order. A long replay
     /// arrives as several frames.
@@ -426,7 +434,7 @@ mod tests {
 
     #[test]
     fn every_server_frame_round_trips() {
-        let agent = Author::Agent { name: AgentName::parse("Ana").unwrap() };
+        let agent = Author::Agent { name: AgentName::parse("Ana").unwrap(), id: Some(AgentId::parse("ag-00000000000000aa").unwrap()) };
         let frames = [
             ServerFrame::Welcome {
                 v: crate::PROTOCOL_VERSION,
@@ -437,6 +445,7 @@ mod tests {
                 read: ReadMarks { visitor: 1, agent: 3 },
                 contact: Contact::default(),
                 assignee: None,
+                muted: false,
             },
             ServerFrame::History { messages: vec![sample_message(Author::Visitor), sample_message(agent.clone())] },
             ServerFrame::Ack { client_id: cid("x"), seq: 1, sent_at: 5 },
@@ -466,7 +475,7 @@ mod tests {
 
     #[test]
     fn wire_shape_is_stable() {
-        let json = ServerFrame::Message { message: sample_message(Author::Agent { name: AgentName::parse("Ana").unwrap() }) }.encode();
+        let json = ServerFrame::Message { message: sample_message(Author::Agent { name: AgentName::parse("Ana").unwrap(), id: None }) }.encode();
         assert_eq!(
             json,
             r#"{"type":"message","message":{"seq":7,"client_id":"c-7","author":{"role":"agent","name":"Ana"},"body":"héllo <b>","sent_at":1700000000000}}"#

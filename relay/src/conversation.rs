@@ -114,7 +114,7 @@ pub struct Peer {
 impl Peer {
     fn author(&self) -> Author {
         match (&self.role, &self.name) {
-            (Role::Agent, Some(name)) => Author::Agent { name: name.clone() },
+            (Role::Agent, Some(name)) => Author::Agent { name: name.clone(), id: self.agent.as_ref().map(|a| a.id.clone()) },
             _ => Author::Visitor,
         }
     }
@@ -179,7 +179,10 @@ struct MessageRow {
 impl MessageRow {
     fn into_message(self) -> Option<Message> {
         let author = match (self.author_role.as_str(), self.author_name) {
-            ("agent", Some(name)) => Author::Agent { name: AgentName::parse(&name).ok()? },
+            ("agent", Some(name)) => Author::Agent {
+                name: AgentName::parse(&name).ok()?,
+                id: self.author_key.strip_prefix("agent:").and_then(|id| AgentId::parse(id).ok()),
+            },
             _ => Author::Visitor,
         };
         Some(Message {
@@ -435,6 +438,7 @@ impl Conversation {
                 read: self.read_marks()?,
                 contact: self.contact()?,
                 assignee: if is_agent { self.assignee()? } else { None },
+                muted: peer.agent.as_ref().is_some_and(|me| self.muted().is_ok_and(|m| m.contains(&me.id))),
             },
         );
         let mut cursor = after_seq;
@@ -729,7 +733,7 @@ impl Conversation {
         let author = peer.author();
         let sent_at = now_ms();
         let author_name = match &author {
-            Author::Agent { name } => SqlStorageValue::from(name.as_str()),
+            Author::Agent { name, .. } => SqlStorageValue::from(name.as_str()),
             Author::Visitor => SqlStorageValue::Null,
         };
         let card = post.card.as_ref().map(|c| serde_json::to_string(c).unwrap_or_default());

@@ -34,7 +34,7 @@ fn escape(text: &str) -> String {
 
 fn author(message: &Message) -> &str {
     match &message.author {
-        Author::Agent { name } => name.as_str(),
+        Author::Agent { name, .. } => name.as_str(),
         Author::Visitor => "You",
     }
 }
@@ -139,7 +139,7 @@ mod tests {
         let agent = |seq, body: &str| Message {
             seq,
             client_id: ClientMsgId::parse(&format!("c{seq}")).unwrap(),
-            author: Author::Agent { name: AgentName::parse("Ana").unwrap() },
+            author: Author::Agent { name: AgentName::parse("Ana").unwrap(), id: None },
             body: body.into(),
             card: None,
             suggestions: vec![],

@@ -378,10 +378,8 @@ async fn inbound_email(req: &mut Request, env: &Env) -> Handled {
 /// signature stripped, stored once per mail as the visitor's message.
 async fn deliver_reply(env: &Env, to: &str, text: &str, message_id: Option<&str>) -> Handled {
     let token_secret = config::token_secret(env)?;
-    let conversation = token::reply_address::conversation_of(&token_secret, to).map_err(|err| {
-        worker::console_warn!("inbound email refused: {}", err.message);
-        err
-    })?;
+    let conversation = token::reply_address::conversation_of(&token_secret, to)
+        .inspect_err(|err| worker::console_warn!("inbound email refused: {}", err.message))?;
     let body = protocol::frames::validate_body(&protocol::email_reply::new_text(text))?;
     // One message per mail, however often it is delivered.
     let identity = message_id.unwrap_or(text);

@@ -8,6 +8,7 @@
 
 pub mod browser;
 pub mod chat;
+pub mod console;
 pub mod host;
 pub mod mail_api;
 pub mod network;

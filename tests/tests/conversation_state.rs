@@ -46,7 +46,7 @@ async fn typing_is_relayed_to_the_other_side_and_never_stored() {
     let (mut agent, _) = agent_connection("Ana", &started.conversation_id).await;
     agent.send_frame(&ClientFrame::Typing { active: true }).await.unwrap();
     match visitor.next().await.unwrap() {
-        ServerFrame::Typing { author: Author::Agent { name }, active: true } => assert_eq!(name.as_str(), "Ana"),
+        ServerFrame::Typing { author: Author::Agent { name, .. }, active: true } => assert_eq!(name.as_str(), "Ana"),
         other => panic!("{other:?}"),
     }
     visitor.send_frame(&ClientFrame::Typing { active: false }).await.unwrap();

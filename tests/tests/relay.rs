@@ -27,7 +27,7 @@ async fn messages_are_acknowledged_in_order_and_delivered_live_both_ways() {
     assert_eq!(seq, 4);
     let reply = expect_message(&mut visitor).await;
     assert_eq!(reply.body, "Hello, how can I help?", "bodies are stored trimmed");
-    assert!(matches!(&reply.author, Author::Agent { name } if name.as_str() == "Ana"));
+    assert!(matches!(&reply.author, Author::Agent { name, .. } if name.as_str() == "Ana"));
     assert_eq!(reply.seq, 4);
 }
 

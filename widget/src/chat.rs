@@ -526,7 +526,7 @@ impl Chat {
             ServerFrame::History { messages } => self.thread.update(|t| messages.into_iter().for_each(|m| t.receive(m))),
             ServerFrame::Message { message } => {
                 let incoming = !matches!(message.author, Author::Visitor);
-                if let (true, Author::Agent { name }) = (incoming, &message.author) {
+                if let (true, Author::Agent { name, .. }) = (incoming, &message.author) {
                     let text = if message.body.is_empty() { card_title(&message.card) } else { message.body.clone() };
                     self.announcement.set(self.strings.announce_message.replace("{name}", name.as_str()).replace("{text}", &text));
                     self.view.update(|v| v.agent_typing = None);
@@ -545,7 +545,7 @@ impl Chat {
                 self.thread.update(|t| t.ack(&client_id, seq));
                 self.save_outbox();
             }
-            ServerFrame::Typing { author: Author::Agent { name }, active } => self.agent_typing(name.to_string(), active),
+            ServerFrame::Typing { author: Author::Agent { name, .. }, active } => self.agent_typing(name.to_string(), active),
             ServerFrame::Typing { .. } => {}
             ServerFrame::Read { role, up_to } => self.view.update(|v| match role {
                 protocol::Role::Agent => v.read.agent = v.read.agent.max(up_to),

@@ -43,7 +43,7 @@ impl Entry {
     pub fn key(&self) -> String {
         match &self.author {
             Author::Visitor => format!("v:{}", self.client_id),
-            Author::Agent { name } => format!("a:{name}:{}:{}", self.client_id, self.revision),
+            Author::Agent { name, .. } => format!("a:{name}:{}:{}", self.client_id, self.revision),
         }
     }
 }
@@ -207,7 +207,7 @@ mod tests {
     }
 
     fn agent() -> Author {
-        Author::Agent { name: AgentName::parse("Ana").unwrap() }
+        Author::Agent { name: AgentName::parse("Ana").unwrap(), id: None }
     }
 
     fn seqs(thread: &Thread) -> Vec<Option<Seq>> {

@@ -90,7 +90,7 @@ fn MessageRow(entry: Entry, chat: Chat) -> impl IntoView {
     let mine = entry.is_mine();
     let author = match &entry.author {
         Author::Visitor => strings.you.to_owned(),
-        Author::Agent { name } => name.to_string(),
+        Author::Agent { name, .. } => name.to_string(),
     };
     let client_id = entry.client_id.clone();
     let seq = entry.seq;

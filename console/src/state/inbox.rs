@@ -1,0 +1,146 @@
+//! The site's conversations, kept current by `inbox` frames, most recently active first.
+//!
+//! The whole list is loaded when the site opens and again on every reconnect, while frames
+//! keep arriving. Each frame is a whole entry, so replaying every frame that arrived since a
+//! load began over that load's list is always right, whatever order the answers come in:
+//! a change is never lost, and never undone by an older list.
+
+use protocol::inbox::{InboxEntry, InboxList};
+use protocol::{AgentId, ConversationId};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InboxState {
+    entries: Vec<InboxEntry>,
+    loads_in_flight: u32,
+    /// Frames since the oldest load in flight began.
+    held: Vec<InboxEntry>,
+}
+
+impl InboxState {
+    pub fn begin_load(&mut self) {
+        self.loads_in_flight += 1;
+    }
+
+    /// A load's answer (`None`: it failed; keep what is known).
+    pub fn finish_load(&mut self, loaded: Option<Vec<InboxEntry>>) {
+        if let Some(entries) = loaded {
+            self.entries = entries;
+            for entry in self.held.clone() {
+                self.apply(entry);
+            }
+            self.sort();
+        }
+        self.loads_in_flight = self.loads_in_flight.saturating_sub(1);
+        if self.loads_in_flight == 0 {
+            self.held.clear();
+        }
+    }
+
+    /// A conversation changed (or is new).
+    pub fn upsert(&mut self, entry: InboxEntry) {
+        if self.loads_in_flight > 0 {
+            self.held.push(entry.clone());
+        }
+        self.apply(entry);
+        self.sort();
+    }
+
+    fn apply(&mut self, entry: InboxEntry) {
+        match self.entries.iter_mut().find(|e| e.conversation_id == entry.conversation_id) {
+            Some(known) => *known = entry,
+            None => self.entries.push(entry),
+        }
+    }
+
+    pub fn get(&self, id: &ConversationId) -> Option<&InboxEntry> {
+        self.entries.iter().find(|e| &e.conversation_id == id)
+    }
+
+    /// The conversations of one tab, in order.
+    pub fn list(&self, list: InboxList, me: &AgentId) -> Vec<ConversationId> {
+        self.entries.iter().filter(|e| e.list_for(me) == list).map(|e| e.conversation_id.clone()).collect()
+    }
+
+    /// What a tab's badge says: everything waiting, elsewhere only what has unread messages.
+    pub fn count(&self, list: InboxList, me: &AgentId) -> usize {
+        self.entries.iter().filter(|e| e.list_for(me) == list && (list == InboxList::Waiting || e.unread > 0)).count()
+    }
+
+    fn sort(&mut self) {
+        self.entries.sort_by_key(|e| std::cmp::Reverse(e.updated_at));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocol::{Assignee, Contact, Status};
+
+    fn me() -> AgentId {
+        AgentId::parse("ag-000000000000000a").unwrap()
+    }
+
+    fn entry(n: u8, updated_at: u64, unread: u32) -> InboxEntry {
+        InboxEntry {
+            conversation_id: ConversationId::parse(&format!("{n:02x}").repeat(32)).unwrap(),
+            status: Status::Open,
+            assignee: None,
+            contact: Contact::default(),
+            created_at: 1,
+            updated_at,
+            last_seq: 0,
+            unread,
+            preview: String::new(),
+            first_response_at: None,
+            page_url: None,
+            browser: None,
+        }
+    }
+
+    #[test]
+    fn newest_first_and_replaced_in_place() {
+        let mut inbox = InboxState::default();
+        inbox.upsert(entry(1, 10, 0));
+        inbox.upsert(entry(2, 20, 0));
+        inbox.upsert(entry(1, 30, 2));
+        assert_eq!(inbox.list(InboxList::Waiting, &me()), [entry(1, 0, 0).conversation_id, entry(2, 0, 0).conversation_id]);
+        assert_eq!(inbox.get(&entry(1, 0, 0).conversation_id).unwrap().unread, 2);
+    }
+
+    #[test]
+    fn frames_during_a_load_win_over_the_loaded_list() {
+        let mut inbox = InboxState::default();
+        inbox.begin_load();
+        inbox.upsert(entry(1, 50, 3));
+        inbox.finish_load(Some(vec![entry(1, 40, 0), entry(2, 10, 0)]));
+        assert_eq!(inbox.get(&entry(1, 0, 0).conversation_id).unwrap().unread, 3);
+        assert_eq!(inbox.list(InboxList::Waiting, &me()).len(), 2);
+    }
+
+    #[test]
+    fn an_older_list_answering_last_changes_nothing() {
+        let mut inbox = InboxState::default();
+        inbox.begin_load();
+        inbox.begin_load();
+        inbox.upsert(entry(1, 50, 3));
+        inbox.finish_load(Some(vec![entry(1, 60, 0)]));
+        inbox.finish_load(Some(vec![entry(1, 40, 1)]));
+        assert_eq!(inbox.get(&entry(1, 0, 0).conversation_id).unwrap().unread, 3);
+        inbox.upsert(entry(1, 70, 0));
+        assert_eq!(inbox.get(&entry(1, 0, 0).conversation_id).unwrap().unread, 0);
+    }
+
+    #[test]
+    fn counts_follow_the_tabs() {
+        let mut inbox = InboxState::default();
+        inbox.upsert(entry(1, 1, 0));
+        inbox.upsert(entry(2, 2, 0));
+        let mut mine = entry(3, 3, 2);
+        mine.assignee = Some(Assignee { id: me(), name: protocol::AgentName::parse("Ana").unwrap() });
+        inbox.upsert(mine.clone());
+        inbox.upsert(InboxEntry { conversation_id: entry(4, 0, 0).conversation_id, unread: 0, ..mine });
+        assert_eq!(inbox.count(InboxList::Waiting, &me()), 2);
+        assert_eq!(inbox.count(InboxList::Mine, &me()), 1);
+        assert_eq!(inbox.count(InboxList::Closed, &me()), 0);
+    }
+}

@@ -1,0 +1,116 @@
+//! What an agent can do with the open conversation: accept, transfer, end, block, erase,
+//! mute its alerts.
+
+use crate::api;
+use crate::browser;
+use crate::live::conversation::Conversation;
+use leptos::prelude::*;
+use protocol::{AgentId, ClientFrame, Status};
+
+/// The transfer select's value for "back to the queue".
+const QUEUE: &str = "queue";
+
+#[component]
+pub fn Actions(conversation: Conversation) -> impl IntoView {
+    let desk = conversation.desk;
+    let me = StoredValue::new(desk.my_id());
+    let info = conversation.info;
+    let open = Memo::new(move |_| info.with(|i| i.status == Status::Open));
+    let waiting = Memo::new(move |_| info.with(|i| i.status == Status::Open && i.assignee.is_none()));
+    let mine = Memo::new(move |_| info.with(|i| i.assignee.as_ref().is_some_and(|a| a.id == me.get_value())));
+    let may_transfer = move || open.get() && (mine.get() || desk.is_admin());
+    let transfer_to = RwSignal::new(String::new());
+
+    // Other online agents; those at their limit are said to be.
+    let targets = move || {
+        let current = info.with(|i| i.assignee.as_ref().map(|a| a.id.clone()));
+        desk.agents.with(|agents| {
+            agents
+                .iter()
+                .filter(|a| a.online && a.id != me.get_value() && Some(&a.id) != current.as_ref())
+                .map(|a| {
+                    let label = if a.at_limit { format!("{} (chats exceeded)", a.name) } else { a.name.to_string() };
+                    (a.id.to_string(), label)
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    let transfer = move |_| {
+        let choice = transfer_to.get_untracked();
+        let to = match choice.as_str() {
+            "" => return conversation.problem.set(Some("Choose who to transfer the conversation to.".into())),
+            QUEUE => None,
+            id => AgentId::parse(id).ok(),
+        };
+        if conversation.act(ClientFrame::Transfer { to }) {
+            transfer_to.set(String::new());
+        }
+    };
+    let block = move |_| {
+        if browser::confirm("Block this visitor? They will not be able to write again.") {
+            conversation.act(ClientFrame::Block);
+        }
+    };
+    let erase = move |_| {
+        if browser::confirm("Delete this conversation's messages and contact details for good?") {
+            let id = conversation.id();
+            leptos::task::spawn_local(async move {
+                if let Err(why) = desk.session.settle(api::erase_conversation(&id).await) {
+                    conversation.problem.set(Some(why));
+                }
+            });
+        }
+    };
+
+    view! {
+        <div class="actions" role="group" aria-label="Conversation actions">
+            <Show when=move || waiting.get()>
+                <button type="button" class="primary" data-testid="accept" on:click=move |_| {
+                    conversation.act(ClientFrame::Accept);
+                }>"Accept"</button>
+            </Show>
+            <Show when=may_transfer>
+                <span class="transfer">
+                    <label class="sr-only" for="transfer-select">"Transfer to"</label>
+                    <select
+                        id="transfer-select"
+                        data-testid="transfer-select"
+                        on:change=move |ev| transfer_to.set(event_target_value(&ev))
+                    >
+                        <option value="" prop:selected=move || transfer_to.with(String::is_empty)>"Transfer to…"</option>
+                        {move || targets()
+                            .into_iter()
+                            .map(|(id, label)| {
+                                let value = id.clone();
+                                view! { <option value=id prop:selected=move || transfer_to.with(|t| *t == value)>{label}</option> }
+                            })
+                            .collect_view()}
+                        <Show when=move || !waiting.get()>
+                            <option value=QUEUE prop:selected=move || transfer_to.with(|t| t == QUEUE)>"Back to queue"</option>
+                        </Show>
+                    </select>
+                    <button type="button" data-testid="transfer" on:click=transfer>"Transfer"</button>
+                </span>
+            </Show>
+            <Show when=move || open.get()>
+                <button type="button" data-testid="end" on:click=move |_| {
+                    conversation.act(ClientFrame::End);
+                }>"End chat"</button>
+            </Show>
+            <Show when=move || info.with(|i| matches!(i.status, Status::Open | Status::Ended))>
+                <button type="button" class="danger" data-testid="block" on:click=block>"Block visitor"</button>
+            </Show>
+            <Show when=move || info.with(|i| i.status != Status::Deleted)>
+                <button type="button" class="danger" data-testid="delete-data" on:click=erase>"Delete data"</button>
+            </Show>
+            <button
+                type="button"
+                data-testid="mute"
+                aria-pressed=move || if conversation.muted.get() { "true" } else { "false" }
+                on:click=move |_| conversation.set_muted(!conversation.muted.get_untracked())
+            >
+                "Mute alerts"
+            </button>
+        </div>
+    }
+}

@@ -1,0 +1,323 @@
+//! The agents' console end to end: headless Chromium for the visitor (the widget on a
+//! customer's page) and for each agent (the console), against the real relay. Screenshots of
+//! the main screens go to `target/e2e/screenshots/console-*.png`.
+
+use e2e::browser::Browser;
+use e2e::chat::{catch_up, id, wait_for};
+use e2e::console::{testid, Console};
+use e2e::host::HostPage;
+use e2e::{fresh_site, relay};
+use protocol::inbox::{CannedResponse, CannedResponses};
+use protocol::site::WidgetSettings;
+use protocol::{ClientFrame, ConversationId, ServerFrame, SiteId};
+
+/// A visitor on a customer's page who has written `text`; returns their browser and the
+/// conversation.
+async fn visitor_writes(site: &SiteId, text: &str) -> (Browser, HostPage, ConversationId) {
+    let page = HostPage::serve(&relay().origin, site.as_str(), "").await;
+    let browser = Browser::open().await;
+    browser.client.goto(&page.url).await.unwrap();
+    browser.open_widget().await;
+    browser.write(text).await;
+    browser.wait_for("the message stored", "root.querySelector('.cw-mine[data-seq]')").await;
+    let conversation = browser.conversation(site.as_str()).await;
+    (browser, page, conversation)
+}
+
+/// Today's date (UTC), as the analytics name days.
+fn relay_today() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let output = std::process::Command::new("date").args(["-u", "-d", &format!("@{secs}"), "+%Y-%m-%d"]).output().unwrap();
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+fn message_with(text: &str) -> String {
+    format!("{} {}", testid("message"), text)
+}
+
+#[tokio::test]
+async fn a_visitor_and_an_agent_chat_through_the_console() {
+    let site = fresh_site();
+    let ana = Console::sign_in(relay(), "Ana").await;
+    ana.use_site(&site).await;
+    ana.go_online().await;
+    let (visitor, _page, conversation) = visitor_writes(&site, "Where is my order #1234?").await;
+
+    ana.open_conversation(&conversation, "tab-waiting").await;
+    ana.wait_for_text(&testid("message-body"), "Where is my order #1234?").await;
+    ana.screenshot("console-waiting").await;
+    ana.click("accept").await;
+    ana.wait_for_text(&testid("assignee"), "Ana").await;
+    ana.write("It ships today.").await;
+    visitor.wait_for_texts(".cw-theirs .cw-body", &["It ships today."]).await;
+
+    // The visitor answers: it appears live, and the agent has read it (the widget says so).
+    visitor.write("Thank you!").await;
+    ana.wait_for_text(&testid("message-body"), "Thank you!").await;
+    visitor.wait_for("seen", "[...root.querySelectorAll('.cw-state')].some(s => s.textContent.includes('Seen'))").await;
+    ana.click("tab-mine").await;
+    ana.find(&format!("{}[data-conversation-id=\"{conversation}\"]", testid("conversation-row"))).await;
+    ana.screenshot("console-conversation").await;
+
+    ana.click("end").await;
+    visitor.wait_for("ended", "[...root.querySelectorAll('.cw-notice')].some(n => n.textContent.includes('ended'))").await;
+    assert!(ana.browser.console_errors().await.is_empty(), "{:?}", ana.browser.console_errors().await);
+}
+
+#[tokio::test]
+async fn two_agents_write_notes_mention_each_other_and_hand_a_conversation_over() {
+    let relay = relay();
+    let site = fresh_site();
+    let started = relay.visitor().start(&site).await.unwrap();
+    let mut visitor = relay.visitor().connect(&started.token, 0).await.unwrap();
+    catch_up(&mut visitor, 0).await;
+    visitor.post(&id("v1"), "I was charged twice").await.unwrap();
+    let conversation = started.conversation_id.clone();
+
+    let (ana, bo) = (Console::sign_in(relay, "Ana").await, Console::sign_in(relay, "Bo").await);
+    ana.use_site(&site).await;
+    bo.use_site(&site).await;
+    ana.go_online().await;
+    bo.go_online().await;
+    ana.open_conversation(&conversation, "tab-waiting").await;
+    ana.click("accept").await;
+    ana.wait_for_text(&testid("assignee"), "Ana").await;
+
+    // Bo reads along; his public reply is not his to send, a private note is.
+    bo.open_conversation(&conversation, "tab-others").await;
+    bo.click("mode-note").await;
+    bo.write("@Ana the refund is approved").await;
+    ana.wait("the note", &format!("document.querySelector('{}[data-note=\"true\"]')", testid("message"))).await;
+    ana.wait_for_text(&testid("alert"), "Bo").await;
+    ana.screenshot("console-note-and-alert").await;
+
+    // Ana hands it to Bo: it moves to his Mine list; the visitor never saw the note.
+    let bo_id = relay.agent("Bo").await.account.id;
+    ana.element("transfer-select").await.select_by_value(bo_id.as_str()).await.unwrap();
+    ana.click("transfer").await;
+    bo.click("tab-mine").await;
+    bo.find(&format!("{}[data-conversation-id=\"{conversation}\"]", testid("conversation-row"))).await;
+    bo.open_conversation(&conversation, "tab-mine").await;
+    bo.click("mode-note").await; // back to replies
+    bo.write("Refunded, you will see it in 3 days.").await;
+    let reply = wait_for(&mut visitor, |f| match f {
+        ServerFrame::Message { message } => Some(message),
+        _ => None,
+    })
+    .await;
+    assert_eq!(reply.body, "Refunded, you will see it in 3 days.");
+    assert!(!reply.note);
+    bo.screenshot("console-transferred").await;
+}
+
+#[tokio::test]
+async fn canned_responses_drafts_and_editing_a_sent_reply() {
+    let relay = relay();
+    let site = fresh_site();
+    let canned = CannedResponses {
+        responses: vec![
+            CannedResponse { name: "Refund policy".into(), text: "Refunds take 5 working days.".into() },
+            CannedResponse { name: "Hours".into(), text: "We answer 9–17, Monday to Friday.".into() },
+        ],
+    };
+    relay.agent("Admin").await.put_canned(&site, &canned).await.unwrap();
+    let started = relay.visitor().start(&site).await.unwrap();
+    let mut visitor = relay.visitor().connect(&started.token, 0).await.unwrap();
+    catch_up(&mut visitor, 0).await;
+    visitor.post(&id("v1"), "How long do refunds take?").await.unwrap();
+
+    let ana = Console::sign_in(relay, "Ana").await;
+    ana.use_site(&site).await;
+    ana.open_conversation(&started.conversation_id, "tab-waiting").await;
+    ana.element("composer").await.send_keys("//refu").await.unwrap();
+    ana.find(&format!("{} {}", testid("canned-menu"), testid("canned-option"))).await;
+    ana.screenshot("console-canned").await;
+    ana.element("composer").await.send_keys("\u{E007}").await.unwrap();
+    let value = ana.js(&format!("return document.querySelector('{}').value", testid("composer")), vec![]).await;
+    assert_eq!(value.as_str().unwrap().trim(), "Refunds take 5 working days.");
+    ana.element("composer").await.send_keys("\u{E007}").await.unwrap();
+    let sent = wait_for(&mut visitor, |f| match f {
+        ServerFrame::Message { message } => Some(message),
+        _ => None,
+    })
+    .await;
+    assert_eq!(sent.body, "Refunds take 5 working days.");
+
+    // Edit the sent reply: the visitor's copy changes.
+    ana.find(&format!("{}[data-seq=\"{}\"] {}", testid("message"), sent.seq, testid("edit"))).await.click().await.unwrap();
+    ana.fill("composer", "Refunds take 3 working days.").await;
+    ana.element("composer").await.send_keys("\u{E007}").await.unwrap();
+    let revised = wait_for(&mut visitor, |f| match f {
+        ServerFrame::Revised { message } => Some(message),
+        _ => None,
+    })
+    .await;
+    assert_eq!((revised.seq, revised.body.as_str(), revised.edited), (sent.seq, "Refunds take 3 working days.", true));
+
+    // A half-written reply survives a reload.
+    ana.element("composer").await.send_keys("Anything else I can").await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    ana.browser.client.refresh().await.unwrap();
+    ana.use_site(&site).await;
+    ana.open_conversation(&started.conversation_id, "tab-mine").await;
+    let draft = ana.wait("the draft", &format!("document.querySelector('{}').value", testid("composer"))).await;
+    assert_eq!(draft.as_str().unwrap(), "Anything else I can");
+}
+
+#[tokio::test]
+async fn the_console_shows_replies_by_email_and_why_no_email_went_out() {
+    let relay = relay();
+    let site = fresh_site();
+    let settings = WidgetSettings { email_delay_seconds: 1, ..WidgetSettings::default() };
+    relay.agent("Admin").await.put_settings(&site, &settings).await.unwrap();
+    let started = relay.visitor().start(&site).await.unwrap();
+    let mut visitor = relay.visitor().connect(&started.token, 0).await.unwrap();
+    catch_up(&mut visitor, 0).await;
+    visitor.post(&id("v1"), "Call me back?").await.unwrap();
+    visitor.close().await;
+
+    let ana = Console::sign_in(relay, "Ana").await;
+    ana.use_site(&site).await;
+    ana.open_conversation(&started.conversation_id, "tab-waiting").await;
+    ana.write("We can't call, but we can write here.").await;
+    ana.wait_for_text(&testid("email-status"), "not reachable by email").await;
+    ana.screenshot("console-no-email").await;
+
+    // A reply by email (through the provider's signed hook) lands live in the console.
+    let address = protocol::token::reply_address::for_conversation(
+        e2e::TOKEN_SECRET.as_bytes(),
+        &started.conversation_id,
+        "reply.demo.example",
+    );
+    let mail = protocol::http::InboundEmail {
+        to: address,
+        from: "kim@example.com".into(),
+        text: "Writing is fine, thanks.\n\nOn Monday, Chat wrote:\n> We can't call".into(),
+        message_id: Some("<m1@example.com>".into()),
+    };
+    let body = serde_json::to_vec(&mail).unwrap();
+    let signature = protocol::token::sign_bytes(e2e::INBOUND_SECRET.as_bytes(), &body);
+    let response = reqwest::Client::new()
+        .post(format!("{}{}", relay.origin, protocol::http::INBOUND_EMAIL_PATH))
+        .header(protocol::http::INBOUND_SIGNATURE_HEADER, signature)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    ana.wait_for_text(&message_with(&testid("message-body")), "Writing is fine, thanks.").await;
+    let bodies = ana.texts(&testid("message-body")).await;
+    assert!(!bodies.iter().any(|b| b.contains("On Monday")), "the quoted part is gone: {bodies:?}");
+}
+
+#[tokio::test]
+async fn admins_change_the_widget_and_make_agents_in_the_console() {
+    let relay = relay();
+    let site = fresh_site();
+    let admin = Console::sign_in(relay, "Admin").await;
+    admin.use_site(&site).await;
+    admin.click("nav-settings").await;
+    admin.element("settings-form").await;
+    let greeting = admin.find("#settings-greeting").await;
+    greeting.clear().await.unwrap();
+    greeting.send_keys("Hello from the console!").await.unwrap();
+    admin.click("settings-save").await;
+    admin.element("settings-saved").await;
+    let view = relay.visitor().view(&site).await.unwrap();
+    assert_eq!(view.settings.greeting, "Hello from the console!");
+    admin.screenshot("console-settings").await;
+
+    admin.fill("agent-email", "new.agent@team.test").await;
+    admin.fill("agent-name", "Noor").await;
+    admin.fill("agent-password", "a long new password").await;
+    admin.click("agent-create").await;
+    admin.wait_for_text(&testid("agents-list"), "Noor").await;
+    let noor = agent::Agent::login(&relay.origin, &protocol::Email::parse("new.agent@team.test").unwrap(), "a long new password").await;
+    assert_eq!(noor.unwrap().account.name.as_str(), "Noor");
+
+    // A conversation answered and ended today shows in the numbers.
+    let started = relay.visitor().start(&site).await.unwrap();
+    let mut visitor = relay.visitor().connect(&started.token, 0).await.unwrap();
+    catch_up(&mut visitor, 0).await;
+    visitor.post(&id("v1"), "hi").await.unwrap();
+    let mut chat = relay.agent("Admin").await.join(&started.conversation_id, 0).await.unwrap();
+    catch_up(&mut chat, 0).await;
+    chat.post(&id("a1"), "hello!").await.unwrap();
+    chat.send_frame(&ClientFrame::End).await.unwrap();
+    wait_for(&mut visitor, |f| matches!(f, ServerFrame::Status { .. }).then_some(())).await;
+
+    admin.click("nav-analytics").await;
+    let today = relay_today();
+    admin.wait_for_text(&testid("analytics-days"), &today).await;
+    let summary = admin.texts(&testid("analytics-frt")).await.join(" ");
+    assert!(!summary.contains("No answers yet"), "{summary}");
+    admin.screenshot("console-analytics").await;
+}
+
+#[tokio::test]
+async fn a_wrong_password_is_refused_and_signing_out_returns_to_the_sign_in() {
+    let relay = relay();
+    let console = Console::open(relay).await;
+    console.fill("login-email", e2e::ADMIN_EMAIL).await;
+    console.fill("login-password", "not the password").await;
+    console.click("login-submit").await;
+    console.wait_for_text(&testid("login-error"), "wrong").await;
+    console.screenshot("console-sign-in").await;
+
+    let lou = Console::sign_in(relay, "Lou2").await;
+    lou.click("logout").await;
+    lou.element("login-email").await;
+    let me = lou.js("return fetch('/api/agent/me').then(r => r.status)", vec![]).await;
+    assert_eq!(me.as_u64(), Some(401));
+}
+
+#[tokio::test]
+async fn nothing_an_outsider_writes_runs_or_injects_an_element_in_the_console() {
+    let relay = relay();
+    let site = fresh_site();
+    let corpus = std::fs::read_to_string(e2e::repo_root().join("tests/data/xss.txt")).unwrap();
+    let payloads: Vec<String> = corpus.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')).map(str::to_owned).collect();
+    let short = |p: &str, n: usize| p.chars().take(n).collect::<String>().trim().to_owned();
+
+    // Visitor messages and names, agent names, notes and cards, all carrying payloads.
+    let contact = protocol::Contact { email: None, name: Some(short(&payloads[0], 80)) };
+    let started = relay.visitor().start_with(&site, contact).await.unwrap();
+    let mut visitor = relay.visitor().connect(&started.token, 0).await.unwrap();
+    catch_up(&mut visitor, 0).await;
+    for (n, payload) in payloads.iter().enumerate() {
+        visitor.post(&id(&format!("v{n}")), payload).await.unwrap();
+    }
+    let evil = relay.agent(&short(&payloads[1], 64)).await;
+    let mut chat = evil.join(&started.conversation_id, u64::MAX).await.unwrap();
+    for (n, payload) in payloads.iter().enumerate().take(20) {
+        let note = ClientFrame::Note { client_id: id(&format!("n{n}")), body: payload.clone() };
+        chat.post_frame(&id(&format!("n{n}")), &note).await.unwrap();
+        let card = protocol::Card::Article {
+            title: short(payload, 100),
+            summary: payload.clone(),
+            url: protocol::SafeUrl::parse("https://help.example.com/a").unwrap(),
+        };
+        let send = ClientFrame::Send { client_id: id(&format!("a{n}")), body: payload.clone(), card: Some(card), suggestions: vec![] };
+        chat.post_frame(&id(&format!("a{n}")), &send).await.unwrap();
+    }
+
+    let ana = Console::sign_in(relay, "Ana").await;
+    ana.js("window.__xss = 0; window.alert = window.confirm = window.prompt = () => { window.__xss++; };", vec![]).await;
+    ana.use_site(&site).await;
+    ana.open_conversation(&started.conversation_id, "tab-others").await;
+    ana.wait_for_text(&testid("message-body"), &payloads[payloads.len() - 1]).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let report = ana
+        .js(
+            "return { ran: window.__xss, injected: document.querySelectorAll('main script, main img, main svg:not([aria-hidden]), main iframe, main object, main embed, main [onerror], main [onload], main [onclick], main a[href^=\"javascript\"]').length };",
+            vec![],
+        )
+        .await;
+    assert_eq!(report["ran"], 0, "a payload ran");
+    assert_eq!(report["injected"], 0, "a payload became markup");
+    let bodies = ana.texts(&testid("message-body")).await;
+    for payload in &payloads {
+        assert!(bodies.iter().any(|b| b.contains(payload.trim())), "not shown as text: {payload}");
+    }
+    ana.screenshot("console-xss").await;
+}
