@@ -181,8 +181,9 @@ async fn admin_put(req: &mut Request, env: &Env, account: &Account, site: &str, 
     site_call(env, site, Method::Put, url, Some(body)).await
 }
 
-/// An online agent writes first to a known contact: a new conversation, theirs, whose first
-/// message goes out by email at once with a link into it.
+/// An online agent writes first to a known contact: into the contact's latest conversation
+/// (opened again if it had ended), else a new one; theirs, and the message goes out by email
+/// at once with a link into it.
 async fn outbound(req: &mut Request, env: &Env, url: &Url, account: &Account, site: &str) -> Handled {
     let site: SiteId = config::served_site(env, site)?;
     let outbound: Outbound = json_body(req).await?;
@@ -190,10 +191,28 @@ async fn outbound(req: &mut Request, env: &Env, url: &Url, account: &Account, si
     if !site::is_online(&site_stub(env, &site)?, &account.id).await.map_err(internal)? {
         return Err(ProtocolError::new(ErrorCode::AgentOffline, "go online to start a conversation"));
     }
-    let contact = protocol::Contact { email: Some(outbound.email), name: None };
     let assignee = Assignee { id: account.id.clone(), name: account.name.clone() };
-    let origin = crate::Origin { relay: url.origin().ascii_serialization(), page_url: None, browser: None };
     let first = crate::conversation::Outbound { assignee, body };
+
+    // The contact's latest conversation, if they have one that can open again: their browser
+    // already holds it, so the widget shows the message there.
+    let theirs = site::contact_conversations(&site_stub(env, &site)?, &outbound.email).await.map_err(internal)?;
+    let latest = theirs.into_iter().find(|e| matches!(e.status, protocol::Status::Open | protocol::Status::Ended));
+    if let Some(latest) = latest {
+        let request = Request::new_with_init(
+            "https://conversation/outbound",
+            RequestInit::new().with_method(Method::Post).with_body(Some(serde_json::to_string(&first).map_err(|e| internal(e.into()))?.into())),
+        )
+        .map_err(internal)?;
+        let mut answer = conversation_stub(env, &latest.conversation_id)?.fetch_with_request(request).await.map_err(internal)?;
+        if answer.status_code() >= 300 {
+            let refused: protocol::http::ErrorBody = answer.json().await.map_err(internal)?;
+            return Err(refused.error);
+        }
+        return reply::json(&protocol::inbox::OutboundStarted { conversation_id: latest.conversation_id }, 200).map_err(internal);
+    }
+    let contact = protocol::Contact { email: Some(outbound.email), name: None };
+    let origin = crate::Origin { relay: url.origin().ascii_serialization(), page_url: None, browser: None };
     let started = crate::create_conversation(env, &site, contact, origin, None, Some(first)).await?;
     reply::json(&protocol::inbox::OutboundStarted { conversation_id: started }, 201).map_err(internal)
 }

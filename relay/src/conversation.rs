@@ -377,15 +377,46 @@ impl Conversation {
             self.set_meta("user_id", user)?;
         }
         self.store_contact(&request.contact)?;
-        let Some(outbound) = request.outbound else { return self.sync_inbox(true).await };
-        // An agent's first message: theirs, and mailed at once (the contact is not here).
-        self.set_assignee(Some(&outbound.assignee))?;
+        match request.outbound {
+            None => self.sync_inbox(true).await,
+            Some(outbound) => self.outbound(outbound).await.map_err(|e| worker::Error::RustError(e.message)),
+        }
+    }
+
+    /// An agent writes first to the contact of this conversation: it opens again if it had
+    /// ended, becomes theirs, and the message goes out by email at once (the contact is not
+    /// here). A browser that holds this conversation shows it the next time the widget opens.
+    async fn outbound(&self, outbound: Outbound) -> std::result::Result<(), ProtocolError> {
+        match self.status().map_err(internal)? {
+            Status::Open => {}
+            Status::Ended => {
+                self.sql().exec("DELETE FROM meta WHERE key IN ('erase_at', 'close_at')", None).map_err(internal)?;
+                self.set_status(Status::Open).map_err(internal)?;
+            }
+            Status::Blocked | Status::Deleted => {
+                return Err(ProtocolError::new(ErrorCode::ConversationClosed, "this contact's conversation is closed for good"))
+            }
+        }
+        match self.assignee().map_err(internal)? {
+            Some(current) if current.id != outbound.assignee.id => {
+                return Err(ProtocolError::new(
+                    ErrorCode::NotResponsible,
+                    format!("{} is responsible for this contact's open conversation", current.name),
+                ))
+            }
+            Some(_) => {}
+            None => self.set_assignee(Some(&outbound.assignee)).map_err(internal)?,
+        }
         let peer = Peer { role: Role::Agent, name: Some(outbound.assignee.name.clone()), user: None, agent: Some(outbound.assignee), admin: false };
-        let post = Post { client_id: ClientMsgId::parse("outbound-1").expect("a valid id"), body: outbound.body, card: None, suggestions: Vec::new(), note: false };
-        self.store(&peer, post).map_err(|e| worker::Error::RustError(e.message))?;
-        self.set_meta("email_due_at", &now.to_string())?;
-        self.arm(now).await?;
-        self.sync_inbox(false).await
+        let client_id = ClientMsgId::parse(&format!("outbound-{}", now_ms())).map_err(|e| ProtocolError::new(ErrorCode::Internal, e.message))?;
+        let post = Post { client_id, body: outbound.body, card: None, suggestions: Vec::new(), note: false };
+        let stored = self.store(&peer, post)?;
+        self.broadcast(&ServerFrame::Message { message: stored.message }, None);
+        let now = now_ms();
+        self.sql().exec("DELETE FROM meta WHERE key = 'email_due_at'", None).map_err(internal)?;
+        self.set_meta("email_due_at", &now.to_string()).map_err(internal)?;
+        self.arm(now).await.map_err(internal)?;
+        self.sync_inbox(false).await.map_err(internal)
     }
 
     fn store_contact(&self, contact: &Contact) -> Result<()> {
@@ -1158,6 +1189,15 @@ impl DurableObject for Conversation {
             (Method::Post, "/init") => {
                 self.init(req.json().await?).await?;
                 Response::empty()
+            }
+            (Method::Post, "/outbound") => {
+                if !self.exists()? {
+                    return reply::http_error(ProtocolError::new(ErrorCode::UnknownConversation, "no such conversation"));
+                }
+                match self.outbound(req.json().await?).await {
+                    Ok(()) => Response::empty(),
+                    Err(err) => reply::http_error(err),
+                }
             }
             (Method::Post, "/assign") => {
                 // Routing chose an agent for this waiting conversation.

@@ -98,6 +98,13 @@ pub async fn alert(stub: &Stub, agent: &AgentId, conversation_id: &ConversationI
     Ok(())
 }
 
+/// A contact's conversations on this site, most recently active first.
+pub async fn contact_conversations(stub: &Stub, email: &protocol::Email) -> Result<Vec<InboxEntry>> {
+    let url = format!("{INBOX_URL}?{}={}", query::EMAIL, protocol::http::percent_encode(email.as_str()));
+    let inbox: Inbox = stub.fetch_with_str(&url).await?.json().await?;
+    Ok(inbox.conversations)
+}
+
 /// An agent signed out: offline here at once, their consoles disconnected.
 pub async fn signed_out(stub: &Stub, agent: &AgentId) -> Result<()> {
     post(stub, "https://site/signed-out", agent).await?;

@@ -321,3 +321,45 @@ async fn nothing_an_outsider_writes_runs_or_injects_an_element_in_the_console() 
     }
     ana.screenshot("console-xss").await;
 }
+
+#[tokio::test]
+async fn an_online_agent_writes_first_and_the_contact_finds_it_by_email_and_in_the_widget() {
+    let relay = relay();
+    let site = fresh_site();
+    // A visitor who left their email chatted earlier; the chat ended and they left.
+    let (visitor, page, conversation) = visitor_writes(&site, "Tell me when the blue one is back").await;
+    let mut chat = relay.agent("Ana").await.join(&conversation, 0).await.unwrap();
+    catch_up(&mut chat, 0).await;
+    visitor.js("ChatWidget('identify', { email: 'mia@example.com' })", vec![]).await;
+    wait_for(&mut chat, |f| match f {
+        ServerFrame::Contact { contact } if contact.email.is_some() => Some(()),
+        _ => None,
+    })
+    .await;
+    chat.post(&id("a1"), "Will do!").await.unwrap();
+    chat.send_frame(&ClientFrame::End).await.unwrap();
+    visitor.wait_for("ended", "[...root.querySelectorAll('.cw-notice')].some(n => n.textContent.includes('ended'))").await;
+    visitor.client.goto("about:blank").await.unwrap();
+
+    // Offline agents cannot start one; online, Ana writes to the contact from the console.
+    let ana = Console::sign_in(relay, "Ana").await;
+    ana.use_site(&site).await;
+    let disabled = ana.js(&format!("return document.querySelector('{}').disabled", testid("outbound-open")), vec![]).await;
+    assert_eq!(disabled, serde_json::json!(true), "offline: no outbound");
+    ana.go_online().await;
+    ana.click("outbound-open").await;
+    ana.fill("outbound-email", "mia@example.com").await;
+    ana.fill("outbound-body", "The blue one is back in stock!").await;
+    ana.click("outbound-send").await;
+
+    let emails = relay.wait_for_emails(&conversation, 1).await;
+    let last = emails.last().expect("an email");
+    assert_eq!(last.to, "mia@example.com");
+    assert!(last.text.contains("The blue one is back in stock!"));
+
+    // Back on the site, the widget shows it in the conversation it already knows.
+    visitor.client.goto(&page.url).await.unwrap();
+    visitor.open_widget().await;
+    visitor.wait_for_texts(".cw-theirs .cw-body", &["Will do!", "The blue one is back in stock!"]).await;
+    ana.screenshot("console-outbound").await;
+}
