@@ -147,6 +147,20 @@ impl Console {
         composer.send_keys("\u{E007}").await.expect("enter");
     }
 
+    /// Violations of the WCAG A/AA rules on the whole page, as axe-core finds them, one line
+    /// each.
+    pub async fn axe(&self) -> Vec<String> {
+        let source = std::fs::read_to_string(crate::repo_root().join("node_modules/axe-core/axe.min.js"))
+            .expect("axe-core is installed by scripts/setup");
+        self.js(&format!("{source}\n;return true;"), vec![]).await;
+        let script = "const done = arguments[arguments.length - 1];
+            axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] } })
+              .then(r => done(r.violations.map(v => v.id + ': ' + v.nodes.map(n => JSON.stringify(n.target) + ' ' + n.failureSummary).join(' | '))))
+              .catch(e => done(['axe failed: ' + e]));";
+        let result = self.browser.client.execute_async(script, vec![]).await.expect("axe ran");
+        serde_json::from_value(result).unwrap_or_default()
+    }
+
     pub async fn screenshot(&self, name: &str) -> String {
         self.browser.screenshot(name).await
     }

@@ -82,6 +82,16 @@ async fn two_agents_write_notes_mention_each_other_and_hand_a_conversation_over(
     ana.open_conversation(&conversation, "tab-waiting").await;
     ana.click("accept").await;
     ana.wait_for_text(&testid("assignee"), "Ana").await;
+    // Ana allowed desktop notifications and looks at another window (the browser's own
+    // notifications are not observable headless: a stand-in records them).
+    ana.js(
+        "window.__notified = [];
+         window.Notification = class { constructor(title, options) { window.__notified.push(title + ' ' + ((options && options.body) || '')); }
+           static get permission() { return 'granted'; } static requestPermission() { return Promise.resolve('granted'); } };
+         document.hasFocus = () => false;",
+        vec![],
+    )
+    .await;
 
     // Bo reads along; his public reply is not his to send, a private note is.
     bo.open_conversation(&conversation, "tab-others").await;
@@ -89,6 +99,8 @@ async fn two_agents_write_notes_mention_each_other_and_hand_a_conversation_over(
     bo.write("@Ana the refund is approved").await;
     ana.wait("the note", &format!("document.querySelector('{}[data-note=\"true\"]')", testid("message"))).await;
     ana.wait_for_text(&testid("alert"), "Bo").await;
+    let notified = ana.wait("a desktop notification", "window.__notified.length && window.__notified.join('|')").await;
+    assert!(notified.as_str().unwrap().contains("Bo"), "{notified}");
     ana.screenshot("console-note-and-alert").await;
 
     // Ana hands it to Bo: it moves to his Mine list; the visitor never saw the note.
@@ -362,4 +374,44 @@ async fn an_online_agent_writes_first_and_the_contact_finds_it_by_email_and_in_t
     visitor.open_widget().await;
     visitor.wait_for_texts(".cw-theirs .cw-body", &["Will do!", "The blue one is back in stock!"]).await;
     ana.screenshot("console-outbound").await;
+}
+
+#[tokio::test]
+async fn every_console_screen_meets_wcag_aa() {
+    let relay = relay();
+    let site = fresh_site();
+    let started = relay.visitor().start(&site).await.unwrap();
+    let mut visitor = relay.visitor().connect(&started.token, 0).await.unwrap();
+    catch_up(&mut visitor, 0).await;
+    visitor.post(&id("v1"), "Is this in stock?").await.unwrap();
+    let mut chat = relay.agent("Bo").await.join(&started.conversation_id, 0).await.unwrap();
+    catch_up(&mut chat, 0).await;
+    let card = protocol::Card::Article {
+        title: "Stock".into(),
+        summary: "How we restock.".into(),
+        url: protocol::SafeUrl::parse("https://help.example.com/stock").unwrap(),
+    };
+    let send = ClientFrame::Send { client_id: id("a1"), body: "See this:".into(), card: Some(card), suggestions: vec!["Thanks".into()] };
+    chat.post_frame(&id("a1"), &send).await.unwrap();
+    chat.post_frame(&id("n1"), &ClientFrame::Note { client_id: id("n1"), body: "@Admin FYI".into() }).await.unwrap();
+
+    let console = Console::open(relay).await;
+    let sign_in = console.axe().await;
+    assert!(sign_in.is_empty(), "sign-in: {sign_in:#?}");
+    console.close().await;
+
+    let admin = Console::sign_in(relay, "Admin").await;
+    admin.use_site(&site).await;
+    admin.open_conversation(&started.conversation_id, "tab-others").await;
+    admin.wait("the note", &format!("document.querySelector('{}[data-note=\"true\"]')", testid("message"))).await;
+    let inbox = admin.axe().await;
+    assert!(inbox.is_empty(), "inbox: {inbox:#?}");
+    admin.click("nav-settings").await;
+    admin.element("settings-form").await;
+    let settings = admin.axe().await;
+    assert!(settings.is_empty(), "settings: {settings:#?}");
+    admin.click("nav-analytics").await;
+    admin.element("analytics-days").await;
+    let analytics = admin.axe().await;
+    assert!(analytics.is_empty(), "analytics: {analytics:#?}");
 }
