@@ -156,6 +156,10 @@ pub struct Conversation {
     /// Message rate per author: (tokens, last refill in ms). In memory: the object only
     /// hibernates when nobody writes, and then a full bucket is right anyway.
     buckets: RefCell<HashMap<String, (f64, f64)>>,
+    /// Every `meta` row, once read (see [`Conversation::meta`]).
+    meta_cache: RefCell<Option<HashMap<String, String>>>,
+    /// When the alarm is set (`Some(None)`: none), once known.
+    alarm_at: std::cell::Cell<Option<Option<u64>>>,
 }
 
 /// A `messages` row as SQLite returns it.
@@ -206,7 +210,8 @@ struct SeqRow {
 }
 
 #[derive(Deserialize)]
-struct ValueRow {
+struct KeyValueRow {
+    key: String,
     value: String,
 }
 
@@ -292,9 +297,14 @@ impl Conversation {
         Ok(())
     }
 
+    /// A meta value. The object is the only writer of its storage, so every value is read
+    /// once per life of the object and kept: a message reads a dozen of them.
     fn meta(&self, key: &str) -> Result<Option<String>> {
-        let rows: Vec<ValueRow> = self.sql().exec("SELECT value FROM meta WHERE key = ?", vec![key.into()])?.to_array()?;
-        Ok(rows.into_iter().next().map(|r| r.value))
+        if self.meta_cache.borrow().is_none() {
+            let rows: Vec<KeyValueRow> = self.sql().exec("SELECT key, value FROM meta", None)?.to_array()?;
+            *self.meta_cache.borrow_mut() = Some(rows.into_iter().map(|r| (r.key, r.value)).collect());
+        }
+        Ok(self.meta_cache.borrow().as_ref().and_then(|cache| cache.get(key).cloned()))
     }
 
     fn set_meta(&self, key: &str, value: &str) -> Result<()> {
@@ -302,6 +312,19 @@ impl Conversation {
             "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             vec![key.into(), value.into()],
         )?;
+        if let Some(cache) = self.meta_cache.borrow_mut().as_mut() {
+            cache.insert(key.to_owned(), value.to_owned());
+        }
+        Ok(())
+    }
+
+    fn delete_meta(&self, keys: &[&str]) -> Result<()> {
+        for key in keys {
+            self.sql().exec("DELETE FROM meta WHERE key = ?", vec![(*key).into()])?;
+            if let Some(cache) = self.meta_cache.borrow_mut().as_mut() {
+                cache.remove(*key);
+            }
+        }
         Ok(())
     }
 
@@ -390,7 +413,7 @@ impl Conversation {
         match self.status().map_err(internal)? {
             Status::Open => {}
             Status::Ended => {
-                self.sql().exec("DELETE FROM meta WHERE key IN ('erase_at', 'close_at')", None).map_err(internal)?;
+                self.delete_meta(&["erase_at", "close_at"]).map_err(internal)?;
                 self.set_status(Status::Open).map_err(internal)?;
             }
             Status::Blocked | Status::Deleted => {
@@ -413,7 +436,7 @@ impl Conversation {
         let stored = self.store(&peer, post)?;
         self.broadcast(&ServerFrame::Message { message: stored.message }, None);
         let now = now_ms();
-        self.sql().exec("DELETE FROM meta WHERE key = 'email_due_at'", None).map_err(internal)?;
+        self.delete_meta(&["email_due_at"]).map_err(internal)?;
         self.set_meta("email_due_at", &now.to_string()).map_err(internal)?;
         self.arm(now).await.map_err(internal)?;
         self.sync_inbox(false).await.map_err(internal)
@@ -527,7 +550,7 @@ impl Conversation {
         match assignee {
             Some(assignee) => self.set_meta("assignee", &serde_json::to_string(assignee).unwrap_or_default())?,
             None => {
-                self.sql().exec("DELETE FROM meta WHERE key = 'assignee'", None)?;
+                self.delete_meta(&["assignee"])?;
             }
         }
         self.broadcast_to_agents(&ServerFrame::Assigned { assignee: assignee.cloned() }, None);
@@ -856,7 +879,7 @@ impl Conversation {
         self.set_meta(key, &up_to.to_string())?;
         if role == Role::Visitor && up_to >= self.last_seq()? {
             // Read in time: no email for this batch.
-            self.sql().exec("DELETE FROM meta WHERE key = 'email_due_at'", None)?;
+            self.delete_meta(&["email_due_at"])?;
         }
         Ok(Some(up_to))
     }
@@ -980,6 +1003,7 @@ impl Conversation {
         let sql = self.sql();
         sql.exec("DELETE FROM messages", None)?;
         sql.exec("DELETE FROM meta WHERE key NOT IN ('site', 'created_at', 'origin')", None)?;
+        *self.meta_cache.borrow_mut() = None;
         self.set_meta("status", Status::Deleted.as_str())?;
         if let Some(site) = self.site()? {
             let stub = self.env.durable_object("SITE_OBJECTS")?.id_from_name(site.as_str())?.get_stub()?;
@@ -1050,11 +1074,19 @@ impl Conversation {
     /// One alarm per object: keep it at the earliest due time.
     async fn arm(&self, due: u64) -> Result<()> {
         let storage = self.state.storage();
-        match storage.get_alarm().await? {
-            Some(current) if (current as u64) <= due => Ok(()),
-            // An absolute time: a plain integer would be read as an offset from now.
-            _ => storage.set_alarm(ScheduledTime::new(js_sys::Date::new(&(due as f64).into()))).await,
+        // Every message pushes the auto-close ahead: remember the alarm rather than ask.
+        let current = match self.alarm_at.get() {
+            Some(known) => known,
+            None => storage.get_alarm().await?.map(|at| at as u64),
+        };
+        if current.is_some_and(|current| current <= due) {
+            self.alarm_at.set(Some(current));
+            return Ok(());
         }
+        // An absolute time: a plain integer would be read as an offset from now.
+        storage.set_alarm(ScheduledTime::new(js_sys::Date::new(&(due as f64).into()))).await?;
+        self.alarm_at.set(Some(Some(due)));
+        Ok(())
     }
 
     /// Records the email fallback's outcome and tells the agents; agents who connect later
@@ -1132,7 +1164,7 @@ impl Conversation {
         self.set_meta("notified_up_to", &up_to.to_string())?;
         match email::send(&self.env, &outgoing).await {
             Ok(()) => {
-                self.sql().exec("DELETE FROM meta WHERE key = 'email_attempts'", None)?;
+                self.delete_meta(&["email_attempts"])?;
                 self.tell_agents(EmailStatus::Sent { up_to });
             }
             Err(reason) => {
@@ -1180,7 +1212,7 @@ impl DurableObject for Conversation {
         if let Ok(pair) = worker::worker_sys::WebSocketRequestResponsePair::new(ClientFrame::PING_TEXT, ServerFrame::PONG_TEXT) {
             state.set_websocket_auto_response(&pair);
         }
-        Self { state, env, buckets: RefCell::new(HashMap::new()) }
+        Self { state, env, buckets: RefCell::new(HashMap::new()), meta_cache: RefCell::new(None), alarm_at: Default::default() }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -1310,16 +1342,17 @@ impl DurableObject for Conversation {
     async fn alarm(&self) -> Result<Response> {
         // Alarms fire at least once: everything here checks its due time and is idempotent,
         // and the alarm is re-armed for whatever is still ahead.
+        self.alarm_at.set(Some(None));
         let due_at = |key: &str| -> Result<Option<u64>> { Ok(self.meta(key)?.and_then(|v| v.parse().ok())) };
         if let Some(due) = due_at("email_due_at")? {
             if due <= now_ms() {
-                self.sql().exec("DELETE FROM meta WHERE key = 'email_due_at'", None)?;
+                self.delete_meta(&["email_due_at"])?;
                 self.send_unread_email().await?;
             }
         }
         if let Some(due) = due_at("close_at")? {
             if due <= now_ms() {
-                self.sql().exec("DELETE FROM meta WHERE key = 'close_at'", None)?;
+                self.delete_meta(&["close_at"])?;
                 if self.status()? == Status::Open {
                     // Quiet too long: ended, as if an agent ended it; both sides see it.
                     self.set_status(Status::Ended)?;
