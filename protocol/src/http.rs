@@ -138,6 +138,21 @@ pub fn canned_path(site: &SiteId) -> String {
     format!("/api/agent/sites/{site}/canned")
 }
 
+/// `GET` or `PUT` (admins) a site's `Automations`.
+pub fn automations_path(site: &SiteId) -> String {
+    format!("/api/agent/sites/{site}/automations")
+}
+
+/// `GET` (admins) the site's webhook `DeliveryLog`.
+pub fn deliveries_path(site: &SiteId) -> String {
+    format!("/api/agent/sites/{site}/deliveries")
+}
+
+/// `GET` (admins) the key webhook calls are signed with (an `IdentitySecret`-shaped answer).
+pub fn webhook_secret_path(site: &SiteId) -> String {
+    format!("/api/agent/sites/{site}/webhook-secret")
+}
+
 /// `POST` an `Outbound`: an online agent writes first to a known contact.
 pub fn outbound_path(site: &SiteId) -> String {
     format!("/api/agent/sites/{site}/outbound")

@@ -10,6 +10,7 @@
 //! known client id returns the same ack and stores nothing. Clients order by `seq`, never by
 //! clock; a (re)connect says `after_seq` and receives exactly what follows.
 
+pub mod automations;
 pub mod content;
 pub mod email_reply;
 pub mod error;

@@ -211,6 +211,11 @@ pub fn identity_secret(relay_secret: &[u8], site: &SiteId) -> String {
     sign_bytes(relay_secret, format!("identity.{site}").as_bytes())
 }
 
+/// The key a site's webhook calls are signed with, derived like [`identity_secret`].
+pub fn webhook_secret(relay_secret: &[u8], site: &SiteId) -> String {
+    sign_bytes(relay_secret, format!("webhook.{site}").as_bytes())
+}
+
 /// Whether `identity` is vouched for with `site_secret` (the hex string a site holds).
 pub fn verify_identity(site_secret: &str, identity: &crate::content::Identity) -> bool {
     verify_bytes(site_secret.as_bytes(), identity.user_id.as_bytes(), &identity.user_hash)

@@ -44,6 +44,21 @@ pub async fn handle(req: &mut Request, env: &Env, url: &Url, rest: &[&str]) -> H
         (Method::Put, ["sites", site, "settings"]) => admin_put(req, env, &account, site, site::SETTINGS_URL).await,
         (Method::Get, ["sites", site, "inbox-settings"]) => site_call(env, site, Method::Get, site::INBOX_SETTINGS_URL, None).await,
         (Method::Put, ["sites", site, "inbox-settings"]) => admin_put(req, env, &account, site, site::INBOX_SETTINGS_URL).await,
+        (Method::Get, ["sites", site, "automations"]) => {
+            require_admin(&account)?;
+            site_call(env, site, Method::Get, site::AUTOMATIONS_URL, None).await
+        }
+        (Method::Put, ["sites", site, "automations"]) => admin_put(req, env, &account, site, site::AUTOMATIONS_URL).await,
+        (Method::Get, ["sites", site, "deliveries"]) => {
+            require_admin(&account)?;
+            site_call(env, site, Method::Get, site::DELIVERIES_URL, None).await
+        }
+        (Method::Get, ["sites", site, "webhook-secret"]) => {
+            require_admin(&account)?;
+            let site = config::served_site(env, site)?;
+            let secret = protocol::token::webhook_secret(&config::token_secret(env)?, &site);
+            reply::json(&protocol::http::IdentitySecret { secret }, 200).map_err(internal)
+        }
         (Method::Get, ["sites", site, "canned"]) => site_call(env, site, Method::Get, site::CANNED_URL, None).await,
         (Method::Put, ["sites", site, "canned"]) => admin_put(req, env, &account, site, site::CANNED_URL).await,
         (Method::Get, ["sites", site, "analytics"]) => {

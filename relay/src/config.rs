@@ -4,6 +4,7 @@
 //! - `TOKEN_SECRET`: key for visitor tokens (a secret; `.dev.vars` locally).
 //! - `ADMIN_EMAIL`, `ADMIN_PASSWORD` (secrets), `ADMIN_NAME`: the first admin, created when
 //!   they first sign in while the team has no account.
+//! - `WEBHOOK_RETRY_BASE_MS`: first wait before a failed webhook call is retried (30 s).
 //! - `MINUTE_SECONDS`: how long a minute of the inbox's time limits lasts (60; tests shorten it).
 //! - `PRESENCE_GRACE_SECONDS`: how long after an agent's last console tab closes they go
 //!   offline (default 30; tests shorten it).
@@ -86,6 +87,11 @@ pub fn reply_domain(env: &Env) -> String {
 
 pub fn inbound_secret(env: &Env) -> Result<Vec<u8>, ProtocolError> {
     required(env, "INBOUND_SECRET").map(String::into_bytes)
+}
+
+/// First wait before a failed webhook call is retried (doubling after; 30 s; tests shorten it).
+pub fn webhook_retry_base_ms(env: &Env) -> u64 {
+    optional(env, "WEBHOOK_RETRY_BASE_MS", "30000").parse().unwrap_or(30_000)
 }
 
 pub fn email_retry_base_ms(env: &Env) -> u64 {

@@ -23,6 +23,7 @@
 use crate::{config, email, reply};
 use protocol::limits::HISTORY_PAGE;
 use protocol::token::{self, reply_address, VisitorGrant};
+use protocol::automations::{EventKind, WebhookEvent};
 use protocol::inbox::Alert;
 use protocol::{
     AgentId, AgentName, Assignee, Author, Card, ClientFrame, ClientMsgId, Contact, ConversationId, Email, EmailStatus,
@@ -156,6 +157,8 @@ pub struct Conversation {
     /// Message rate per author: (tokens, last refill in ms). In memory: the object only
     /// hibernates when nobody writes, and then a full bucket is right anyway.
     buckets: RefCell<HashMap<String, (f64, f64)>>,
+    /// Automation events waiting for the next inbox update to carry them to the site.
+    pending_events: RefCell<Vec<WebhookEvent>>,
     /// Every `meta` row, once read (see [`Conversation::meta`]).
     meta_cache: RefCell<Option<HashMap<String, String>>>,
     /// When the alarm is set (`Some(None)`: none), once known.
@@ -400,6 +403,7 @@ impl Conversation {
             self.set_meta("user_id", user)?;
         }
         self.store_contact(&request.contact)?;
+        self.queue_event(EventKind::ConversationCreated, |_| {})?;
         match request.outbound {
             None => self.sync_inbox(true).await,
             Some(outbound) => self.outbound(outbound).await.map_err(|e| worker::Error::RustError(e.message)),
@@ -548,7 +552,10 @@ impl Conversation {
 
     fn set_assignee(&self, assignee: Option<&Assignee>) -> Result<()> {
         match assignee {
-            Some(assignee) => self.set_meta("assignee", &serde_json::to_string(assignee).unwrap_or_default())?,
+            Some(assignee) => {
+                self.set_meta("assignee", &serde_json::to_string(assignee).unwrap_or_default())?;
+                self.queue_event(EventKind::ConversationAssigned, |e| e.agent = Some(assignee.clone()))?;
+            }
             None => {
                 self.delete_meta(&["assignee"])?;
             }
@@ -652,6 +659,37 @@ impl Conversation {
         Ok(())
     }
 
+    // ---- automations -------------------------------------------------------------------
+
+    /// An event about this conversation for the site's automations; none for spam.
+    fn event(&self, kind: EventKind) -> Result<Option<WebhookEvent>> {
+        let Some(site) = self.site()? else { return Ok(None) };
+        if self.status()? == Status::Blocked {
+            return Ok(None);
+        }
+        Ok(Some(WebhookEvent {
+            event: kind,
+            site,
+            // The site names itself when it sends the call.
+            site_name: String::new(),
+            conversation_id: self.id()?,
+            at: now_ms(),
+            contact: self.contact()?,
+            page_url: self.meta("page_url")?,
+            text: None,
+            agent: None,
+        }))
+    }
+
+    /// Keeps an event for the next inbox update, which every change is followed by.
+    fn queue_event(&self, kind: EventKind, fill: impl FnOnce(&mut WebhookEvent)) -> Result<()> {
+        if let Some(mut event) = self.event(kind)? {
+            fill(&mut event);
+            self.pending_events.borrow_mut().push(event);
+        }
+        Ok(())
+    }
+
     // ---- the inbox ---------------------------------------------------------------------
 
     /// This conversation as the inbox lists it.
@@ -702,14 +740,16 @@ impl Conversation {
             return Ok(());
         }
         let entry = self.inbox_entry()?;
-        let put = crate::site::PutEntry { unread_since: self.unread_since(entry.unread)?, muted: self.muted()?, new, entry };
+        let events = self.pending_events.take();
+        let put = crate::site::PutEntry { unread_since: self.unread_since(entry.unread)?, muted: self.muted()?, new, entry, events };
         let stub = self.site_stub().map_err(|e| worker::Error::RustError(e.message))?;
         let answer = crate::site::put_entry(&stub, &put).await?;
         if let Some(assignee) = answer.assign {
             // Routing chose an agent: the site already counts them.
             self.set_assignee(Some(&assignee))?;
             let entry = self.inbox_entry()?;
-            let put = crate::site::PutEntry { unread_since: self.unread_since(entry.unread)?, muted: self.muted()?, new: false, entry };
+            let events = self.pending_events.take();
+            let put = crate::site::PutEntry { unread_since: self.unread_since(entry.unread)?, muted: self.muted()?, new: false, entry, events };
             crate::site::put_entry(&stub, &put).await?;
             self.alert(&assignee.id, Alert::Assigned).await?;
         }
@@ -886,6 +926,9 @@ impl Conversation {
 
     fn set_status(&self, status: Status) -> Result<()> {
         if self.status()? != status {
+            if status == Status::Ended {
+                self.queue_event(EventKind::ConversationClosed, |_| {})?;
+            }
             self.set_meta("status", status.as_str())?;
             self.broadcast(&ServerFrame::Status { status }, None);
         }
@@ -1000,6 +1043,8 @@ impl Conversation {
     /// Erases the conversation: its messages, the visitor's contact, every pending email;
     /// the site forgets it; everyone connected hears `deleted` and is disconnected.
     async fn erase(&self) -> Result<()> {
+        // Told to the site's automations, without what it erases.
+        let erased = self.event(EventKind::ConversationErased)?.map(|event| WebhookEvent { contact: Contact::default(), page_url: None, ..event });
         let sql = self.sql();
         sql.exec("DELETE FROM messages", None)?;
         sql.exec("DELETE FROM meta WHERE key NOT IN ('site', 'created_at', 'origin')", None)?;
@@ -1007,7 +1052,7 @@ impl Conversation {
         self.set_meta("status", Status::Deleted.as_str())?;
         if let Some(site) = self.site()? {
             let stub = self.env.durable_object("SITE_OBJECTS")?.id_from_name(site.as_str())?.get_stub()?;
-            crate::site::forget_conversation(&stub, &self.state.id().to_string()).await?;
+            crate::site::forget_conversation(&stub, &self.state.id().to_string(), erased).await?;
         }
         let frame = ServerFrame::Status { status: Status::Deleted }.encode();
         for socket in self.state.get_websockets() {
@@ -1191,6 +1236,8 @@ impl Conversation {
         let post = Post { client_id: reply.client_id, body: reply.body, card: None, suggestions: Vec::new(), note: false };
         let stored = self.store(&peer, post)?;
         if stored.new {
+            let text = stored.message.body.clone();
+            self.queue_event(EventKind::VisitorMessage, |e| e.text = Some(text)).map_err(internal)?;
             self.broadcast(&ServerFrame::Message { message: stored.message.clone() }, None);
         }
         Ok(stored.message)
@@ -1212,7 +1259,7 @@ impl DurableObject for Conversation {
         if let Ok(pair) = worker::worker_sys::WebSocketRequestResponsePair::new(ClientFrame::PING_TEXT, ServerFrame::PONG_TEXT) {
             state.set_websocket_auto_response(&pair);
         }
-        Self { state, env, buckets: RefCell::new(HashMap::new()), meta_cache: RefCell::new(None), alarm_at: Default::default() }
+        Self { state, env, buckets: RefCell::new(HashMap::new()), meta_cache: RefCell::new(None), alarm_at: Default::default(), pending_events: Default::default() }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -1321,6 +1368,10 @@ impl DurableObject for Conversation {
                     send(&ws, &ServerFrame::Ack { client_id: message.client_id.clone(), seq: message.seq, sent_at: message.sent_at });
                     if !stored.new {
                         return Ok(());
+                    }
+                    if peer.role == Role::Visitor {
+                        let text = message.body.clone();
+                        self.queue_event(EventKind::VisitorMessage, |e| e.text = Some(text))?;
                     }
                     let note = message.note;
                     self.publish(&ServerFrame::Message { message }, note, Some(&ws));

@@ -18,6 +18,7 @@
 mod accounts;
 mod agent_api;
 mod analytics;
+mod automations;
 mod config;
 mod conversation;
 mod email;

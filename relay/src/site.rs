@@ -19,7 +19,8 @@
 //! with tens of thousands of live conversations would strain this one object; the inbox and
 //! the availability sockets can shard by conversation-id prefix into several objects.
 
-use crate::{analytics, config, reply, routing};
+use crate::{analytics, automations, config, reply, routing};
+use protocol::automations::{Automations, WebhookEvent};
 use protocol::http::query;
 use protocol::inbox::{Account, AgentPresence, Alert, CannedResponses, Inbox, InboxSettings};
 use protocol::site::{SiteView, WidgetSettings};
@@ -35,6 +36,8 @@ pub const VIEW_URL: &str = "https://site/view";
 pub const SETTINGS_URL: &str = "https://site/settings";
 pub const INBOX_SETTINGS_URL: &str = "https://site/inbox-settings";
 pub const CANNED_URL: &str = "https://site/canned";
+pub const AUTOMATIONS_URL: &str = "https://site/automations";
+pub const DELIVERIES_URL: &str = "https://site/deliveries";
 pub const INBOX_URL: &str = "https://site/inbox";
 pub const ANALYTICS_URL: &str = "https://site/analytics";
 pub const AVAILABILITY_URL: &str = "https://site/availability";
@@ -58,6 +61,8 @@ pub struct PutEntry {
     pub unread_since: Option<u64>,
     /// Agents who muted its alerts.
     pub muted: Vec<AgentId>,
+    /// What happened since the last update, for the site's automations.
+    pub events: Vec<WebhookEvent>,
 }
 
 /// The site's answer: an agent routing chose, and the site's inactivity limit.
@@ -125,13 +130,16 @@ pub async fn remember_user(stub: &Stub, user_id: &str, conversation: &Conversati
     Ok(())
 }
 
-/// Removes an erased conversation from the inbox and from its user.
-pub async fn forget_conversation(stub: &Stub, conversation: &str) -> Result<()> {
-    let request = Request::new_with_init(
-        "https://site/forget",
-        RequestInit::new().with_method(Method::Post).with_body(Some(conversation.to_owned().into())),
-    )?;
-    stub.fetch_with_request(request).await?;
+#[derive(Debug, Serialize, Deserialize)]
+struct Forget {
+    conversation: String,
+    erased: Option<WebhookEvent>,
+}
+
+/// Removes an erased conversation from the inbox and from its user, and tells the
+/// automations that want to know.
+pub async fn forget_conversation(stub: &Stub, conversation: &str, erased: Option<WebhookEvent>) -> Result<()> {
+    post(stub, "https://site/forget", &Forget { conversation: conversation.to_owned(), erased }).await?;
     Ok(())
 }
 
@@ -459,6 +467,7 @@ impl Site {
             entry.assignee = assign.clone();
         }
         self.write_entry(&entry, put.unread_since, &put.muted)?;
+        self.queue_deliveries(put.events).await?;
         let put_entry_for_limits = entry.clone();
         let entry_status = entry.status;
         let entry_assignee_gone = entry.assignee.is_none();
@@ -480,6 +489,24 @@ impl Site {
             self.arm(due).await?;
         }
         Ok(PutAnswer { assign, auto_close_ms: self.inbox_settings()?.auto_close_minutes as u64 * config::minute_ms(&self.env) })
+    }
+
+    /// Webhook calls for these events, to the endpoints that want them, sent by the alarm.
+    async fn queue_deliveries(&self, events: Vec<WebhookEvent>) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let automations: Automations = self.stored("automations")?;
+        let site_name = self.settings()?.site_name;
+        let mut queued = false;
+        for mut event in events {
+            event.site_name = site_name.clone();
+            queued |= automations::enqueue(&self.sql(), &automations, &event)?;
+        }
+        if queued {
+            self.arm(now_ms()).await?;
+        }
+        Ok(())
     }
 
     fn alert(&self, request: &AlertRequest) {
@@ -646,6 +673,9 @@ impl DurableObject for Site {
         if let Ok(pair) = worker::worker_sys::WebSocketRequestResponsePair::new(ClientFrame::PING_TEXT, ServerFrame::PONG_TEXT) {
             state.set_websocket_auto_response(&pair);
         }
+        if let Err(err) = automations::migrate(&sql) {
+            worker::console_error!("site: migration failed: {err}");
+        }
         Self { state, env, settings_cache: Default::default() }
     }
 
@@ -659,6 +689,9 @@ impl DurableObject for Site {
             (Method::Put, "/settings") => self.put_settings(req, "widget", WidgetSettings::validated).await,
             (Method::Get, "/inbox-settings") => reply::json(&self.inbox_settings()?, 200),
             (Method::Put, "/inbox-settings") => self.put_settings(req, "inbox", InboxSettings::validated).await,
+            (Method::Get, "/automations") => reply::json(&self.stored::<Automations>("automations")?, 200),
+            (Method::Put, "/automations") => self.put_settings(req, "automations", Automations::validated).await,
+            (Method::Get, "/deliveries") => reply::json(&automations::log(&self.sql())?, 200),
             (Method::Get, "/canned") => reply::json(&self.stored::<CannedResponses>("canned")?, 200),
             (Method::Put, "/canned") => self.put_settings(req, "canned", CannedResponses::validated).await,
             (Method::Get, "/inbox") => reply::json(&Inbox { conversations: self.entries(param(query::EMAIL).as_deref())? }, 200),
@@ -708,7 +741,8 @@ impl DurableObject for Site {
                 Response::empty()
             }
             (Method::Post, "/forget") => {
-                let conversation = req.text().await?;
+                let Forget { conversation, erased } = req.json().await?;
+                self.queue_deliveries(erased.into_iter().collect()).await?;
                 self.sql().exec("DELETE FROM inbox WHERE id = ?", vec![conversation.as_str().into()])?;
                 self.sql().exec("DELETE FROM users WHERE conversation_id = ?", vec![conversation.as_str().into()])?;
                 self.tell_agents(&ServerFrame::Agents { agents: self.presences(None)? });
@@ -750,7 +784,8 @@ impl DurableObject for Site {
     async fn alarm(&self) -> Result<Response> {
         let presence_due = self.expire_presence()?;
         self.enforce_time_limits().await?;
-        let next = [presence_due, self.next_time_limit()?].into_iter().flatten().min();
+        automations::deliver_due(&self.sql(), &self.env, now_ms()).await?;
+        let next = [presence_due, self.next_time_limit()?, automations::next_due(&self.sql())?].into_iter().flatten().min();
         if let Some(due) = next {
             self.arm(due.max(now_ms() + 1000)).await?;
         }

@@ -9,6 +9,7 @@
 pub mod browser;
 pub mod chat;
 pub mod console;
+pub mod endpoint;
 pub mod host;
 pub mod mail_api;
 pub mod network;

@@ -1,0 +1,159 @@
+//! Webhook deliveries, kept by the site's object: each event a conversation reports becomes
+//! one row per endpoint that wants it; the site's alarm calls the due ones, signed, and backs
+//! off on failure until [`WEBHOOK_ATTEMPTS`] calls. The rows are the delivery log admins read.
+
+use crate::config;
+use protocol::automations::{Automations, Delivery, DeliveryLog, DeliveryState, EventKind, WebhookEvent, WEBHOOK_ATTEMPTS, WEBHOOK_SIGNATURE_HEADER};
+use protocol::ConversationId;
+use serde::Deserialize;
+use worker::{Env, Fetch, Headers, Method, Request, RequestInit, Result, SqlStorage, SqlStorageValue};
+
+/// Rows the log keeps; older ones that are settled go.
+const LOG_ROWS: i64 = 500;
+
+pub fn migrate(sql: &SqlStorage) -> Result<()> {
+    sql.exec(
+        "CREATE TABLE IF NOT EXISTS deliveries (id INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL,
+         conversation_id TEXT NOT NULL, url TEXT NOT NULL, body TEXT NOT NULL, state TEXT NOT NULL,
+         attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, last_error TEXT, at INTEGER NOT NULL)",
+        None,
+    )?;
+    Ok(())
+}
+
+fn int(value: u64) -> Result<SqlStorageValue> {
+    SqlStorageValue::try_from_i64(value as i64)
+}
+
+fn kind_name(kind: EventKind) -> String {
+    serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+/// Queues one delivery per endpoint that wants the event; returns whether any was queued.
+pub fn enqueue(sql: &SqlStorage, automations: &Automations, event: &WebhookEvent) -> Result<bool> {
+    let body = serde_json::to_string(event)?;
+    let mut queued = false;
+    for url in automations.endpoints_for(event.event) {
+        sql.exec(
+            "INSERT INTO deliveries (event, conversation_id, url, body, state, next_at, at) VALUES (?, ?, ?, ?, 'pending', ?, ?)",
+            vec![
+                kind_name(event.event).into(),
+                event.conversation_id.as_str().into(),
+                url.as_str().into(),
+                body.as_str().into(),
+                int(event.at)?,
+                int(event.at)?,
+            ],
+        )?;
+        queued = true;
+    }
+    Ok(queued)
+}
+
+#[derive(Deserialize)]
+struct DueRow {
+    id: i64,
+    url: String,
+    body: String,
+    attempts: i64,
+}
+
+#[derive(Deserialize)]
+struct NextRow {
+    next_at: Option<i64>,
+}
+
+/// When the next pending delivery is due, if any.
+pub fn next_due(sql: &SqlStorage) -> Result<Option<u64>> {
+    let row: NextRow = sql.exec("SELECT MIN(next_at) AS next_at FROM deliveries WHERE state = 'pending'", None)?.one()?;
+    Ok(row.next_at.map(|at| at as u64))
+}
+
+/// Calls every due endpoint once. A 2xx answer delivers; anything else is retried later,
+/// twice as late each time, until the last attempt fails for good.
+pub async fn deliver_due(sql: &SqlStorage, env: &Env, now: u64) -> Result<()> {
+    let due: Vec<DueRow> = sql
+        .exec("SELECT id, url, body, attempts FROM deliveries WHERE state = 'pending' AND next_at <= ? ORDER BY id LIMIT 50", vec![int(now)?])?
+        .to_array()?;
+    let secret = config::token_secret(env).map_err(|e| worker::Error::RustError(e.message))?;
+    for row in due {
+        let Ok(event) = serde_json::from_str::<WebhookEvent>(&row.body) else { continue };
+        let signature = protocol::token::sign_bytes(protocol::token::webhook_secret(&secret, &event.site).as_bytes(), row.body.as_bytes());
+        let outcome = call(&row.url, &row.body, &signature).await;
+        let attempts = row.attempts as u32 + 1;
+        match outcome {
+            Ok(()) => {
+                sql.exec("UPDATE deliveries SET state = 'delivered', attempts = ?, last_error = NULL WHERE id = ?", vec![(attempts as i32).into(), row.id.into()])?;
+            }
+            Err(why) => {
+                let state = if attempts >= WEBHOOK_ATTEMPTS { "failed" } else { "pending" };
+                let next_at = now + config::webhook_retry_base_ms(env) * 2u64.pow(attempts - 1);
+                sql.exec(
+                    "UPDATE deliveries SET state = ?, attempts = ?, last_error = ?, next_at = ? WHERE id = ?",
+                    vec![state.into(), (attempts as i32).into(), why.into(), int(next_at)?, row.id.into()],
+                )?;
+            }
+        }
+    }
+    sql.exec(
+        "DELETE FROM deliveries WHERE state != 'pending' AND id NOT IN (SELECT id FROM deliveries ORDER BY id DESC LIMIT ?)",
+        vec![LOG_ROWS.into()],
+    )?;
+    Ok(())
+}
+
+async fn call(url: &str, body: &str, signature: &str) -> std::result::Result<(), String> {
+    let headers = Headers::new();
+    let set = |name: &str, value: &str| headers.set(name, value).map_err(|e| e.to_string());
+    set("Content-Type", "application/json")?;
+    set(WEBHOOK_SIGNATURE_HEADER, signature)?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post).with_headers(headers.clone()).with_body(Some(body.to_owned().into()));
+    let request = Request::new_with_init(url, &init).map_err(|e| e.to_string())?;
+    let response = Fetch::Request(request).send().await.map_err(|e| format!("unreachable: {e}"))?;
+    match response.status_code() {
+        200..=299 => Ok(()),
+        status => Err(format!("answered {status}")),
+    }
+}
+
+#[derive(Deserialize)]
+struct LogRow {
+    id: i64,
+    event: String,
+    conversation_id: String,
+    url: String,
+    state: String,
+    attempts: i64,
+    last_error: Option<String>,
+    at: i64,
+}
+
+pub fn log(sql: &SqlStorage) -> Result<DeliveryLog> {
+    let rows: Vec<LogRow> = sql
+        .exec(
+            "SELECT id, event, conversation_id, url, state, attempts, last_error, at FROM deliveries ORDER BY id DESC LIMIT 200",
+            None,
+        )?
+        .to_array()?;
+    let deliveries = rows
+        .into_iter()
+        .filter_map(|row| {
+            Some(Delivery {
+                id: row.id as u64,
+                event: serde_json::from_value(serde_json::Value::String(row.event)).ok()?,
+                conversation_id: ConversationId::parse(&row.conversation_id).ok()?,
+                url: row.url,
+                state: match row.state.as_str() {
+                    "delivered" => DeliveryState::Delivered,
+                    "failed" => DeliveryState::Failed,
+                    _ => DeliveryState::Pending,
+                },
+                attempts: row.attempts as u32,
+                last_error: row.last_error,
+                at: row.at as u64,
+            })
+        })
+        .collect();
+    Ok(DeliveryLog { deliveries })
+}

@@ -1,0 +1,150 @@
+//! Automations on the real relay: signed webhook calls for conversation events, retried until
+//! the endpoint takes them, a delivery log, nothing about spam, erasures told.
+
+use e2e::chat::{catch_up, id};
+use e2e::endpoint::Endpoint;
+use e2e::{fresh_site, Relay};
+use protocol::automations::{Automations, DeliveryLog, DeliveryState, EventKind, Webhook, WebhookEvent, WEBHOOK_SIGNATURE_HEADER};
+use protocol::http::{automations_path, deliveries_path, webhook_secret_path, IdentitySecret};
+use protocol::{ClientFrame, SafeUrl, ServerFrame, SiteId};
+use std::time::{Duration, Instant};
+
+/// A relay that retries webhooks after a fifth of a second (then twice as long each time).
+fn relay() -> &'static Relay {
+    static RELAY: std::sync::OnceLock<Relay> = std::sync::OnceLock::new();
+    RELAY.get_or_init(|| Relay::start_with("automations", &[("WEBHOOK_RETRY_BASE_MS", "200")]))
+}
+
+async fn admin_get<T: serde::de::DeserializeOwned>(path: &str) -> T {
+    let admin = relay().agent("Admin").await;
+    let response = reqwest::Client::new().get(format!("{}{path}", relay().origin)).bearer_auth(admin.session()).send().await.unwrap();
+    agent::check(response).await.unwrap().json().await.unwrap()
+}
+
+async fn configure(site: &SiteId, webhooks: Vec<Webhook>) {
+    let admin = relay().agent("Admin").await;
+    let response = reqwest::Client::new()
+        .put(format!("{}{}", relay().origin, automations_path(site)))
+        .bearer_auth(admin.session())
+        .json(&Automations { webhooks })
+        .send()
+        .await
+        .unwrap();
+    agent::check(response).await.unwrap();
+}
+
+fn hook(endpoint: &Endpoint, events: &[EventKind]) -> Webhook {
+    Webhook { url: SafeUrl::parse(&endpoint.url).unwrap(), events: events.to_vec() }
+}
+
+/// Waits until the endpoint has taken `count` calls.
+async fn calls(endpoint: &Endpoint, count: usize) -> Vec<e2e::endpoint::Received> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let received = endpoint.received();
+        if received.len() >= count || Instant::now() > deadline {
+            return received;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn events(received: &[e2e::endpoint::Received]) -> Vec<WebhookEvent> {
+    received.iter().map(|r| serde_json::from_slice(&r.body).expect("a webhook event")).collect()
+}
+
+#[tokio::test]
+async fn every_event_reaches_the_webhooks_that_want_it_signed_and_retried_until_taken() {
+    let relay = relay();
+    let site = fresh_site();
+    let crm = Endpoint::start("/crm", 0, "200 OK").await;
+    let audit = Endpoint::start("/audit", 2, "204 No Content").await;
+    configure(&site, vec![hook(&crm, &EventKind::ALL), hook(&audit, &[EventKind::ConversationErased])]).await;
+
+    let contact = protocol::Contact { email: Some(protocol::Email::parse("ida@example.com").unwrap()), name: Some("Ida".into()) };
+    let started = relay.visitor().start_with(&site, contact).await.unwrap();
+    let mut visitor = relay.visitor().connect(&started.token, 0).await.unwrap();
+    catch_up(&mut visitor, 0).await;
+    visitor.post(&id("v1"), "Do you ship to Norway?").await.unwrap();
+    let ana = relay.agent("Ana").await;
+    let mut chat = ana.join(&started.conversation_id, 0).await.unwrap();
+    catch_up(&mut chat, 0).await;
+    chat.post(&id("a1"), "We do!").await.unwrap();
+    chat.send_frame(&ClientFrame::End).await.unwrap();
+    e2e::chat::wait_for(&mut visitor, |f| (f == ServerFrame::Status { status: protocol::Status::Ended }).then_some(())).await;
+    visitor.send_frame(&ClientFrame::DeleteMyData).await.unwrap();
+
+    let received = calls(&crm, 5).await;
+    let got = events(&received);
+    let kinds: Vec<EventKind> = got.iter().map(|e| e.event).collect();
+    assert_eq!(
+        kinds,
+        [
+            EventKind::ConversationCreated,
+            EventKind::VisitorMessage,
+            EventKind::ConversationAssigned,
+            EventKind::ConversationClosed,
+            EventKind::ConversationErased
+        ]
+    );
+    assert!(got.iter().all(|e| e.conversation_id == started.conversation_id && e.site == site && e.site_name == "Demo shop"));
+    assert_eq!(got[1].text.as_deref(), Some("Do you ship to Norway?"));
+    assert_eq!(got[1].contact.name.as_deref(), Some("Ida"));
+    assert_eq!(got[2].agent.as_ref().unwrap().id, ana.account.id);
+    assert_eq!(got[4].contact, protocol::Contact::default(), "an erasure carries nothing it erased");
+
+    // Signed with the site's webhook secret, which admins read.
+    let secret: IdentitySecret = admin_get(&webhook_secret_path(&site)).await;
+    for call in &received {
+        let signature = call.header(WEBHOOK_SIGNATURE_HEADER).expect("signed");
+        assert!(protocol::token::verify_bytes(secret.secret.as_bytes(), &call.body, signature));
+    }
+
+    // The audit endpoint failed twice and got its one erasure on the third call.
+    let audit_calls = calls(&audit, 1).await;
+    assert_eq!(events(&audit_calls).iter().map(|e| e.event).collect::<Vec<_>>(), [EventKind::ConversationErased]);
+    let log: DeliveryLog = admin_get(&deliveries_path(&site)).await;
+    let audit_delivery = log.deliveries.iter().find(|d| d.url == audit.url).unwrap();
+    assert_eq!((audit_delivery.state, audit_delivery.attempts), (DeliveryState::Delivered, 3));
+    assert_eq!(log.deliveries.iter().filter(|d| d.url == crm.url && d.state == DeliveryState::Delivered).count(), 5);
+}
+
+#[tokio::test]
+async fn nothing_is_sent_about_a_conversation_marked_as_spam() {
+    let relay = relay();
+    let site = fresh_site();
+    let crm = Endpoint::start("/crm", 0, "200 OK").await;
+    configure(&site, vec![hook(&crm, &EventKind::ALL)]).await;
+    let started = relay.visitor().start(&site).await.unwrap();
+    let mut visitor = relay.visitor().connect(&started.token, 0).await.unwrap();
+    catch_up(&mut visitor, 0).await;
+    visitor.post(&id("v1"), "buy cheap watches").await.unwrap();
+    calls(&crm, 2).await;
+
+    let mut chat = relay.agent("Ana").await.join(&started.conversation_id, 0).await.unwrap();
+    catch_up(&mut chat, 0).await;
+    chat.send_frame(&ClientFrame::Block).await.unwrap();
+    assert_eq!(visitor.next().await.unwrap(), ServerFrame::Status { status: protocol::Status::Blocked });
+    visitor.send_frame(&ClientFrame::DeleteMyData).await.unwrap();
+    assert_eq!(visitor.next().await.unwrap(), ServerFrame::Status { status: protocol::Status::Deleted });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let kinds: Vec<EventKind> = events(&crm.received()).iter().map(|e| e.event).collect();
+    assert_eq!(kinds, [EventKind::ConversationCreated, EventKind::VisitorMessage], "blocked: nothing after");
+}
+
+#[tokio::test]
+async fn only_admins_configure_automations_and_links_must_be_http() {
+    let relay = relay();
+    let site = fresh_site();
+    let ana = relay.agent("Ana").await;
+    let http = reqwest::Client::new();
+    let url = format!("{}{}", relay.origin, automations_path(&site));
+    let by_agent = http.put(&url).bearer_auth(ana.session()).json(&Automations::default()).send().await.unwrap();
+    assert_eq!(by_agent.status(), 403);
+    let admin = relay.agent("Admin").await;
+    let bad = serde_json::json!({ "webhooks": [{ "url": "javascript:alert(1)", "events": ["visitor_message"] }] });
+    let refused = http.put(&url).bearer_auth(admin.session()).json(&bad).send().await.unwrap();
+    assert_eq!(refused.status(), 400);
+    let read = http.get(&url).bearer_auth(ana.session()).send().await.unwrap();
+    assert_eq!(read.status(), 403, "endpoints are the admins' business");
+}
