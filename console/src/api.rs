@@ -1,8 +1,10 @@
 //! The relay's HTTP API, same origin: the session cookie goes along by itself.
 
+use protocol::automations::{Automations, DeliveryLog};
 use protocol::http::{
-    agent_conversation_path, agent_conversations_path, analytics_path, canned_path, contact_conversations_path,
-    inbox_settings_path, outbound_path, settings_path, ErrorBody, ACCOUNTS_PATH, LOGIN_PATH, LOGOUT_PATH, ME_PATH,
+    agent_conversation_path, agent_conversations_path, analytics_path, automations_path, canned_path,
+    contact_conversations_path, deliveries_path, inbox_settings_path, outbound_path, settings_path, webhook_secret_path,
+    ErrorBody, IdentitySecret, ACCOUNTS_PATH, LOGIN_PATH, LOGOUT_PATH, ME_PATH,
 };
 use protocol::inbox::{
     AccountList, Analytics, CannedResponses, Inbox, InboxSettings, Login, NewAccount, Outbound, OutboundStarted, SignedIn,
@@ -128,6 +130,23 @@ pub async fn canned(site: &SiteId) -> Result<CannedResponses, ApiError> {
 
 pub async fn save_canned(site: &SiteId, canned: &CannedResponses) -> Result<CannedResponses, ApiError> {
     send("PUT", &canned_path(site), canned).await
+}
+
+pub async fn automations(site: &SiteId) -> Result<Automations, ApiError> {
+    get(&automations_path(site)).await
+}
+
+pub async fn save_automations(site: &SiteId, automations: &Automations) -> Result<Automations, ApiError> {
+    send("PUT", &automations_path(site), automations).await
+}
+
+pub async fn deliveries(site: &SiteId) -> Result<DeliveryLog, ApiError> {
+    get(&deliveries_path(site)).await
+}
+
+/// The key webhook calls are signed with.
+pub async fn webhook_secret(site: &SiteId) -> Result<String, ApiError> {
+    get::<IdentitySecret>(&webhook_secret_path(site)).await.map(|s| s.secret)
 }
 
 pub async fn start_outbound(site: &SiteId, outbound: &Outbound) -> Result<OutboundStarted, ApiError> {

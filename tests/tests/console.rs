@@ -415,3 +415,34 @@ async fn every_console_screen_meets_wcag_aa() {
     let analytics = admin.axe().await;
     assert!(analytics.is_empty(), "analytics: {analytics:#?}");
 }
+
+#[tokio::test]
+async fn admins_set_up_a_webhook_and_read_its_deliveries_in_the_console() {
+    let relay = relay();
+    let site = fresh_site();
+    let endpoint = e2e::endpoint::Endpoint::start("/hook", 0, "200 OK").await;
+    let admin = Console::sign_in(relay, "Admin").await;
+    admin.use_site(&site).await;
+    admin.click("nav-settings").await;
+    admin.find(&format!("{}:not([disabled])", testid("webhook-add"))).await;
+    admin.click("webhook-add").await;
+    admin.fill("webhook-url", &endpoint.url).await;
+    admin.click("automations-save").await;
+    admin.element("automations-saved").await;
+
+    relay.visitor().start(&site).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while endpoint.received().is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let event: protocol::automations::WebhookEvent = serde_json::from_slice(&endpoint.received()[0].body).unwrap();
+    assert_eq!(event.event, protocol::automations::EventKind::ConversationCreated);
+
+    admin.browser.client.refresh().await.unwrap();
+    admin.use_site(&site).await;
+    admin.click("nav-settings").await;
+    admin.wait_for_text(&testid("deliveries"), "Delivered").await;
+    admin.find("#automations-title").await;
+    admin.js("document.getElementById('automations-title').scrollIntoView()", vec![]).await;
+    admin.screenshot("console-automations").await;
+}

@@ -1,6 +1,8 @@
-//! The admins' settings page: the site (widget and routing), canned responses, agents.
+//! The admins' settings page: the site (widget and routing), canned responses, automations,
+//! agents.
 
 mod agents;
+mod automations;
 mod canned;
 mod fields;
 mod site;
@@ -43,6 +45,7 @@ pub fn Settings(desk: Desk) -> impl IntoView {
             <p class="muted">{format!("Site: {}", desk.site())}</p>
             <site::SiteSettings desk=desk/>
             <canned::CannedSettings desk=desk/>
+            <automations::AutomationSettings desk=desk/>
             <agents::AgentSettings desk=desk/>
         </main>
     }
