@@ -446,3 +446,26 @@ async fn admins_set_up_a_webhook_and_read_its_deliveries_in_the_console() {
     admin.js("document.getElementById('automations-title').scrollIntoView()", vec![]).await;
     admin.screenshot("console-automations").await;
 }
+
+#[tokio::test]
+async fn an_agent_erases_a_visitors_data_from_the_console() {
+    let relay = relay();
+    let site = fresh_site();
+    let contact = protocol::Contact { email: Some(protocol::Email::parse("ola@example.com").unwrap()), name: Some("Ola".into()) };
+    let started = relay.visitor().start_with(&site, contact).await.unwrap();
+    let mut visitor = relay.visitor().connect(&started.token, 0).await.unwrap();
+    catch_up(&mut visitor, 0).await;
+    visitor.post(&id("v1"), "Please delete everything about me").await.unwrap();
+
+    let ana = Console::sign_in(relay, "Ana").await;
+    ana.use_site(&site).await;
+    ana.open_conversation(&started.conversation_id, "tab-waiting").await;
+    // The agent confirms the browser's question.
+    ana.js("window.confirm = () => true;", vec![]).await;
+    ana.click("delete-data").await;
+    wait_for(&mut visitor, |f| (f == ServerFrame::Status { status: protocol::Status::Deleted }).then_some(())).await;
+    let inbox = relay.agent("Ana").await.conversations(&site).await.unwrap();
+    assert!(inbox.conversations.iter().all(|e| e.conversation_id != started.conversation_id), "gone from the inbox");
+    let theirs = relay.agent("Ana").await.contact_conversations(&site, &protocol::Email::parse("ola@example.com").unwrap()).await.unwrap();
+    assert!(theirs.conversations.is_empty(), "and from the contact's history");
+}
