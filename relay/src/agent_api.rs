@@ -53,24 +53,14 @@ pub async fn handle(req: &mut Request, env: &Env, url: &Url, rest: &[&str]) -> H
             require_admin(&account)?;
             site_call(env, site, Method::Get, site::DELIVERIES_URL, None).await
         }
-        (Method::Get, ["sites", site, "webhook-secret"]) => {
-            require_admin(&account)?;
-            let site = config::served_site(env, site)?;
-            let secret = protocol::token::webhook_secret(&config::token_secret(env)?, &site);
-            reply::json(&protocol::http::IdentitySecret { secret }, 200).map_err(internal)
-        }
+        (Method::Get, ["sites", site, "webhook-secret"]) => site_secret(env, &account, site, protocol::token::webhook_secret),
         (Method::Get, ["sites", site, "canned"]) => site_call(env, site, Method::Get, site::CANNED_URL, None).await,
         (Method::Put, ["sites", site, "canned"]) => admin_put(req, env, &account, site, site::CANNED_URL).await,
         (Method::Get, ["sites", site, "analytics"]) => {
             let range = format!("?from={}&to={}", param(url, "from").unwrap_or_default(), param(url, "to").unwrap_or_default());
             site_call(env, site, Method::Get, &format!("{}{range}", site::ANALYTICS_URL), None).await
         }
-        (Method::Get, ["sites", site, "identity-secret"]) => {
-            require_admin(&account)?;
-            let site = config::served_site(env, site)?;
-            let secret = protocol::token::identity_secret(&config::token_secret(env)?, &site);
-            reply::json(&protocol::http::IdentitySecret { secret }, 200).map_err(internal)
-        }
+        (Method::Get, ["sites", site, "identity-secret"]) => site_secret(env, &account, site, protocol::token::identity_secret),
         (Method::Post, ["sites", site, "outbound"]) => outbound(req, env, url, &account, site).await,
         (Method::Get, ["sites", site, "connect"]) => {
             let site = config::served_site(env, site)?;
@@ -91,6 +81,15 @@ pub async fn handle(req: &mut Request, env: &Env, url: &Url, rest: &[&str]) -> H
         }
         (method, _) => Err(ProtocolError::new(ErrorCode::NotFound, format!("no agent route for {method:?} {}", url.path()))),
     }
+}
+
+/// A key derived for a site from the relay's secret (identity hashes, webhook signatures), for
+/// admins to give the site's server.
+fn site_secret(env: &Env, account: &Account, site: &str, derive: fn(&[u8], &SiteId) -> String) -> Handled {
+    require_admin(account)?;
+    let site = config::served_site(env, site)?;
+    let secret = derive(&config::token_secret(env)?, &site);
+    reply::json(&protocol::http::IdentitySecret { secret }, 200).map_err(internal)
 }
 
 fn require_admin(account: &Account) -> Result<(), ProtocolError> {

@@ -293,9 +293,16 @@ impl Conversation {
             )",
             None,
         )?;
-        // Columns added since the first version; adding one that exists fails, harmlessly.
+        // Columns added since the first version, added to older tables once.
+        #[derive(Deserialize)]
+        struct Column {
+            name: String,
+        }
+        let columns: Vec<Column> = sql.exec("PRAGMA table_info(messages)", None)?.to_array()?;
         for column in ["note", "edited", "deleted"] {
-            let _ = sql.exec(&format!("ALTER TABLE messages ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0"), None);
+            if !columns.iter().any(|c| c.name == column) {
+                sql.exec(&format!("ALTER TABLE messages ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0"), None)?;
+            }
         }
         Ok(())
     }
@@ -739,21 +746,29 @@ impl Conversation {
         if self.status()? == Status::Deleted {
             return Ok(());
         }
-        let entry = self.inbox_entry()?;
-        let events = self.pending_events.take();
-        let put = crate::site::PutEntry { unread_since: self.unread_since(entry.unread)?, muted: self.muted()?, new, entry, events };
+        let put = self.inbox_update(new)?;
         let stub = self.site_stub().map_err(|e| worker::Error::RustError(e.message))?;
         let answer = crate::site::put_entry(&stub, &put).await?;
         if let Some(assignee) = answer.assign {
             // Routing chose an agent: the site already counts them.
             self.set_assignee(Some(&assignee))?;
-            let entry = self.inbox_entry()?;
-            let events = self.pending_events.take();
-            let put = crate::site::PutEntry { unread_since: self.unread_since(entry.unread)?, muted: self.muted()?, new: false, entry, events };
-            crate::site::put_entry(&stub, &put).await?;
+            crate::site::put_entry(&stub, &self.inbox_update(false)?).await?;
             self.alert(&assignee.id, Alert::Assigned).await?;
         }
         self.schedule_auto_close(put.entry.updated_at + answer.auto_close_ms).await
+    }
+
+    /// What the site is told: the current entry, what the time limits need, and the
+    /// automation events since the last update.
+    fn inbox_update(&self, new: bool) -> Result<crate::site::PutEntry> {
+        let entry = self.inbox_entry()?;
+        Ok(crate::site::PutEntry {
+            unread_since: self.unread_since(entry.unread)?,
+            muted: self.muted()?,
+            events: self.pending_events.take(),
+            new,
+            entry,
+        })
     }
 
     /// When the oldest visitor message no agent has read was written.
@@ -1050,8 +1065,8 @@ impl Conversation {
         sql.exec("DELETE FROM meta WHERE key NOT IN ('site', 'created_at', 'origin')", None)?;
         *self.meta_cache.borrow_mut() = None;
         self.set_meta("status", Status::Deleted.as_str())?;
-        if let Some(site) = self.site()? {
-            let stub = self.env.durable_object("SITE_OBJECTS")?.id_from_name(site.as_str())?.get_stub()?;
+        if self.site()?.is_some() {
+            let stub = self.site_stub().map_err(|e| worker::Error::RustError(e.message))?;
             crate::site::forget_conversation(&stub, &self.state.id().to_string(), erased).await?;
         }
         let frame = ServerFrame::Status { status: Status::Deleted }.encode();
@@ -1080,8 +1095,10 @@ impl Conversation {
     }
 
     async fn site_settings(&self) -> Result<protocol::site::WidgetSettings> {
-        let Some(site) = self.site()? else { return Ok(Default::default()) };
-        let stub = self.env.durable_object("SITE_OBJECTS")?.id_from_name(site.as_str())?.get_stub()?;
+        if self.site()?.is_none() {
+            return Ok(Default::default());
+        }
+        let stub = self.site_stub().map_err(|e| worker::Error::RustError(e.message))?;
         let mut answer = stub.fetch_with_str(crate::site::VIEW_URL).await?;
         Ok(answer.json::<protocol::site::SiteView>().await?.settings)
     }

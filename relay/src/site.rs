@@ -292,17 +292,23 @@ impl Site {
     }
 
     fn presences(&self, except: Option<&WebSocket>) -> Result<Vec<AgentPresence>> {
+        #[derive(Deserialize)]
+        struct LoadCount {
+            assignee_id: String,
+            n: i64,
+        }
         let limit = self.inbox_settings()?.max_chats_per_agent;
-        let entries = self.entries(None)?;
+        // Counted over every open conversation, not only the ones a list shows.
+        let loads: Vec<LoadCount> = self
+            .sql()
+            .exec("SELECT assignee_id, COUNT(*) AS n FROM inbox WHERE status = 'open' AND assignee_id IS NOT NULL GROUP BY assignee_id", None)?
+            .to_array()?;
         Ok(self
             .agent_rows()?
             .iter()
             .filter_map(|row| {
                 let id = AgentId::parse(&row.id).ok()?;
-                let open_chats = entries
-                    .iter()
-                    .filter(|e| e.status == Status::Open && e.assignee.as_ref().is_some_and(|a| a.id == id))
-                    .count() as u32;
+                let open_chats = loads.iter().find(|l| l.assignee_id == row.id).map_or(0, |l| l.n as u32);
                 Some(AgentPresence {
                     name: AgentName::parse(&row.name).ok()?,
                     online: self.row_online(row, except),
@@ -445,6 +451,11 @@ impl Site {
         if !self.inbox_settings()?.auto_assign {
             return Ok(None);
         }
+        self.next_in_turn()
+    }
+
+    /// The next online agent below their limit in round-robin order; their turn is taken.
+    fn next_in_turn(&self) -> Result<Option<Assignee>> {
         let agents = self.presences(None)?;
         let last = self.stored::<Option<AgentId>>("round_robin_last")?;
         let Some(next) = routing::next_agent(&agents, last.as_ref()) else { return Ok(None) };
@@ -537,28 +548,23 @@ impl Site {
 
     /// When the time limits next need a look, if ever.
     fn next_time_limit(&self) -> Result<Option<u64>> {
+        Ok(self.time_limits()?.into_iter().map(|(_, limit, _)| limit.at()).min())
+    }
+
+    /// Every open conversation's time limit, with the agents who muted it.
+    fn time_limits(&self) -> Result<Vec<(InboxEntry, routing::TimeLimit, Vec<AgentId>)>> {
         let settings = self.inbox_settings()?;
         let minute = config::minute_ms(&self.env);
-        let mut next: Option<u64> = None;
-        let mut consider = |at: u64| next = Some(next.map_or(at, |n: u64| n.min(at)));
-        for row in self.timed_rows()? {
-            let Ok(entry) = serde_json::from_str::<InboxEntry>(&row.entry) else { continue };
-            match (&entry.assignee, settings.accept_timeout_minutes) {
-                (None, Some(minutes)) => {
-                    let since = row.offered_at.map_or(entry.created_at, |at| at as u64);
-                    consider(since + minutes as u64 * minute);
-                }
-                (Some(_), _) => {
-                    if let Some(since) = row.unread_since {
-                        if row.alerted_at.is_none_or(|at| at < since) {
-                            consider(since as u64 + settings.unanswered_alert_minutes as u64 * minute);
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-        Ok(next)
+        let at = |value: Option<i64>| value.map(|v| v as u64);
+        Ok(self
+            .timed_rows()?
+            .into_iter()
+            .filter_map(|row| {
+                let entry = serde_json::from_str::<InboxEntry>(&row.entry).ok()?;
+                let limit = routing::time_limit(&settings, minute, &entry, at(row.unread_since), at(row.offered_at), at(row.alerted_at))?;
+                Some((entry, limit, serde_json::from_str(&row.muted).unwrap_or_default()))
+            })
+            .collect())
     }
 
     /// When one conversation's time limit falls due, if it has one: checked on every inbox
@@ -567,56 +573,37 @@ impl Site {
         if entry.status != Status::Open {
             return Ok(None);
         }
-        let settings = self.inbox_settings()?;
-        let minute = config::minute_ms(&self.env);
-        Ok(match (&entry.assignee, settings.accept_timeout_minutes) {
-            (None, Some(minutes)) => Some(entry.created_at + minutes as u64 * minute),
-            (Some(_), _) => unread_since.map(|since| since + settings.unanswered_alert_minutes as u64 * minute),
-            _ => None,
-        })
+        let limit = routing::time_limit(&self.inbox_settings()?, config::minute_ms(&self.env), entry, unread_since, None, None);
+        Ok(limit.map(routing::TimeLimit::at))
     }
 
     /// Waiting too long: offered to the next agent in turn (or routed to them when the site
     /// routes automatically). Unread too long: every online agent who did not mute it hears.
     async fn enforce_time_limits(&self) -> Result<()> {
-        let settings = self.inbox_settings()?;
-        let minute = config::minute_ms(&self.env);
+        let auto_assign = self.inbox_settings()?.auto_assign;
         let now = now_ms();
-        for row in self.timed_rows()? {
-            let Ok(entry) = serde_json::from_str::<InboxEntry>(&row.entry) else { continue };
+        for (entry, limit, muted) in self.time_limits()? {
+            if limit.at() > now {
+                continue;
+            }
             let id = entry.conversation_id.clone();
-            match (&entry.assignee, settings.accept_timeout_minutes) {
-                (None, Some(minutes)) => {
-                    let since = row.offered_at.map_or(entry.created_at, |at| at as u64);
-                    if since + minutes as u64 * minute > now {
-                        continue;
-                    }
+            match limit {
+                routing::TimeLimit::Offer(_) => {
                     self.sql().exec("UPDATE inbox SET offered_at = ? WHERE id = ?", vec![int(now)?, id.as_str().into()])?;
-                    let agents = self.presences(None)?;
-                    let last = self.stored::<Option<AgentId>>("round_robin_last")?;
-                    let Some(next) = routing::next_agent(&agents, last.as_ref()) else { continue };
-                    self.store("round_robin_last", &Some(next.id.clone()))?;
-                    if settings.auto_assign {
-                        let assignee = Assignee { id: next.id.clone(), name: next.name.clone() };
+                    let Some(next) = self.next_in_turn()? else { continue };
+                    if auto_assign {
                         let stub = self.env.durable_object("CONVERSATION_OBJECTS")?.id_from_string(id.as_str())?.get_stub()?;
-                        post(&stub, "https://conversation/assign", &assignee).await?;
+                        post(&stub, "https://conversation/assign", &next).await?;
                     } else {
-                        self.alert(&AlertRequest { agent: next.id.clone(), conversation_id: id, alert: Alert::Offered });
+                        self.alert(&AlertRequest { agent: next.id, conversation_id: id, alert: Alert::Offered });
                     }
                 }
-                (Some(_), _) => {
-                    let Some(since) = row.unread_since else { continue };
-                    let due = since as u64 + settings.unanswered_alert_minutes as u64 * minute;
-                    if due > now || row.alerted_at.is_some_and(|at| at >= since) {
-                        continue;
-                    }
+                routing::TimeLimit::Alert(_) => {
                     self.sql().exec("UPDATE inbox SET alerted_at = ? WHERE id = ?", vec![int(now)?, id.as_str().into()])?;
-                    let muted: Vec<AgentId> = serde_json::from_str(&row.muted).unwrap_or_default();
                     for agent in self.presences(None)?.into_iter().filter(|a| a.online && !muted.contains(&a.id)) {
                         self.alert(&AlertRequest { agent: agent.id, conversation_id: id.clone(), alert: Alert::Unanswered });
                     }
                 }
-                _ => {}
             }
         }
         Ok(())

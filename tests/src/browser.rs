@@ -80,9 +80,15 @@ impl Browser {
     /// Waits until `condition` (a JS expression, `root` is the widget's shadow root or null)
     /// is truthy; returns its value.
     pub async fn wait_for(&self, what: &str, condition: &str) -> Value {
-        let script = format!(
-            "const host = document.getElementById('chat-widget'); const root = host && host.shadowRoot; return ({condition}) || null;"
-        );
+        let condition =
+            format!("(() => {{ const host = document.getElementById('chat-widget'); const root = host && host.shadowRoot; return {condition}; }})()");
+        self.wait_until(what, &condition).await
+    }
+
+    /// Waits until a JS expression over the page is truthy; returns its value. On timeout,
+    /// fails with a screenshot and the browser console.
+    pub async fn wait_until(&self, what: &str, condition: &str) -> Value {
+        let script = format!("return ({condition}) || null;");
         let deadline = Instant::now() + PAGE_TIMEOUT;
         loop {
             let value = self.js(&script, vec![]).await;

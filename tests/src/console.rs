@@ -7,9 +7,6 @@ use crate::{Relay, ADMIN_EMAIL, ADMIN_NAME, ADMIN_PASSWORD, AGENT_PASSWORD};
 use fantoccini::elements::Element;
 use fantoccini::Locator;
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
-
-const TIMEOUT: Duration = Duration::from_secs(15);
 
 pub struct Console {
     pub browser: Browser,
@@ -51,20 +48,7 @@ impl Console {
 
     /// Waits until a JS expression over `document` is truthy; returns its value.
     pub async fn wait(&self, what: &str, condition: &str) -> Value {
-        let script = format!("return ({condition}) || null;");
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            let value = self.js(&script, vec![]).await;
-            if !value.is_null() && value != Value::Bool(false) {
-                return value;
-            }
-            if Instant::now() > deadline {
-                let shot = self.browser.screenshot(&format!("console-timeout-{}", what.replace(' ', "-"))).await;
-                let log = self.browser.console().await;
-                panic!("timed out waiting for {what} ({condition}); screenshot: {shot}\nconsole: {log:#?}");
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        self.browser.wait_until(what, condition).await
     }
 
     /// The first visible element matching a CSS selector, once it is there.
