@@ -98,6 +98,45 @@ impl ErrorCode {
         }
     }
 
+    /// Every code, for reading one back from its wire name.
+    pub const ALL: [ErrorCode; 30] = [
+        ErrorCode::MalformedFrame,
+        ErrorCode::UnknownFrameType,
+        ErrorCode::FrameTooLarge,
+        ErrorCode::EmptyBody,
+        ErrorCode::BodyTooLong,
+        ErrorCode::InvalidClientId,
+        ErrorCode::InvalidId,
+        ErrorCode::InvalidEmail,
+        ErrorCode::InvalidUrl,
+        ErrorCode::InvalidContent,
+        ErrorCode::Forbidden,
+        ErrorCode::ConversationClosed,
+        ErrorCode::RateLimited,
+        ErrorCode::IdentityRequired,
+        ErrorCode::InvalidIdentity,
+        ErrorCode::InvalidParameter,
+        ErrorCode::InvalidToken,
+        ErrorCode::Unauthorized,
+        ErrorCode::UnknownSite,
+        ErrorCode::UnknownConversation,
+        ErrorCode::UnsupportedVersion,
+        ErrorCode::NotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::NotResponsible,
+        ErrorCode::AlreadyAssigned,
+        ErrorCode::AgentOffline,
+        ErrorCode::AdminOnly,
+        ErrorCode::AccountExists,
+        ErrorCode::BadCredentials,
+        ErrorCode::Internal,
+    ];
+
+    /// The code with this wire name.
+    pub fn parse(name: &str) -> Option<ErrorCode> {
+        Self::ALL.into_iter().find(|code| code.as_str() == name)
+    }
+
     /// The code as it appears on the wire.
     pub fn as_str(self) -> &'static str {
         match self {

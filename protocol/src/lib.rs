@@ -4,6 +4,7 @@
 //! directions ([`ClientFrame`], [`ServerFrame`]), the HTTP bodies ([`http`]), ids and
 //! their validation ([`ids`]), limits ([`limits`]) and typed error codes ([`ErrorCode`]).
 //! The crate does no I/O, so it compiles into the wasm widget as well as the relay.
+//! The widget reads and writes the frames it needs through [`json_tree`], without serde.
 //!
 //! Ordering rule: the client names every message with a [`ClientMsgId`]; the conversation
 //! assigns a strictly increasing [`Seq`] and acknowledges `(client_id, seq)`. A resend of a
@@ -18,6 +19,7 @@ pub mod frames;
 pub mod http;
 pub mod ids;
 pub mod inbox;
+pub mod json_tree;
 pub mod limits;
 pub mod site;
 #[cfg(feature = "token")]

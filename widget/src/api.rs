@@ -4,14 +4,14 @@ use crate::config::WidgetConfig;
 use protocol::http::{start_conversation_path, widget_view_path, ConversationStarted, ErrorBody, StartConversation};
 use protocol::site::SiteView;
 use protocol::{Contact, Identity, SafeUrl};
-use serde::de::DeserializeOwned;
+use protocol::json_tree::{FromTree, ToJson};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 /// What went wrong, in words for the visitor.
 pub type Failure = String;
 
-async fn call<T: DeserializeOwned>(method: &str, url: &str, body: Option<String>) -> Result<T, Failure> {
+async fn call<T: FromTree>(method: &str, url: &str, body: Option<String>) -> Result<T, Failure> {
     let offline = |_| "Could not reach the chat. Check your connection and try again.".to_owned();
     let window = web_sys::window().ok_or("no window")?;
     let init = web_sys::RequestInit::new();
@@ -24,9 +24,9 @@ async fn call<T: DeserializeOwned>(method: &str, url: &str, body: Option<String>
         JsFuture::from(window.fetch_with_str_and_init(url, &init)).await.map_err(offline)?.unchecked_into();
     let text = JsFuture::from(response.text().map_err(offline)?).await.map_err(offline)?.as_string().unwrap_or_default();
     if response.ok() {
-        serde_json::from_str(&text).map_err(|e| e.to_string())
+        crate::json::parse(&text).ok_or_else(|| "The chat sent an answer this page cannot read. Reload and try again.".to_owned())
     } else {
-        Err(serde_json::from_str::<ErrorBody>(&text).map(|b| b.error.message).unwrap_or(text))
+        Err(crate::json::parse::<ErrorBody>(&text).map(|b| b.error.message).unwrap_or(text))
     }
 }
 
@@ -36,7 +36,7 @@ pub async fn site_view(config: &WidgetConfig) -> Result<SiteView, Failure> {
 
 pub async fn start_conversation(config: &WidgetConfig, contact: Contact, identity: Option<Identity>) -> Result<ConversationStarted, Failure> {
     let start = StartConversation { contact, page_url: current_page(), identity };
-    let body = serde_json::to_string(&start).map_err(|e| e.to_string())?;
+    let body = start.to_json();
     call("POST", &format!("{}{}", config.relay, start_conversation_path(&config.site)), Some(body)).await
 }
 

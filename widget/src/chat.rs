@@ -20,6 +20,7 @@ use crate::socket::{ws_origin, Socket};
 use crate::thread::{Entry, Thread};
 use leptos::prelude::*;
 use protocol::http::{availability_path, verified_connect_path, visitor_connect_path};
+use protocol::json_tree::ToJson;
 use protocol::site::WidgetSettings;
 use protocol::{
     Author, ClientFrame, ClientMsgId, Contact, ConversationId, ErrorCode, Identity, ReadMarks, ServerFrame, Status,
@@ -534,7 +535,7 @@ impl Chat {
                     if unseen && self.settings.with_untracked(|s| s.sound) {
                         attention::chime();
                     }
-                    let payload = serde_json::to_string(&message).ok().and_then(|json| js_sys::JSON::parse(&json).ok());
+                    let payload = js_sys::JSON::parse(&message.to_json()).ok();
                     self.emit("message", payload.unwrap_or(JsValue::NULL));
                 }
                 self.thread.update(|t| t.receive(message));

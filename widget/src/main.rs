@@ -7,6 +7,7 @@ mod attention;
 mod chat;
 mod config;
 mod i18n;
+mod json;
 mod session;
 mod socket;
 mod thread;

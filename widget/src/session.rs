@@ -11,9 +11,9 @@
 
 use protocol::http::ConversationStarted;
 use protocol::{ClientMsgId, Contact, ConversationId, SiteId};
-use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use protocol::json_tree::{field, write_object, FromTree, ToJson, Tree};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
     pub conversation_id: ConversationId,
     pub token: String,
@@ -26,10 +26,38 @@ impl From<ConversationStarted> for Session {
 }
 
 /// One unacknowledged message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outgoing {
     pub client_id: ClientMsgId,
     pub body: String,
+}
+
+impl FromTree for Session {
+    fn from_tree<T: Tree>(tree: &T) -> Option<Self> {
+        Some(Session { conversation_id: field(tree, "conversation_id")?, token: field(tree, "token")? })
+    }
+}
+
+impl ToJson for Session {
+    fn write_json(&self, out: &mut String) {
+        write_object(out, |o| {
+            o.text("conversation_id", self.conversation_id.as_str()).text("token", &self.token);
+        });
+    }
+}
+
+impl FromTree for Outgoing {
+    fn from_tree<T: Tree>(tree: &T) -> Option<Self> {
+        Some(Outgoing { client_id: field(tree, "client_id")?, body: field(tree, "body")? })
+    }
+}
+
+impl ToJson for Outgoing {
+    fn write_json(&self, out: &mut String) {
+        write_object(out, |o| {
+            o.text("client_id", self.client_id.as_str()).text("body", &self.body);
+        });
+    }
 }
 
 /// The keys, so a change seen in another tab can be told apart.
@@ -78,17 +106,17 @@ fn storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok().flatten()
 }
 
-pub fn load<T: DeserializeOwned>(site: &SiteId, slot: Slot) -> Option<T> {
+pub fn load<T: FromTree>(site: &SiteId, slot: Slot) -> Option<T> {
     let raw = storage()?.get_item(&slot.key(site)).ok()??;
-    serde_json::from_str(&raw).ok()
+    crate::json::parse(&raw)
 }
 
-pub fn save<T: Serialize>(site: &SiteId, slot: Slot, value: &T) {
+pub fn save<T: ToJson + ?Sized>(site: &SiteId, slot: Slot, value: &T) {
     if !consented() {
         return;
     }
-    if let (Some(storage), Ok(raw)) = (storage(), serde_json::to_string(value)) {
-        let _ = storage.set_item(&slot.key(site), &raw);
+    if let Some(storage) = storage() {
+        let _ = storage.set_item(&slot.key(site), &value.to_json());
     }
 }
 

@@ -1,5 +1,6 @@
 //! A WebSocket speaking `protocol` frames, with its callbacks kept alive as long as it is.
 
+use protocol::json_tree::ToJson;
 use protocol::{ClientFrame, ServerFrame};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -17,7 +18,7 @@ impl Socket {
     pub fn open(url: &str, mut on_frame: impl FnMut(ServerFrame) + 'static, mut on_close: impl FnMut() + 'static) -> Option<Socket> {
         let ws = WebSocket::new(url).ok()?;
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-            if let Some(frame) = event.data().as_string().and_then(|text| ServerFrame::decode(&text).ok()) {
+            if let Some(frame) = event.data().as_string().and_then(|text| crate::json::parse::<ServerFrame>(&text)) {
                 on_frame(frame);
             }
         });
@@ -33,7 +34,7 @@ impl Socket {
 
     pub fn send(&self, frame: &ClientFrame) {
         if self.is_open() {
-            let _ = self.ws.send_with_str(&frame.encode());
+            let _ = self.ws.send_with_str(&frame.to_json());
         }
     }
 
