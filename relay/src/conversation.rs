@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use worker::{
-    durable_object, js_sys, Date, DurableObject, Env, ScheduledTime, Method, Request, Response, Result, SqlStorage, SqlStorageValue, State,
+    durable_object, Date, DurableObject, Env, Method, Request, Response, Result, SqlStorage, SqlStorageValue, State,
     WebSocket, WebSocketIncomingMessage, WebSocketPair,
 };
 
@@ -161,8 +161,7 @@ pub struct Conversation {
     pending_events: RefCell<Vec<WebhookEvent>>,
     /// Every `meta` row, once read (see [`Conversation::meta`]).
     meta_cache: RefCell<Option<HashMap<String, String>>>,
-    /// When the alarm is set (`Some(None)`: none), once known.
-    alarm_at: std::cell::Cell<Option<Option<u64>>>,
+    alarm: crate::alarm::Alarm,
 }
 
 /// A `messages` row as SQLite returns it.
@@ -699,23 +698,25 @@ impl Conversation {
 
     // ---- the inbox ---------------------------------------------------------------------
 
-    /// This conversation as the inbox lists it.
-    fn inbox_entry(&self) -> Result<InboxEntry> {
+    /// This conversation as the inbox lists it, and when the oldest visitor message no agent
+    /// has read was written. Two statements: this runs after every message.
+    fn inbox_entry(&self) -> Result<(InboxEntry, Option<u64>)> {
         #[derive(Deserialize)]
-        struct Count {
+        struct Unread {
             n: i64,
+            since: Option<i64>,
         }
         let marks = self.read_marks()?;
-        let unread: Count = self
+        let unread: Unread = self
             .sql()
             .exec(
-                "SELECT COUNT(*) AS n FROM messages WHERE author_role = 'visitor' AND seq > ?",
+                "SELECT COUNT(*) AS n, MIN(sent_at) AS since FROM messages WHERE author_role = 'visitor' AND seq > ?",
                 vec![SqlStorageValue::try_from_i64(marks.agent as i64)?],
             )?
             .one()?;
         let created_at: u64 = self.meta("created_at")?.and_then(|v| v.parse().ok()).unwrap_or(0);
-        let last = self.last_public_seq()?;
-        let newest = if last > 0 { self.messages_after(last - 1, 1, false)?.into_iter().next() } else { None };
+        let newest = self.newest_public_message()?;
+        let last = newest.as_ref().map_or(0, |m| m.seq);
         let preview = newest
             .as_ref()
             .map(|m| match (&m.card, m.deleted) {
@@ -724,7 +725,7 @@ impl Conversation {
                 _ => m.body.chars().take(140).collect(),
             })
             .unwrap_or_default();
-        Ok(InboxEntry {
+        let entry = InboxEntry {
             conversation_id: self.id()?,
             status: self.status()?,
             assignee: self.assignee()?,
@@ -737,7 +738,21 @@ impl Conversation {
             first_response_at: self.meta("first_response_at")?.and_then(|v| v.parse().ok()),
             page_url: self.meta("page_url")?,
             browser: self.meta("browser")?,
-        })
+        };
+        Ok((entry, unread.since.filter(|_| unread.n > 0).map(|at| at as u64)))
+    }
+
+    /// The newest message the visitor can see.
+    fn newest_public_message(&self) -> Result<Option<Message>> {
+        let rows: Vec<MessageRow> = self
+            .sql()
+            .exec(
+                "SELECT seq, client_id, author_role, author_name, body, card, suggestions, sent_at, note, edited, deleted FROM messages
+                 WHERE note = 0 ORDER BY seq DESC LIMIT 1",
+                None,
+            )?
+            .to_array()?;
+        Ok(rows.into_iter().next().and_then(MessageRow::into_message))
     }
 
     /// Puts this conversation's current entry in the site's inbox (`new`: it just started,
@@ -761,33 +776,14 @@ impl Conversation {
     /// What the site is told: the current entry, what the time limits need, and the
     /// automation events since the last update.
     fn inbox_update(&self, new: bool) -> Result<crate::site::PutEntry> {
-        let entry = self.inbox_entry()?;
+        let (entry, unread_since) = self.inbox_entry()?;
         Ok(crate::site::PutEntry {
-            unread_since: self.unread_since(entry.unread)?,
+            unread_since,
             muted: self.muted()?,
             events: self.pending_events.take(),
             new,
             entry,
         })
-    }
-
-    /// When the oldest visitor message no agent has read was written.
-    fn unread_since(&self, unread: u32) -> Result<Option<u64>> {
-        if unread == 0 {
-            return Ok(None);
-        }
-        #[derive(Deserialize)]
-        struct At {
-            sent_at: Option<i64>,
-        }
-        let at: At = self
-            .sql()
-            .exec(
-                "SELECT MIN(sent_at) AS sent_at FROM messages WHERE author_role = 'visitor' AND seq > ?",
-                vec![SqlStorageValue::try_from_i64(self.read_marks()?.agent as i64)?],
-            )?
-            .one()?;
-        Ok(at.sent_at.map(|v| v as u64))
     }
 
     /// An open conversation quiet for the site's inactivity period ends by itself.
@@ -926,13 +922,14 @@ impl Conversation {
     fn mark_read(&self, role: Role, up_to: Seq) -> Result<Option<Seq>> {
         let marks = self.read_marks()?;
         let current = if role == Role::Visitor { marks.visitor } else { marks.agent };
-        let up_to = up_to.min(self.last_seq()?);
+        let last = self.last_seq()?;
+        let up_to = up_to.min(last);
         if up_to <= current {
             return Ok(None);
         }
         let key = if role == Role::Visitor { "visitor_read" } else { "agent_read" };
         self.set_meta(key, &up_to.to_string())?;
-        if role == Role::Visitor && up_to >= self.last_seq()? {
+        if role == Role::Visitor && up_to >= last {
             // Read in time: no email for this batch.
             self.delete_meta(&["email_due_at"])?;
         }
@@ -1133,22 +1130,9 @@ impl Conversation {
         self.arm(due).await
     }
 
-    /// One alarm per object: keep it at the earliest due time.
+    /// Every message pushes the auto-close ahead; the alarm stays at the earliest due time.
     async fn arm(&self, due: u64) -> Result<()> {
-        let storage = self.state.storage();
-        // Every message pushes the auto-close ahead: remember the alarm rather than ask.
-        let current = match self.alarm_at.get() {
-            Some(known) => known,
-            None => storage.get_alarm().await?.map(|at| at as u64),
-        };
-        if current.is_some_and(|current| current <= due) {
-            self.alarm_at.set(Some(current));
-            return Ok(());
-        }
-        // An absolute time: a plain integer would be read as an offset from now.
-        storage.set_alarm(ScheduledTime::new(js_sys::Date::new(&(due as f64).into()))).await?;
-        self.alarm_at.set(Some(Some(due)));
-        Ok(())
+        self.alarm.arm(&self.state.storage(), due).await
     }
 
     /// Records the email fallback's outcome and tells the agents; agents who connect later
@@ -1276,7 +1260,7 @@ impl DurableObject for Conversation {
         if let Ok(pair) = worker::worker_sys::WebSocketRequestResponsePair::new(ClientFrame::PING_TEXT, ServerFrame::PONG_TEXT) {
             state.set_websocket_auto_response(&pair);
         }
-        Self { state, env, buckets: RefCell::new(HashMap::new()), meta_cache: RefCell::new(None), alarm_at: Default::default(), pending_events: Default::default() }
+        Self { state, env, buckets: RefCell::new(HashMap::new()), meta_cache: RefCell::new(None), alarm: Default::default(), pending_events: Default::default() }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -1410,7 +1394,7 @@ impl DurableObject for Conversation {
     async fn alarm(&self) -> Result<Response> {
         // Alarms fire at least once: everything here checks its due time and is idempotent,
         // and the alarm is re-armed for whatever is still ahead.
-        self.alarm_at.set(Some(None));
+        self.alarm.fired();
         let due_at = |key: &str| -> Result<Option<u64>> { Ok(self.meta(key)?.and_then(|v| v.parse().ok())) };
         if let Some(due) = due_at("email_due_at")? {
             if due <= now_ms() {

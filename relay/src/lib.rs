@@ -16,6 +16,7 @@
 //! - `GET|POST /api/email/unsubscribe?token` → a confirmation page / stop the emails
 
 mod accounts;
+mod alarm;
 mod agent_api;
 mod analytics;
 mod automations;

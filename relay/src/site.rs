@@ -27,7 +27,7 @@ use protocol::site::{SiteView, WidgetSettings};
 use protocol::{AgentId, AgentName, Assignee, ClientFrame, ConversationId, ErrorCode, InboxEntry, ProtocolError, ServerFrame, Status};
 use serde::{Deserialize, Serialize};
 use worker::{
-    durable_object, js_sys, Date, DurableObject, Env, Method, Request, RequestInit, Response, Result, ScheduledTime, SqlStorageValue,
+    durable_object, Date, DurableObject, Env, Method, Request, RequestInit, Response, Result, SqlStorageValue,
     State, Stub, WebSocket, WebSocketIncomingMessage, WebSocketPair,
 };
 
@@ -160,6 +160,7 @@ pub struct Site {
     env: Env,
     /// Settings documents by key, as stored (see [`Site::stored`]).
     settings_cache: std::cell::RefCell<std::collections::HashMap<String, String>>,
+    alarm: crate::alarm::Alarm,
 }
 
 #[derive(Deserialize)]
@@ -508,6 +509,9 @@ impl Site {
             return Ok(());
         }
         let automations: Automations = self.stored("automations")?;
+        if automations.webhooks.is_empty() {
+            return Ok(());
+        }
         let site_name = self.settings()?.site_name;
         let mut queued = false;
         for mut event in events {
@@ -531,13 +535,9 @@ impl Site {
 
     // ---- time limits -------------------------------------------------------------------
 
-    /// One alarm per object: at the earliest of what is due.
+    /// One alarm per object: at the earliest of what is due. Every inbox update may arm it.
     async fn arm(&self, due: u64) -> Result<()> {
-        let storage = self.state.storage();
-        match storage.get_alarm().await? {
-            Some(current) if (current as u64) <= due => Ok(()),
-            _ => storage.set_alarm(ScheduledTime::new(js_sys::Date::new(&(due as f64).into()))).await,
-        }
+        self.alarm.arm(&self.state.storage(), due).await
     }
 
     fn timed_rows(&self) -> Result<Vec<TimedRow>> {
@@ -663,7 +663,7 @@ impl DurableObject for Site {
         if let Err(err) = automations::migrate(&sql) {
             worker::console_error!("site: migration failed: {err}");
         }
-        Self { state, env, settings_cache: Default::default() }
+        Self { state, env, settings_cache: Default::default(), alarm: Default::default() }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -769,6 +769,7 @@ impl DurableObject for Site {
     }
 
     async fn alarm(&self) -> Result<Response> {
+        self.alarm.fired();
         let presence_due = self.expire_presence()?;
         self.enforce_time_limits().await?;
         automations::deliver_due(&self.sql(), &self.env, now_ms()).await?;
