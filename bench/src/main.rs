@@ -53,6 +53,7 @@ fn scenarios(quick: bool) -> Vec<Scenario> {
         Scenario::Live { conversations: 1, interval: ms(50), duration: secs(20) },
         Scenario::Live { conversations: 100, interval: ms(1000), duration: secs(20) },
         Scenario::Live { conversations: 1000, interval: ms(4000), duration: secs(30) },
+        Scenario::Live { conversations: 1000, interval: secs(15), duration: secs(45) },
         Scenario::Throughput { conversations: 100, duration: secs(15) },
         Scenario::Idle { visitors: 10_000, idle: secs(30) },
         Scenario::Resume { histories: vec![1000, 5000], missed: vec![0, 1, 10, 100, 1000], repeats: 5 },

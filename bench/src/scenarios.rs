@@ -12,6 +12,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// A message every this often per side, or slower, is a chat's pace.
+pub const CHAT_PACE: Duration = Duration::from_secs(10);
+
 /// How many conversations open at once while setting up.
 pub const OPEN_CONCURRENCY: usize = 16;
 
@@ -31,6 +34,9 @@ pub enum Scenario {
 impl Scenario {
     pub fn name(&self) -> String {
         match self {
+            // At a chat's pace (people type a message every few seconds at most) the same
+            // number of conversations is a scenario of its own.
+            Scenario::Live { conversations, interval, .. } if *interval >= CHAT_PACE => format!("live-{conversations}-chat-pace"),
             Scenario::Live { conversations, .. } => format!("live-{conversations}"),
             Scenario::Throughput { conversations, .. } => format!("throughput-{conversations}"),
             Scenario::Idle { visitors, .. } => format!("idle-{visitors}"),

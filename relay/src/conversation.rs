@@ -770,7 +770,7 @@ impl Conversation {
             crate::site::put_entry(&stub, &self.inbox_update(false)?).await?;
             self.alert(&assignee.id, Alert::Assigned).await?;
         }
-        self.schedule_auto_close(put.entry.updated_at + answer.auto_close_ms).await
+        self.schedule_auto_close(put.entry.updated_at, answer.auto_close_ms).await
     }
 
     /// What the site is told: the current entry, what the time limits need, and the
@@ -786,13 +786,32 @@ impl Conversation {
         })
     }
 
-    /// An open conversation quiet for the site's inactivity period ends by itself.
-    async fn schedule_auto_close(&self, due: u64) -> Result<()> {
+    /// An open conversation quiet for the site's inactivity period (`after_ms`) ends by
+    /// itself. Activity only moves the end later, and the alarm looks at the last activity
+    /// before it closes anything, so a message writes nothing here: the stored time moves
+    /// only when it is missing or the site shortened the period.
+    async fn schedule_auto_close(&self, last_activity: u64, after_ms: u64) -> Result<()> {
         if self.status()? != Status::Open {
+            return Ok(());
+        }
+        if self.meta("auto_close_ms")? != Some(after_ms.to_string()) {
+            self.set_meta("auto_close_ms", &after_ms.to_string())?;
+        }
+        let due = last_activity + after_ms;
+        let stored: Option<u64> = self.meta("close_at")?.and_then(|v| v.parse().ok());
+        if stored.is_some_and(|at| at <= due) {
             return Ok(());
         }
         self.set_meta("close_at", &due.to_string())?;
         self.arm(due).await
+    }
+
+    /// When the conversation closes for quiet, counted from its last activity now.
+    fn auto_close_due(&self) -> Result<Option<u64>> {
+        let Some(after_ms) = self.meta("auto_close_ms")?.and_then(|v| v.parse::<u64>().ok()) else { return Ok(None) };
+        let created_at: u64 = self.meta("created_at")?.and_then(|v| v.parse().ok()).unwrap_or(0);
+        let last_activity = self.newest_public_message()?.map_or(created_at, |m| m.sent_at);
+        Ok(Some(last_activity + after_ms))
     }
 
     /// Best effort after the change is stored and answered: the inbox catches up with the
@@ -1402,14 +1421,19 @@ impl DurableObject for Conversation {
                 self.send_unread_email().await?;
             }
         }
-        if let Some(due) = due_at("close_at")? {
-            if due <= now_ms() {
-                self.delete_meta(&["close_at"])?;
-                if self.status()? == Status::Open {
-                    // Quiet too long: ended, as if an agent ended it; both sides see it.
-                    self.set_status(Status::Ended)?;
-                    self.schedule_retention().await?;
-                    self.sync_inbox(false).await?;
+        if due_at("close_at")?.is_some_and(|due| due <= now_ms()) {
+            let open = self.status()? == Status::Open;
+            match self.auto_close_due()?.filter(|&at| at > now_ms()) {
+                // Written to since the time was stored: not quiet yet.
+                Some(later) if open => self.set_meta("close_at", &later.to_string())?,
+                _ => {
+                    self.delete_meta(&["close_at"])?;
+                    if open {
+                        // Quiet too long: ended, as if an agent ended it; both sides see it.
+                        self.set_status(Status::Ended)?;
+                        self.schedule_retention().await?;
+                        self.sync_inbox(false).await?;
+                    }
                 }
             }
         }

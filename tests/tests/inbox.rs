@@ -376,6 +376,28 @@ async fn waiting_too_long_is_offered_unread_too_long_alerts_and_quiet_chats_clos
 }
 
 #[tokio::test]
+async fn a_chat_that_keeps_talking_is_not_closed_for_quiet() {
+    let relay = quick_relay();
+    let site = fresh_site();
+    let admin = relay.agent("Admin").await;
+    admin.put_inbox_settings(&site, &InboxSettings { auto_close_minutes: 4, ..InboxSettings::default() }).await.unwrap();
+    let (_started, mut visitor) = visitor_says(relay, &site, "first").await;
+    // A message a second for twice the inactivity period: the close time stored with the
+    // first message passes while they talk, and every message is still taken.
+    for n in 0..8 {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        visitor.post(&id(&format!("talk-{n}")), "still here").await.expect("the chat is still open");
+    }
+    // Then quiet: it ends by itself.
+    let status = wait_for(&mut visitor, |f| match f {
+        ServerFrame::Status { status } => Some(status),
+        _ => None,
+    })
+    .await;
+    assert_eq!(status, Status::Ended);
+}
+
+#[tokio::test]
 async fn sign_in_attempts_are_limited() {
     let relay = quick_relay();
     let http = reqwest::Client::new();
