@@ -329,6 +329,11 @@ impl Conversation {
 
     fn delete_meta(&self, keys: &[&str]) -> Result<()> {
         for key in keys {
+            // The cache holds every row: a key it lacks costs no statement (a visitor's
+            // message clears the email's due time, which is rarely set).
+            if self.meta(key)?.is_none() {
+                continue;
+            }
             self.sql().exec("DELETE FROM meta WHERE key = ?", vec![(*key).into()])?;
             if let Some(cache) = self.meta_cache.borrow_mut().as_mut() {
                 cache.remove(*key);
