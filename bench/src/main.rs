@@ -1,6 +1,6 @@
 //! `bench`: the relay load benchmark.
 //!
-//!     cargo run --release -p bench            the full run (about 15 minutes on 2 cores)
+//!     cargo run --release -p bench            the full run (about 12 minutes on 2 cores)
 //!     cargo run --release -p bench -- --quick a small run that proves the tool works (CI)
 //!     … -- --only NAME                        only the scenarios whose name starts with NAME
 //!     … -- --direct                           load the runtime workerd directly, past wrangler's
