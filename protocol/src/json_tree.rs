@@ -376,6 +376,14 @@ impl Object<'_> {
         self
     }
 
+    /// A member written only when there is one (serde's `skip_serializing_if = "Option::is_none"`).
+    pub fn maybe(&mut self, key: &str, value: Option<&(impl ToJson + ?Sized)>) -> &mut Self {
+        if let Some(value) = value {
+            self.value(key, value);
+        }
+        self
+    }
+
     pub fn null(&mut self, key: &str) -> &mut Self {
         self.key(key).push_str("null");
         self
@@ -399,6 +407,17 @@ impl ToJson for String {
     }
 }
 
+macro_rules! text_to_json {
+    ($($type:ty),*) => {$(
+        impl ToJson for $type {
+            fn write_json(&self, out: &mut String) {
+                write_string(out, self.as_str());
+            }
+        }
+    )*};
+}
+text_to_json!(ConversationId, ClientMsgId, AgentName, AgentId, Email, SafeUrl);
+
 impl<V: ToJson> ToJson for [V] {
     fn write_json(&self, out: &mut String) {
         out.push('[');
@@ -421,12 +440,7 @@ impl<V: ToJson> ToJson for Vec<V> {
 impl ToJson for Contact {
     fn write_json(&self, out: &mut String) {
         write_object(out, |o| {
-            if let Some(email) = &self.email {
-                o.text("email", email.as_str());
-            }
-            if let Some(name) = &self.name {
-                o.text("name", name);
-            }
+            o.maybe("email", self.email.as_ref()).maybe("name", self.name.as_ref());
         });
     }
 }
@@ -442,13 +456,7 @@ impl ToJson for Identity {
 impl ToJson for StartConversation {
     fn write_json(&self, out: &mut String) {
         write_object(out, |o| {
-            o.value("contact", &self.contact);
-            if let Some(page_url) = &self.page_url {
-                o.text("page_url", page_url.as_str());
-            }
-            if let Some(identity) = &self.identity {
-                o.value("identity", identity);
-            }
+            o.value("contact", &self.contact).maybe("page_url", self.page_url.as_ref()).maybe("identity", self.identity.as_ref());
         });
     }
 }
@@ -473,10 +481,7 @@ impl ToJson for Author {
                 o.text("role", "visitor");
             }
             Author::Agent { name, id } => {
-                o.text("role", "agent").text("name", name.as_str());
-                if let Some(id) = id {
-                    o.text("id", id.as_str());
-                }
+                o.text("role", "agent").value("name", name).maybe("id", id.as_ref());
             }
         });
     }
@@ -485,10 +490,8 @@ impl ToJson for Author {
 impl ToJson for Message {
     fn write_json(&self, out: &mut String) {
         write_object(out, |o| {
-            o.number("seq", self.seq).text("client_id", self.client_id.as_str()).value("author", &self.author).text("body", &self.body);
-            if let Some(card) = &self.card {
-                o.value("card", card);
-            }
+            o.number("seq", self.seq).value("client_id", &self.client_id).value("author", &self.author).text("body", &self.body);
+            o.maybe("card", self.card.as_ref());
             if !self.suggestions.is_empty() {
                 o.value("suggestions", &self.suggestions);
             }
@@ -506,10 +509,7 @@ impl ToJson for ClientFrame {
     fn write_json(&self, out: &mut String) {
         write_object(out, |o| match self {
             ClientFrame::Send { client_id, body, card, suggestions } => {
-                o.tag("send").text("client_id", client_id.as_str()).text("body", body);
-                if let Some(card) = card {
-                    o.value("card", card);
-                }
+                o.tag("send").value("client_id", client_id).text("body", body).maybe("card", card.as_ref());
                 if !suggestions.is_empty() {
                     o.value("suggestions", suggestions);
                 }
@@ -543,8 +543,9 @@ impl ToJson for ClientFrame {
             }
             ClientFrame::Transfer { to } => {
                 o.tag("transfer");
+                // serde writes `"to": null` for the queue.
                 match to {
-                    Some(to) => o.text("to", to.as_str()),
+                    Some(to) => o.value("to", to),
                     None => o.null("to"),
                 };
             }

@@ -167,7 +167,7 @@ impl Thread {
 
     /// The suggested replies of the last message, when it is an agent's.
     pub fn open_suggestions(&self) -> Vec<String> {
-        match self.entries.iter().filter(|e| e.seq.is_some()).last() {
+        match self.entries.iter().rev().find(|e| e.seq.is_some()) {
             Some(last) if !last.is_mine() && !self.entries.iter().any(|e| e.seq.is_none()) => last.suggestions.clone(),
             _ => Vec::new(),
         }
