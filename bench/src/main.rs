@@ -2,7 +2,7 @@
 //!
 //!     cargo run --release -p bench            the full run (about 12 minutes on 2 cores)
 //!     cargo run --release -p bench -- --quick a small run that proves the tool works (CI)
-//!     … -- --only NAME                        only the scenarios whose name starts with NAME
+//!     … -- --only NAME                        only the scenario NAME, or those whose name starts with it
 //!     … -- --direct                           load the runtime workerd directly, past wrangler's
 //!                                             dev proxy (production has no such proxy)
 //!     … -- --dump DIR                         write every delivery's latency to DIR/*.csv
@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use target::{Kind, Target};
 
-const USAGE: &str = "usage: bench [--quick] [--only SCENARIO-PREFIX] [--direct] [--dump DIR]";
+const USAGE: &str = "usage: bench [--quick] [--only SCENARIO-OR-PREFIX] [--direct] [--dump DIR]";
 
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
@@ -180,8 +180,10 @@ fn main() {
         }
     }
     let mut chosen = scenarios(options.quick);
-    if let Some(prefix) = &options.only {
-        chosen.retain(|s| s.name().starts_with(prefix.as_str()));
+    if let Some(name) = &options.only {
+        // A scenario's exact name picks it alone (`live-100` is not `live-1000`); otherwise a prefix.
+        let exact = chosen.iter().any(|s| s.name() == *name);
+        chosen.retain(|s| if exact { s.name() == *name } else { s.name().starts_with(name.as_str()) });
     }
     if let Some(dir) = &options.dump {
         std::fs::create_dir_all(dir).expect("create the dump directory");
