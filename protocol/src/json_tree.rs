@@ -61,13 +61,8 @@ pub fn list<T: Tree, V: FromTree>(tree: &T, key: &str) -> Option<Vec<V>> {
     field(tree, key)
 }
 
-/// A list member that is empty when missing.
-pub fn list_or_empty<T: Tree, V: FromTree>(tree: &T, key: &str) -> Option<Vec<V>> {
-    optional(tree, key).map(Option::unwrap_or_default)
-}
-
-/// A boolean member that is `false` when missing.
-pub fn flag<T: Tree>(tree: &T, key: &str) -> Option<bool> {
+/// A member that takes its default when missing (serde's `#[serde(default)]`).
+pub fn defaulted<T: Tree, V: FromTree + Default>(tree: &T, key: &str) -> Option<V> {
     optional(tree, key).map(Option::unwrap_or_default)
 }
 
@@ -208,11 +203,11 @@ impl FromTree for Message {
             author: field(tree, "author")?,
             body: text(tree, "body")?,
             card: optional(tree, "card")?,
-            suggestions: list_or_empty(tree, "suggestions")?,
+            suggestions: defaulted(tree, "suggestions")?,
             sent_at: field(tree, "sent_at")?,
-            note: flag(tree, "note")?,
-            edited: flag(tree, "edited")?,
-            deleted: flag(tree, "deleted")?,
+            note: defaulted(tree, "note")?,
+            edited: defaulted(tree, "edited")?,
+            deleted: defaulted(tree, "deleted")?,
         })
     }
 }
@@ -295,8 +290,8 @@ impl FromTree for WidgetSettings {
             sound: field(tree, "sound")?,
             email_delay_seconds: optional(tree, "email_delay_seconds")?.unwrap_or(WidgetSettings::default().email_delay_seconds),
             retention_days: optional(tree, "retention_days")?,
-            identity_verification: flag(tree, "identity_verification")?,
-            allowed_origins: list_or_empty(tree, "allowed_origins")?,
+            identity_verification: defaulted(tree, "identity_verification")?,
+            allowed_origins: defaulted(tree, "allowed_origins")?,
         })
     }
 }

@@ -719,7 +719,7 @@ impl Conversation {
                 vec![SqlStorageValue::try_from_i64(marks.agent as i64)?],
             )?
             .one()?;
-        let created_at: u64 = self.meta("created_at")?.and_then(|v| v.parse().ok()).unwrap_or(0);
+        let created_at = self.created_at()?;
         let newest = self.newest_public_message()?;
         let last = newest.as_ref().map_or(0, |m| m.seq);
         let preview = newest
@@ -745,6 +745,10 @@ impl Conversation {
             browser: self.meta("browser")?,
         };
         Ok((entry, unread.since.filter(|_| unread.n > 0).map(|at| at as u64)))
+    }
+
+    fn created_at(&self) -> Result<u64> {
+        Ok(self.meta("created_at")?.and_then(|v| v.parse().ok()).unwrap_or(0))
     }
 
     /// The newest message the visitor can see.
@@ -814,8 +818,7 @@ impl Conversation {
     /// When the conversation closes for quiet, counted from its last activity now.
     fn auto_close_due(&self) -> Result<Option<u64>> {
         let Some(after_ms) = self.meta("auto_close_ms")?.and_then(|v| v.parse::<u64>().ok()) else { return Ok(None) };
-        let created_at: u64 = self.meta("created_at")?.and_then(|v| v.parse().ok()).unwrap_or(0);
-        let last_activity = self.newest_public_message()?.map_or(created_at, |m| m.sent_at);
+        let last_activity = self.newest_public_message()?.map_or(self.created_at()?, |m| m.sent_at);
         Ok(Some(last_activity + after_ms))
     }
 
@@ -1154,7 +1157,7 @@ impl Conversation {
         self.arm(due).await
     }
 
-    /// Every message pushes the auto-close ahead; the alarm stays at the earliest due time.
+    /// The alarm fires by `due`, or earlier for something else.
     async fn arm(&self, due: u64) -> Result<()> {
         self.alarm.arm(&self.state.storage(), due).await
     }

@@ -9,6 +9,15 @@ use protocol::http::ConversationStarted;
 use protocol::inbox::{Alert, InboxSettings, Login, NewAccount, Outbound, OutboundStarted};
 use protocol::{AccountRole, AgentName, ClientFrame, Email, ErrorCode, InboxEntry, ServerFrame, SiteId, Status};
 
+/// The next status change a connection hears.
+async fn next_status(connection: &mut Connection) -> Status {
+    wait_for(connection, |f| match f {
+        ServerFrame::Status { status } => Some(status),
+        _ => None,
+    })
+    .await
+}
+
 async fn visitor_says(relay: &Relay, site: &SiteId, text: &str) -> (ConversationStarted, Connection) {
     let started = relay.visitor().start(site).await.unwrap();
     let mut visitor = relay.visitor().connect(&started.token, 0).await.unwrap();
@@ -367,12 +376,7 @@ async fn waiting_too_long_is_offered_unread_too_long_alerts_and_quiet_chats_clos
     assert_eq!(unanswered, Alert::Unanswered);
 
     // Nobody writes for the site's inactivity period: it ends by itself, both sides see it.
-    let status = wait_for(&mut visitor, |f| match f {
-        ServerFrame::Status { status } => Some(status),
-        _ => None,
-    })
-    .await;
-    assert_eq!(status, Status::Ended);
+    assert_eq!(next_status(&mut visitor).await, Status::Ended);
 }
 
 #[tokio::test]
@@ -389,12 +393,7 @@ async fn a_chat_that_keeps_talking_is_not_closed_for_quiet() {
         visitor.post(&id(&format!("talk-{n}")), "still here").await.expect("the chat is still open");
     }
     // Then quiet: it ends by itself.
-    let status = wait_for(&mut visitor, |f| match f {
-        ServerFrame::Status { status } => Some(status),
-        _ => None,
-    })
-    .await;
-    assert_eq!(status, Status::Ended);
+    assert_eq!(next_status(&mut visitor).await, Status::Ended);
 }
 
 #[tokio::test]
