@@ -5,10 +5,14 @@
 //!     … -- --only NAME                        only the scenario NAME, or those whose name starts with it
 //!     … -- --direct                           load the runtime workerd directly, past wrangler's
 //!                                             dev proxy (production has no such proxy)
+//!     … -- --inspector                        run the relay under the `wrangler dev` command, its
+//!                                             DevTools inspector attached (what a developer runs)
 //!     … -- --dump DIR                         write every delivery's latency to DIR/*.csv
 //!
-//! Every scenario runs twice with the same load code: against the real relay (`wrangler dev`,
-//! workerd with SQLite Durable Objects, started fresh by the `e2e` harness) and against a
+//! Every scenario runs twice with the same load code: against the real relay (wrangler's dev
+//! server, workerd with SQLite Durable Objects, started fresh by the `e2e` harness; without
+//! the inspector `wrangler dev` attaches, which production does not have and which costs more
+//! CPU per message than the relay itself) and against a
 //! minimal tokio WebSocket server with the same routes and frames (the machine's own limit).
 //! The relay must be built first (`scripts/build`). The process exits non-zero when a
 //! message was lost or duplicated.
@@ -27,9 +31,10 @@ use scenarios::Scenario;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+use e2e::DevServer;
 use target::{Kind, Target};
 
-const USAGE: &str = "usage: bench [--quick] [--only SCENARIO-OR-PREFIX] [--direct] [--dump DIR]";
+const USAGE: &str = "usage: bench [--quick] [--only SCENARIO-OR-PREFIX] [--direct] [--inspector] [--dump DIR]";
 
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
@@ -117,6 +122,7 @@ struct Options {
     quick: bool,
     only: Option<String>,
     direct: bool,
+    inspector: bool,
     dump: Option<PathBuf>,
 }
 
@@ -125,7 +131,14 @@ async fn run(scenarios: Vec<Scenario>, options: &Options) -> bool {
     let route = if options.direct {
         "straight to the workerd that runs the Worker (--direct), past wrangler's dev proxy"
     } else {
-        "through wrangler dev's public port (its proxy workerd, then the runtime workerd)"
+        "through the dev server's public port (wrangler's proxy workerd, then the runtime workerd)"
+    };
+    let server = if options.inspector {
+        println!("relay: the `wrangler dev` command, DevTools inspector attached (--inspector)");
+        DevServer::WranglerDev
+    } else {
+        println!("relay: wrangler's dev server with the inspector off (production has none)");
+        DevServer::WithoutInspector
     };
     println!("relay load goes {route}\n");
     let mut integrity = Vec::new();
@@ -135,7 +148,7 @@ async fn run(scenarios: Vec<Scenario>, options: &Options) -> bool {
         let mut outcomes = Vec::new();
         for kind in [Kind::Relay, Kind::Baseline] {
             eprintln!("[bench] {name} on the {}", kind.name());
-            let target = Arc::new(Target::start(kind, &name, options.direct).await);
+            let target = Arc::new(Target::start(kind, &name, server, options.direct).await);
             let dump = options.dump.as_ref().map(|dir| dir.join(format!("{name}-{}.csv", kind.name())));
             // The machine is shared: say how much CPU other work took meanwhile.
             let (started, busy, ours) = (std::time::Instant::now(), rss::machine_busy(), rss::own_tree_cpu());
@@ -165,13 +178,14 @@ fn main() {
         baseline::serve();
         return;
     }
-    let mut options = Options { quick: false, only: None, direct: false, dump: None };
+    let mut options = Options { quick: false, only: None, direct: false, inspector: false, dump: None };
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         match arg.as_str() {
             "--quick" => options.quick = true,
             "--only" => options.only = Some(rest.next().expect(USAGE).clone()),
             "--direct" => options.direct = true,
+            "--inspector" => options.inspector = true,
             "--dump" => options.dump = Some(PathBuf::from(rest.next().expect(USAGE))),
             _ => {
                 eprintln!("{USAGE}");

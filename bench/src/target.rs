@@ -5,6 +5,7 @@
 
 use crate::baseline;
 use crate::rss::{self, Sampler, Watch};
+use e2e::DevServer;
 use protocol::{AgentName, SiteId};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -71,18 +72,18 @@ pub struct Target {
 impl Target {
     /// Starts a fresh server. With `direct`, the load goes to the workerd that runs the
     /// Worker, past wrangler's dev proxy (which production does not have).
-    pub async fn start(kind: Kind, scenario: &str, direct: bool) -> Target {
+    pub async fn start(kind: Kind, scenario: &str, server: DevServer, direct: bool) -> Target {
         let name = format!("bench-{scenario}");
         tokio::task::spawn_blocking(move || match kind {
-            Kind::Relay => Target::start_relay(&name, direct),
+            Kind::Relay => Target::start_relay(&name, server, direct),
             Kind::Baseline => Target::start_baseline(),
         })
         .await
         .expect("start the target")
     }
 
-    fn start_relay(name: &str, direct: bool) -> Target {
-        let relay = e2e::Relay::start(name);
+    fn start_relay(name: &str, server: DevServer, direct: bool) -> Target {
+        let relay = e2e::Relay::start_on(server, name, &[]);
         let port: u16 = relay.origin.rsplit(':').next().and_then(|p| p.parse().ok()).expect("the relay origin has a port");
         let wrangler = rss::find_wrangler(port).expect("the wrangler process of the relay just started");
         GROUPS.lock().unwrap().push(wrangler);

@@ -76,9 +76,22 @@ pub struct Relay {
     pub log: PathBuf,
     /// Extra `--var NAME:VALUE` settings.
     vars: Vec<(String, String)>,
+    server: DevServer,
     group: i32,
     /// Signed-in agents by name: each signs in once per relay process.
     agents: std::sync::Mutex<std::collections::HashMap<String, agent::Agent>>,
+}
+
+/// How the relay's dev server is started: both are wrangler's dev server running the relay in
+/// workerd; they differ only in the DevTools inspector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DevServer {
+    /// The `wrangler dev` command as a developer runs it, inspector attached.
+    WranglerDev,
+    /// Wrangler's dev server with the inspector off (`scripts/wrangler-dev-without-inspector.mjs`):
+    /// for the load benchmark, since the inspector costs more CPU per message than the relay
+    /// and production has none.
+    WithoutInspector,
 }
 
 /// An email the relay sent; `wrangler dev` writes it to files instead of sending it.
@@ -105,6 +118,11 @@ impl Relay {
 
     /// Starts a relay with extra variables (e.g. `MAIL_API_URL`).
     pub fn start_with(name: &str, vars: &[(&str, &str)]) -> Relay {
+        Self::start_on(DevServer::WranglerDev, name, vars)
+    }
+
+    /// Starts a relay on the given dev server.
+    pub fn start_on(server: DevServer, name: &str, vars: &[(&str, &str)]) -> Relay {
         let root = repo_root();
         for built in ["relay/build/index.js", "dist/site/embed.js"] {
             assert!(root.join(built).exists(), "{built} is missing: run scripts/build first (scripts/test does)");
@@ -117,6 +135,7 @@ impl Relay {
             persist_dir: dir.join("state"),
             log: dir.join("wrangler.log"),
             vars: vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            server,
             group: 0,
             agents: Default::default(),
         };
@@ -129,10 +148,21 @@ impl Relay {
         let root = repo_root();
         let port = free_port();
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("open relay log");
-        let mut command = Command::new(root.join("node_modules/.bin/wrangler"));
+        let mut command = match self.server {
+            DevServer::WranglerDev => {
+                let mut wrangler = Command::new(root.join("node_modules/.bin/wrangler"));
+                wrangler.arg("dev");
+                wrangler
+            }
+            DevServer::WithoutInspector => {
+                let mut node = Command::new("node");
+                node.arg(root.join("scripts/wrangler-dev-without-inspector.mjs"));
+                node
+            }
+        };
         command
             .current_dir(&root)
-            .args(["dev", "--ip", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--ip", "127.0.0.1", "--port", &port.to_string()])
             .args(["--inspector-port", &free_port().to_string()])
             .arg("--persist-to")
             .arg(&self.persist_dir)
