@@ -522,7 +522,7 @@ impl Conversation {
                 send(&pair.server, &ServerFrame::EmailFallback { status });
             }
         }
-        Response::from_websocket(pair.client)
+        reply::websocket(pair.client)
     }
 
     /// Sends a frame to every connection but `except`.

@@ -304,15 +304,7 @@ pub(crate) async fn create_conversation(
 
 /// Hands a WebSocket upgrade to the conversation, keeping the upgrade headers.
 pub(crate) async fn forward_connect(req: &Request, env: &Env, id: &ConversationId, peer: &Peer, after_seq: Seq) -> Handled {
-    if !reply::is_websocket_upgrade(req) {
-        return Err(ProtocolError::new(ErrorCode::InvalidParameter, "this route takes a WebSocket upgrade"));
-    }
-    let request = Request::new_with_init(
-        &conversation::connect_url(peer, after_seq),
-        RequestInit::new().with_method(Method::Get).with_headers(req.headers().clone()),
-    )
-    .map_err(internal)?;
-    conversation_stub(env, id)?.fetch_with_request(request).await.map_err(internal)
+    hand_upgrade(req, conversation_stub(env, id)?, &conversation::connect_url(peer, after_seq)).await
 }
 
 async fn visitor_connect(req: &Request, env: &Env, url: &Url) -> Handled {
@@ -337,12 +329,19 @@ async fn visitor_connect(req: &Request, env: &Env, url: &Url) -> Handled {
 
 /// Hands a WebSocket upgrade to the site's object.
 pub(crate) async fn site_connect(req: &Request, env: &Env, site: &SiteId, url: &str) -> Handled {
+    hand_upgrade(req, site_stub(env, site)?, url).await
+}
+
+/// Hands a WebSocket upgrade to an object at `url`, keeping the upgrade headers; the object's
+/// answer goes back as it is (its `Sec-WebSocket-Extensions` decides the client's compression,
+/// see `reply::websocket`).
+async fn hand_upgrade(req: &Request, object: Stub, url: &str) -> Handled {
     if !reply::is_websocket_upgrade(req) {
         return Err(ProtocolError::new(ErrorCode::InvalidParameter, "this route takes a WebSocket upgrade"));
     }
     let request = Request::new_with_init(url, RequestInit::new().with_method(Method::Get).with_headers(req.headers().clone()))
         .map_err(internal)?;
-    site_stub(env, site)?.fetch_with_request(request).await.map_err(internal)
+    object.fetch_with_request(request).await.map_err(internal)
 }
 
 pub(crate) fn require_version(url: &Url) -> std::result::Result<(), ProtocolError> {

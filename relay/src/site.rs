@@ -360,14 +360,14 @@ impl Site {
         pair.server.serialize_attachment(&Presence { id })?;
         send(&pair.server, &ServerFrame::Availability { agents_online: self.agents_online(None)? });
         self.announce(None)?;
-        Response::from_websocket(pair.client)
+        reply::websocket(pair.client)
     }
 
     fn accept_widget(&self) -> Result<Response> {
         let pair = WebSocketPair::new()?;
         self.state.accept_websocket_with_tags(&pair.server, &[VISITOR_TAG]);
         send(&pair.server, &ServerFrame::Availability { agents_online: self.agents_online(None)? });
-        Response::from_websocket(pair.client)
+        reply::websocket(pair.client)
     }
 
     async fn set_status(&self, ws: &WebSocket, online: bool) -> Result<()> {

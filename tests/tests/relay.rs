@@ -154,6 +154,26 @@ async fn ping_is_answered_with_pong() {
 }
 
 #[tokio::test]
+async fn sockets_decline_the_compression_browsers_offer() {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    // What Chromium sends on every WebSocket. Compression state would cost the relay about
+    // 200 KiB per open socket (see `reply::websocket` in the relay), so it answers without it.
+    let started = start().await;
+    let ws = relay().ws_origin();
+    for path in [protocol::http::visitor_connect_path(&started.token, 0), protocol::http::availability_path(&demo_site())] {
+        let mut request = format!("{ws}{path}").into_client_request().unwrap();
+        request.headers_mut().insert("Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits".parse().unwrap());
+        let (mut socket, response) = tokio_tungstenite::connect_async(request).await.unwrap();
+        assert_eq!(response.status(), 101, "{path}");
+        assert_eq!(response.headers().get("Sec-WebSocket-Extensions"), None, "{path} accepted compression");
+        // And the socket works uncompressed: its first frame reads as plain text.
+        let first = socket.next().await.unwrap().unwrap();
+        assert!(first.is_text(), "{path}: {first:?}");
+    }
+}
+
+#[tokio::test]
 async fn forged_tampered_expired_and_missing_tokens_open_nothing() {
     let started = start().await;
     let visitor = relay().visitor();
