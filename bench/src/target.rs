@@ -88,6 +88,10 @@ impl Target {
         let wrangler = rss::find_wrangler(port).expect("the wrangler process of the relay just started");
         GROUPS.lock().unwrap().push(wrangler);
         let watch = Watch::Workerd { wrangler, port };
+        // The inspector changes what a message costs: make sure the runtime runs as asked.
+        let runtime = watch.runtime_pid().expect("the runtime workerd");
+        let inspected = rss::cmdline(runtime).iter().any(|a| a.starts_with("--inspector-addr"));
+        assert_eq!(inspected, server == DevServer::WranglerDev, "the runtime workerd's inspector is not as asked ({server:?})");
         let origin = if direct { runtime_origin(watch) } else { relay.origin };
         let target = Target { origin, group: wrangler, memory: Sampler::start(watch), kind: Kind::Relay, agent: Default::default() };
         assert!(target.memory.processes() > 0, "no workerd process below wrangler {wrangler}");

@@ -46,6 +46,10 @@ fn quick_run_reports_every_scenario_with_nothing_lost_or_duplicated() {
     println!("{report}");
     assert!(status.success(), "bench --quick failed ({status}):\n{report}\n{log}");
 
+    // The relay's own numbers: wrangler's dev server without the DevTools inspector, which
+    // costs more CPU per message than the relay and which production does not have (the
+    // benchmark checks the runtime's command line).
+    assert!(report.contains("with the inspector off"), "the relay ran with the inspector:\n{report}");
     for scenario in SCENARIOS {
         assert!(report.contains(&format!("== {scenario} ==")), "no {scenario} table in the report");
         for target in ["relay", "baseline"] {
