@@ -14,6 +14,17 @@ fn described_by(id: &'static str, hint: &'static str) -> Option<String> {
     (!hint.is_empty()).then(|| format!("{id}-hint"))
 }
 
+/// A field's frame: its label above the control, its hint (if any) below.
+fn labelled(id: &'static str, label: &'static str, hint: &'static str, control: impl IntoView) -> impl IntoView {
+    view! {
+        <div class="field">
+            <label for=id>{label}</label>
+            {control}
+            {hint_view(id, hint)}
+        </div>
+    }
+}
+
 /// A one-line text input (`kind` is the input type: text, number, url, color…).
 pub fn text<F: Send + Sync + 'static>(
     form: RwSignal<F>,
@@ -24,19 +35,16 @@ pub fn text<F: Send + Sync + 'static>(
     read: Read<F, String>,
     write: Write<F, String>,
 ) -> impl IntoView {
-    view! {
-        <div class="field">
-            <label for=id>{label}</label>
-            <input
-                id=id
-                type=kind
-                aria-describedby=described_by(id, hint)
-                prop:value=move || form.with(|f| read(f).clone())
-                on:input=move |ev| form.update(|f| *write(f) = event_target_value(&ev))
-            />
-            {hint_view(id, hint)}
-        </div>
-    }
+    let control = view! {
+        <input
+            id=id
+            type=kind
+            aria-describedby=described_by(id, hint)
+            prop:value=move || form.with(|f| read(f).clone())
+            on:input=move |ev| form.update(|f| *write(f) = event_target_value(&ev))
+        />
+    };
+    labelled(id, label, hint, control)
 }
 
 pub fn area<F: Send + Sync + 'static>(
@@ -47,19 +55,16 @@ pub fn area<F: Send + Sync + 'static>(
     read: Read<F, String>,
     write: Write<F, String>,
 ) -> impl IntoView {
-    view! {
-        <div class="field">
-            <label for=id>{label}</label>
-            <textarea
-                id=id
-                rows="3"
-                aria-describedby=described_by(id, hint)
-                prop:value=move || form.with(|f| read(f).clone())
-                on:input=move |ev| form.update(|f| *write(f) = event_target_value(&ev))
-            ></textarea>
-            {hint_view(id, hint)}
-        </div>
-    }
+    let control = view! {
+        <textarea
+            id=id
+            rows="3"
+            aria-describedby=described_by(id, hint)
+            prop:value=move || form.with(|f| read(f).clone())
+            on:input=move |ev| form.update(|f| *write(f) = event_target_value(&ev))
+        ></textarea>
+    };
+    labelled(id, label, hint, control)
 }
 
 pub fn check<F: Send + Sync + 'static>(
@@ -94,31 +99,29 @@ pub fn choice<F: Send + Sync + 'static, T: Copy + PartialEq + Send + Sync + 'sta
     read: Read<F, T>,
     write: Write<F, T>,
 ) -> impl IntoView {
-    view! {
-        <div class="field">
-            <label for=id>{label}</label>
-            <select
-                id=id
-                on:change=move |ev| {
-                    let index: usize = event_target_value(&ev).parse().unwrap_or(0);
-                    if let Some((value, _)) = options.get(index) {
-                        form.update(|f| *write(f) = *value);
-                    }
+    let control = view! {
+        <select
+            id=id
+            on:change=move |ev| {
+                let index: usize = event_target_value(&ev).parse().unwrap_or(0);
+                if let Some((value, _)) = options.get(index) {
+                    form.update(|f| *write(f) = *value);
                 }
-            >
-                {options
-                    .iter()
-                    .enumerate()
-                    .map(|(index, (value, text))| {
-                        let value = *value;
-                        view! {
-                            <option value=index.to_string() prop:selected=move || form.with(|f| *read(f) == value)>
-                                {*text}
-                            </option>
-                        }
-                    })
-                    .collect_view()}
-            </select>
-        </div>
-    }
+            }
+        >
+            {options
+                .iter()
+                .enumerate()
+                .map(|(index, (value, text))| {
+                    let value = *value;
+                    view! {
+                        <option value=index.to_string() prop:selected=move || form.with(|f| *read(f) == value)>
+                            {*text}
+                        </option>
+                    }
+                })
+                .collect_view()}
+        </select>
+    };
+    labelled(id, label, "", control)
 }
