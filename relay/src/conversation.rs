@@ -31,7 +31,7 @@ use protocol::{
     PROTOCOL_VERSION,
 };
 use serde::{Deserialize, Serialize};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use worker::{
     durable_object, Date, DurableObject, Env, Method, Request, Response, Result, SqlStorage, SqlStorageValue, State,
@@ -162,6 +162,28 @@ pub struct Conversation {
     /// Every `meta` row, once read (see [`Conversation::meta`]).
     meta_cache: RefCell<Option<HashMap<String, String>>>,
     alarm: crate::alarm::Alarm,
+    /// Where the best-effort inbox update stands (see [`Conversation::sync_inbox_logged`]).
+    inbox_sync: Cell<InboxSync>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum InboxSync {
+    #[default]
+    Idle,
+    /// An update is on its way to the site.
+    Sending,
+    /// One is on its way, and something changed since it was read.
+    Behind,
+}
+
+/// Sets the inbox update back to idle when dropped: at the end of the update, and also when
+/// its future is dropped mid-await.
+struct IdleWhenDone<'a>(&'a Cell<InboxSync>);
+
+impl Drop for IdleWhenDone<'_> {
+    fn drop(&mut self) {
+        self.0.set(InboxSync::Idle);
+    }
 }
 
 /// A `messages` row as SQLite returns it.
@@ -823,10 +845,24 @@ impl Conversation {
     }
 
     /// Best effort after the change is stored and answered: the inbox catches up with the
-    /// next change if this fails.
+    /// next change if this fails. One update is on its way at a time: changes made meanwhile
+    /// (a burst of messages) go to the site together in one update after it, read fresh when
+    /// it is sent, so the site ends with the newest entry and does a fraction of the work.
     async fn sync_inbox_logged(&self) {
-        if let Err(err) = self.sync_inbox(false).await {
-            worker::console_error!("conversation: could not update the inbox: {err}");
+        if self.inbox_sync.get() != InboxSync::Idle {
+            self.inbox_sync.set(InboxSync::Behind);
+            return;
+        }
+        // Back to idle however this ends, so a failed update never blocks the next ones.
+        let _idle = IdleWhenDone(&self.inbox_sync);
+        loop {
+            self.inbox_sync.set(InboxSync::Sending);
+            if let Err(err) = self.sync_inbox(false).await {
+                worker::console_error!("conversation: could not update the inbox: {err}");
+            }
+            if self.inbox_sync.get() != InboxSync::Behind {
+                break;
+            }
         }
     }
 
@@ -1287,7 +1323,7 @@ impl DurableObject for Conversation {
         if let Ok(pair) = worker::worker_sys::WebSocketRequestResponsePair::new(ClientFrame::PING_TEXT, ServerFrame::PONG_TEXT) {
             state.set_websocket_auto_response(&pair);
         }
-        Self { state, env, buckets: RefCell::new(HashMap::new()), meta_cache: RefCell::new(None), alarm: Default::default(), pending_events: Default::default() }
+        Self { state, env, buckets: RefCell::new(HashMap::new()), meta_cache: RefCell::new(None), alarm: Default::default(), pending_events: Default::default(), inbox_sync: Default::default() }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {

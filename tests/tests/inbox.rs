@@ -255,6 +255,29 @@ async fn the_inbox_lists_entries_live_with_unread_counts_and_a_contacts_earlier_
 }
 
 #[tokio::test]
+async fn a_burst_of_messages_leaves_the_inbox_with_the_newest_entry() {
+    let relay = relay();
+    let site = fresh_site();
+    let ana = relay.agent("Ana").await;
+    let mut ana_site = ana.site_connection(&site).await.unwrap();
+    let started = relay.visitor().start(&site).await.unwrap();
+    let mut visitor = relay.visitor().connect(&started.token, 0).await.unwrap();
+    catch_up(&mut visitor, 0).await;
+    // Sent without waiting for acks, so the conversation's inbox updates overlap and it sends
+    // the changes made meanwhile together: the site must still end with the last of them.
+    const BURST: u32 = 20;
+    for n in 1..=BURST {
+        let frame = ClientFrame::Send { client_id: id(&format!("b{n}")), body: format!("burst {n}"), card: None, suggestions: vec![] };
+        visitor.send_frame(&frame).await.unwrap();
+    }
+    let live = entry_where(&mut ana_site, &started, |e| e.unread == BURST).await;
+    assert_eq!(live.preview, format!("burst {BURST}"));
+    let stored = ana.conversations(&site).await.unwrap();
+    let stored = stored.conversations.iter().find(|e| e.conversation_id == started.conversation_id).expect("listed");
+    assert_eq!((stored.unread, stored.preview.as_str(), stored.last_seq), (BURST, live.preview.as_str(), live.last_seq));
+}
+
+#[tokio::test]
 async fn only_online_agents_write_first_and_the_contact_gets_an_email_with_a_link() {
     let relay = relay();
     let site = fresh_site();
