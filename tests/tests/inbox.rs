@@ -18,10 +18,16 @@ async fn next_status(connection: &mut Connection) -> Status {
     .await
 }
 
-async fn visitor_says(relay: &Relay, site: &SiteId, text: &str) -> (ConversationStarted, Connection) {
-    let started = relay.visitor().start(site).await.unwrap();
+/// The visitor's connection to a conversation they started, caught up.
+async fn connected(relay: &Relay, started: &ConversationStarted) -> Connection {
     let mut visitor = relay.visitor().connect(&started.token, 0).await.unwrap();
     catch_up(&mut visitor, 0).await;
+    visitor
+}
+
+async fn visitor_says(relay: &Relay, site: &SiteId, text: &str) -> (ConversationStarted, Connection) {
+    let started = relay.visitor().start(site).await.unwrap();
+    let mut visitor = connected(relay, &started).await;
     visitor.post(&id("v1"), text).await.unwrap();
     (started, visitor)
 }
@@ -236,8 +242,7 @@ async fn the_inbox_lists_entries_live_with_unread_counts_and_a_contacts_earlier_
     let contact = protocol::Contact { email: Some(email.clone()), name: Some("Kim".into()) };
     let earlier = relay.visitor().start_with(&site, contact.clone()).await.unwrap();
     let started = relay.visitor().start_with(&site, contact).await.unwrap();
-    let mut visitor = relay.visitor().connect(&started.token, 0).await.unwrap();
-    catch_up(&mut visitor, 0).await;
+    let mut visitor = connected(relay, &started).await;
     visitor.post(&id("v1"), "first").await.unwrap();
     visitor.post(&id("v2"), "second").await.unwrap();
     let entry = entry_where(&mut ana_site, &started, |e| e.unread == 2).await;
@@ -261,8 +266,7 @@ async fn a_burst_of_messages_leaves_the_inbox_with_the_newest_entry() {
     let ana = relay.agent("Ana").await;
     let mut ana_site = ana.site_connection(&site).await.unwrap();
     let started = relay.visitor().start(&site).await.unwrap();
-    let mut visitor = relay.visitor().connect(&started.token, 0).await.unwrap();
-    catch_up(&mut visitor, 0).await;
+    let mut visitor = connected(relay, &started).await;
     // Sent without waiting for acks, so the conversation's inbox updates overlap and it sends
     // the changes made meanwhile together: the site must still end with the last of them.
     const BURST: u32 = 20;
