@@ -136,6 +136,11 @@ impl Agent {
         self.send_json(reqwest::Method::PUT, &settings_path(site), settings).await
     }
 
+    /// The site's routing and time limits.
+    pub async fn inbox_settings(&self, site: &SiteId) -> Result<InboxSettings, BoxError> {
+        self.get(&inbox_settings_path(site)).await
+    }
+
     /// Stores the site's routing and time limits (admins).
     pub async fn put_inbox_settings(&self, site: &SiteId, settings: &InboxSettings) -> Result<InboxSettings, BoxError> {
         self.send_json(reqwest::Method::PUT, &inbox_settings_path(site), settings).await

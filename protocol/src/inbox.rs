@@ -197,6 +197,9 @@ pub enum Alert {
     Offered,
     /// The responsible agent has not read the visitor's message for too long.
     Unanswered,
+    /// The visitor waited too long for their reply: the conversation went back to the queue,
+    /// or to the next agent in turn when the site routes automatically.
+    Returned,
 }
 
 /// How the site hands out conversations, and its time limits.
@@ -213,6 +216,10 @@ pub struct InboxSettings {
     /// A visitor message the responsible agent has not read in this many minutes alerts every
     /// online agent.
     pub unanswered_alert_minutes: u32,
+    /// A visitor left without a reply for this many minutes takes the conversation from the
+    /// responsible agent: back to the queue, or to the next agent in turn when routing is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_timeout_minutes: Option<u32>,
     /// An open conversation with no message for this many minutes is ended, with a notice.
     pub auto_close_minutes: u32,
 }
@@ -224,6 +231,7 @@ impl Default for InboxSettings {
             max_chats_per_agent: 5,
             accept_timeout_minutes: None,
             unanswered_alert_minutes: 10,
+            reply_timeout_minutes: None,
             auto_close_minutes: 60,
         }
     }
@@ -243,6 +251,9 @@ impl InboxSettings {
             in_range(minutes, 24 * 60, "the accept timeout (minutes)")?;
         }
         in_range(self.unanswered_alert_minutes, 24 * 60, "the unanswered alert (minutes)")?;
+        if let Some(minutes) = self.reply_timeout_minutes {
+            in_range(minutes, 24 * 60, "the reply timeout (minutes)")?;
+        }
         in_range(self.auto_close_minutes, 30 * 24 * 60, "the auto-close period (minutes)")?;
         Ok(self)
     }
@@ -434,6 +445,9 @@ mod tests {
         assert!(InboxSettings::default().validated().is_ok());
         let zero = InboxSettings { max_chats_per_agent: 0, ..InboxSettings::default() };
         assert_eq!(zero.validated().unwrap_err().code, ErrorCode::InvalidContent);
+        let no_time_to_reply = InboxSettings { reply_timeout_minutes: Some(0), ..InboxSettings::default() };
+        assert_eq!(no_time_to_reply.validated().unwrap_err().code, ErrorCode::InvalidContent);
+        assert!(InboxSettings { reply_timeout_minutes: Some(15), ..InboxSettings::default() }.validated().is_ok());
         assert!(validate_password("short").is_err());
         assert!(validate_password("long enough password").is_ok());
     }

@@ -257,6 +257,14 @@ fn forbidden(what: &str) -> ProtocolError {
     ProtocolError::new(ErrorCode::Forbidden, format!("{what} is for agents only"))
 }
 
+/// What the visitor waits for, from when (epoch ms).
+struct VisitorWaits {
+    /// An agent to read their messages: the oldest unread one.
+    unread_since: Option<u64>,
+    /// A reply: the oldest visitor message after the last public agent message.
+    waiting_since: Option<u64>,
+}
+
 /// What handling a frame did.
 struct Handled {
     /// A message to acknowledge.
@@ -314,18 +322,8 @@ impl Conversation {
             )",
             None,
         )?;
-        // Columns added since the first version, added to older tables once.
-        #[derive(Deserialize)]
-        struct Column {
-            name: String,
-        }
-        let columns: Vec<Column> = sql.exec("PRAGMA table_info(messages)", None)?.to_array()?;
-        for column in ["note", "edited", "deleted"] {
-            if !columns.iter().any(|c| c.name == column) {
-                sql.exec(&format!("ALTER TABLE messages ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0"), None)?;
-            }
-        }
-        Ok(())
+        let flag = "INTEGER NOT NULL DEFAULT 0";
+        crate::schema::add_missing_columns(sql, "messages", &[("note", flag), ("edited", flag), ("deleted", flag)])
     }
 
     /// A meta value. The object is the only writer of its storage, so every value is read
@@ -647,6 +645,25 @@ impl Conversation {
         Ok(())
     }
 
+    /// The site's reply timeout ran out for `request.from`: the conversation goes on to
+    /// `request.to` (the queue when `None`), unless it is no longer theirs or they replied
+    /// since the site looked.
+    async fn hand_on_unanswered(&self, request: crate::site::ReturnRequest) -> Result<()> {
+        let theirs = self.status()? == Status::Open && self.assignee()?.is_some_and(|a| a.id == request.from);
+        let (_, waits) = self.inbox_entry()?;
+        let unanswered = waits.waiting_since.is_some_and(|since| since <= request.waiting_since);
+        if !(theirs && unanswered) {
+            return Ok(());
+        }
+        self.set_assignee(request.to.as_ref())?;
+        self.sync_inbox(false).await?;
+        self.alert(&request.from, Alert::Returned).await?;
+        if let Some(to) = request.to {
+            self.alert(&to.id, Alert::Assigned).await?;
+        }
+        Ok(())
+    }
+
     fn site_stub(&self) -> std::result::Result<worker::Stub, ProtocolError> {
         let site = self.site().map_err(internal)?.ok_or_else(|| ProtocolError::new(ErrorCode::UnknownConversation, "no such conversation"))?;
         let namespace = self.env.durable_object("SITE_OBJECTS").map_err(internal)?;
@@ -725,19 +742,28 @@ impl Conversation {
 
     // ---- the inbox ---------------------------------------------------------------------
 
-    /// This conversation as the inbox lists it, and when the oldest visitor message no agent
-    /// has read was written. Two statements: this runs after every message.
-    fn inbox_entry(&self) -> Result<(InboxEntry, Option<u64>)> {
+    /// This conversation as the inbox lists it, and what the visitor waits for. Two
+    /// statements: this runs after every message.
+    fn inbox_entry(&self) -> Result<(InboxEntry, VisitorWaits)> {
         #[derive(Deserialize)]
         struct Unread {
             n: i64,
             since: Option<i64>,
+            waiting: Option<i64>,
         }
         let marks = self.read_marks()?;
+        // One pass over the visitor's messages after the older of two marks: what agents read,
+        // and the last public agent message (found walking back from the newest).
         let unread: Unread = self
             .sql()
             .exec(
-                "SELECT COUNT(*) AS n, MIN(sent_at) AS since FROM messages WHERE author_role = 'visitor' AND seq > ?",
+                "WITH bounds AS (
+                   SELECT ? AS read, COALESCE((SELECT seq FROM messages WHERE author_role = 'agent' AND note = 0
+                                               ORDER BY seq DESC LIMIT 1), 0) AS replied)
+                 SELECT COUNT(m.seq) FILTER (WHERE m.seq > b.read) AS n,
+                        MIN(m.sent_at) FILTER (WHERE m.seq > b.read) AS since,
+                        MIN(m.sent_at) FILTER (WHERE m.seq > b.replied) AS waiting
+                 FROM bounds b LEFT JOIN messages m ON m.author_role = 'visitor' AND m.seq > MIN(b.read, b.replied)",
                 vec![SqlStorageValue::try_from_i64(marks.agent as i64)?],
             )?
             .one()?;
@@ -766,7 +792,11 @@ impl Conversation {
             page_url: self.meta("page_url")?,
             browser: self.meta("browser")?,
         };
-        Ok((entry, unread.since.filter(|_| unread.n > 0).map(|at| at as u64)))
+        let waits = VisitorWaits {
+            unread_since: unread.since.filter(|_| unread.n > 0).map(|at| at as u64),
+            waiting_since: unread.waiting.map(|at| at as u64),
+        };
+        Ok((entry, waits))
     }
 
     fn created_at(&self) -> Result<u64> {
@@ -807,9 +837,10 @@ impl Conversation {
     /// What the site is told: the current entry, what the time limits need, and the
     /// automation events since the last update.
     fn inbox_update(&self, new: bool) -> Result<crate::site::PutEntry> {
-        let (entry, unread_since) = self.inbox_entry()?;
+        let (entry, waits) = self.inbox_entry()?;
         Ok(crate::site::PutEntry {
-            unread_since,
+            unread_since: waits.unread_since,
+            waiting_since: waits.waiting_since,
             muted: self.muted()?,
             events: self.pending_events.take(),
             new,
@@ -1350,6 +1381,10 @@ impl DurableObject for Conversation {
                     self.sync_inbox(false).await?;
                     self.alert(&assignee.id, Alert::Assigned).await?;
                 }
+                Response::empty()
+            }
+            (Method::Post, "/return") => {
+                self.hand_on_unanswered(req.json().await?).await?;
                 Response::empty()
             }
             (Method::Post, "/inbound") => {

@@ -26,6 +26,7 @@ mod email;
 mod limiter;
 mod reply;
 mod routing;
+mod schema;
 mod site;
 
 pub use accounts::Accounts;

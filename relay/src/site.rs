@@ -12,8 +12,9 @@
 //!
 //! Routing and time limits live here because they need every agent and every waiting
 //! conversation at once: a new conversation may be handed to the next agent in turn
-//! ([`crate::routing`]); the alarm offers conversations nobody accepted in time and alerts
-//! agents about visitors left unread.
+//! ([`crate::routing`]); the alarm offers conversations nobody accepted in time, alerts
+//! agents about visitors left unread, and takes a conversation from an agent who left its
+//! visitor without a reply for too long (back to the queue, or on to the next agent).
 //!
 //! It stays off the visitor's hot path but for the inbox update a message causes. A site
 //! with tens of thousands of live conversations would strain this one object; the inbox and
@@ -59,6 +60,9 @@ pub struct PutEntry {
     pub new: bool,
     /// When the oldest visitor message no agent has read was written.
     pub unread_since: Option<u64>,
+    /// When the oldest visitor message no agent has replied to was written.
+    #[serde(default)]
+    pub waiting_since: Option<u64>,
     /// Agents who muted its alerts.
     pub muted: Vec<AgentId>,
     /// What happened since the last update, for the site's automations.
@@ -95,6 +99,16 @@ struct AlertRequest {
     agent: AgentId,
     conversation_id: ConversationId,
     alert: Alert,
+}
+
+/// The site's reply timeout ran out: the conversation leaves `from` for `to` (the queue when
+/// `None`), unless `from` answered or handed it on meanwhile.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ReturnRequest {
+    pub from: AgentId,
+    /// The unanswered message the site counted from: a newer one means the agent replied.
+    pub waiting_since: u64,
+    pub to: Option<Assignee>,
 }
 
 /// Tells one agent's consoles about a conversation.
@@ -197,9 +211,38 @@ struct LoadRow {
 struct TimedRow {
     entry: String,
     unread_since: Option<i64>,
+    waiting_since: Option<i64>,
+    responsible_since: Option<i64>,
     offered_at: Option<i64>,
     alerted_at: Option<i64>,
     muted: String,
+}
+
+impl TimedRow {
+    fn clocks(&self) -> routing::Clocks {
+        let at = |value: Option<i64>| value.map(|v| v as u64);
+        routing::Clocks {
+            unread_since: at(self.unread_since),
+            waiting_since: at(self.waiting_since),
+            responsible_since: at(self.responsible_since),
+            offered_at: at(self.offered_at),
+            alerted_at: at(self.alerted_at),
+        }
+    }
+}
+
+/// An open conversation's next time limit, and what it counts from.
+struct Timed {
+    entry: InboxEntry,
+    limit: routing::TimeLimit,
+    clocks: routing::Clocks,
+    /// Agents who muted its alerts.
+    muted: Vec<AgentId>,
+}
+
+#[derive(Deserialize)]
+struct ResponsibleRow {
+    responsible_since: Option<i64>,
 }
 
 fn send(ws: &WebSocket, frame: &ServerFrame) {
@@ -425,26 +468,38 @@ impl Site {
         Ok(rows.iter().filter_map(|r| serde_json::from_str(&r.entry).ok()).collect())
     }
 
-    fn write_entry(&self, entry: &InboxEntry, unread_since: Option<u64>, muted: &[AgentId]) -> Result<()> {
+    /// Stores the entry with what the visitor waits for; answers its clocks. A change of
+    /// assignee (or a return to the queue) starts the responsibility clock again.
+    fn write_entry(&self, entry: &InboxEntry, waits: routing::Clocks, muted: &[AgentId]) -> Result<routing::Clocks> {
         let email = entry.contact.email.as_ref().map(|e| e.as_str().to_lowercase());
-        self.sql().exec(
-            "INSERT INTO inbox (id, status, assignee_id, email, updated_at, unread_since, muted, entry)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (id) DO UPDATE SET status = excluded.status, assignee_id = excluded.assignee_id,
-               email = excluded.email, updated_at = excluded.updated_at, unread_since = excluded.unread_since,
-               muted = excluded.muted, entry = excluded.entry",
-            vec![
-                entry.conversation_id.as_str().into(),
-                entry.status.as_str().into(),
-                entry.assignee.as_ref().map(|a| a.id.as_str().to_owned()).into(),
-                email.into(),
-                int(entry.updated_at)?,
-                unread_since.map(|at| at as i64).into(),
-                serde_json::to_string(muted)?.into(),
-                serde_json::to_string(entry)?.into(),
-            ],
-        )?;
-        Ok(())
+        let since = |at: Option<u64>| at.map(|at| at as i64);
+        let row: ResponsibleRow = self
+            .sql()
+            .exec(
+                "INSERT INTO inbox (id, status, assignee_id, email, updated_at, unread_since, waiting_since, responsible_since, muted, entry)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, assignee_id = excluded.assignee_id,
+                   email = excluded.email, updated_at = excluded.updated_at, unread_since = excluded.unread_since,
+                   waiting_since = excluded.waiting_since,
+                   responsible_since = CASE WHEN inbox.assignee_id IS excluded.assignee_id THEN inbox.responsible_since
+                                            ELSE excluded.responsible_since END,
+                   muted = excluded.muted, entry = excluded.entry
+                 RETURNING responsible_since",
+                vec![
+                    entry.conversation_id.as_str().into(),
+                    entry.status.as_str().into(),
+                    entry.assignee.as_ref().map(|a| a.id.as_str().to_owned()).into(),
+                    email.into(),
+                    int(entry.updated_at)?,
+                    since(waits.unread_since).into(),
+                    since(waits.waiting_since).into(),
+                    int(now_ms())?,
+                    serde_json::to_string(muted)?.into(),
+                    serde_json::to_string(entry)?.into(),
+                ],
+            )?
+            .one()?;
+        Ok(routing::Clocks { responsible_since: row.responsible_since.map(|at| at as u64), ..waits })
     }
 
     /// The next agent in turn, if the site routes automatically and someone is free.
@@ -452,12 +507,14 @@ impl Site {
         if !self.inbox_settings()?.auto_assign {
             return Ok(None);
         }
-        self.next_in_turn()
+        self.next_in_turn(None)
     }
 
-    /// The next online agent below their limit in round-robin order; their turn is taken.
-    fn next_in_turn(&self) -> Result<Option<Assignee>> {
-        let agents = self.presences(None)?;
+    /// The next online agent below their limit in round-robin order, other than `except`;
+    /// their turn is taken.
+    fn next_in_turn(&self, except: Option<&AgentId>) -> Result<Option<Assignee>> {
+        let mut agents = self.presences(None)?;
+        agents.retain(|agent| Some(&agent.id) != except);
         let last = self.stored::<Option<AgentId>>("round_robin_last")?;
         let Some(next) = routing::next_agent(&agents, last.as_ref()) else { return Ok(None) };
         self.store("round_robin_last", &Some(next.id.clone()))?;
@@ -478,7 +535,8 @@ impl Site {
             // Counted now, so the next new conversation sees this agent's load.
             entry.assignee = assign.clone();
         }
-        self.write_entry(&entry, put.unread_since, &put.muted)?;
+        let waits = routing::Clocks { unread_since: put.unread_since, waiting_since: put.waiting_since, ..routing::Clocks::default() };
+        let clocks = self.write_entry(&entry, waits, &put.muted)?;
         self.queue_deliveries(put.events).await?;
         let put_entry_for_limits = entry.clone();
         let entry_status = entry.status;
@@ -497,7 +555,7 @@ impl Site {
             self.assign_waiting().await?;
         }
         // A due time already past is the alarm's business: it looked, or is about to.
-        if let Some(due) = self.time_limit_due(&put_entry_for_limits, put.unread_since)?.filter(|&due| due > now_ms()) {
+        if let Some(due) = self.time_limit_due(&put_entry_for_limits, &clocks)?.filter(|&due| due > now_ms()) {
             self.arm(due).await?;
         }
         Ok(PutAnswer { assign, auto_close_ms: self.inbox_settings()?.auto_close_minutes as u64 * config::minute_ms(&self.env) })
@@ -542,47 +600,51 @@ impl Site {
 
     fn timed_rows(&self) -> Result<Vec<TimedRow>> {
         self.sql()
-            .exec("SELECT entry, unread_since, offered_at, alerted_at, muted FROM inbox WHERE status = 'open'", None)?
+            .exec(
+                "SELECT entry, unread_since, waiting_since, responsible_since, offered_at, alerted_at, muted FROM inbox WHERE status = 'open'",
+                None,
+            )?
             .to_array()
     }
 
     /// When the time limits next need a look, if ever.
     fn next_time_limit(&self) -> Result<Option<u64>> {
-        Ok(self.time_limits()?.into_iter().map(|(_, limit, _)| limit.at()).min())
+        Ok(self.time_limits()?.into_iter().map(|timed| timed.limit.at()).min())
     }
 
     /// Every open conversation's time limit, with the agents who muted it.
-    fn time_limits(&self) -> Result<Vec<(InboxEntry, routing::TimeLimit, Vec<AgentId>)>> {
+    fn time_limits(&self) -> Result<Vec<Timed>> {
         let settings = self.inbox_settings()?;
         let minute = config::minute_ms(&self.env);
-        let at = |value: Option<i64>| value.map(|v| v as u64);
         Ok(self
             .timed_rows()?
             .into_iter()
             .filter_map(|row| {
                 let entry = serde_json::from_str::<InboxEntry>(&row.entry).ok()?;
-                let limit = routing::time_limit(&settings, minute, &entry, at(row.unread_since), at(row.offered_at), at(row.alerted_at))?;
-                Some((entry, limit, serde_json::from_str(&row.muted).unwrap_or_default()))
+                let clocks = row.clocks();
+                let limit = routing::time_limit(&settings, minute, &entry, &clocks)?;
+                Some(Timed { entry, limit, clocks, muted: serde_json::from_str(&row.muted).unwrap_or_default() })
             })
             .collect())
     }
 
     /// When one conversation's time limit falls due, if it has one: checked on every inbox
     /// update without looking at the others (the alarm keeps the earliest).
-    fn time_limit_due(&self, entry: &InboxEntry, unread_since: Option<u64>) -> Result<Option<u64>> {
+    fn time_limit_due(&self, entry: &InboxEntry, clocks: &routing::Clocks) -> Result<Option<u64>> {
         if entry.status != Status::Open {
             return Ok(None);
         }
-        let limit = routing::time_limit(&self.inbox_settings()?, config::minute_ms(&self.env), entry, unread_since, None, None);
+        let limit = routing::time_limit(&self.inbox_settings()?, config::minute_ms(&self.env), entry, clocks);
         Ok(limit.map(routing::TimeLimit::at))
     }
 
     /// Waiting too long: offered to the next agent in turn (or routed to them when the site
     /// routes automatically). Unread too long: every online agent who did not mute it hears.
+    /// Unanswered too long: taken from its agent, back to the queue or on to the next agent.
     async fn enforce_time_limits(&self) -> Result<()> {
         let auto_assign = self.inbox_settings()?.auto_assign;
         let now = now_ms();
-        for (entry, limit, muted) in self.time_limits()? {
+        for Timed { entry, limit, clocks, muted } in self.time_limits()? {
             if limit.at() > now {
                 continue;
             }
@@ -590,7 +652,7 @@ impl Site {
             match limit {
                 routing::TimeLimit::Offer(_) => {
                     self.sql().exec("UPDATE inbox SET offered_at = ? WHERE id = ?", vec![int(now)?, id.as_str().into()])?;
-                    let Some(next) = self.next_in_turn()? else { continue };
+                    let Some(next) = self.next_in_turn(None)? else { continue };
                     if auto_assign {
                         let stub = self.env.durable_object("CONVERSATION_OBJECTS")?.id_from_string(id.as_str())?.get_stub()?;
                         post(&stub, "https://conversation/assign", &next).await?;
@@ -603,6 +665,15 @@ impl Site {
                     for agent in self.presences(None)?.into_iter().filter(|a| a.online && !muted.contains(&a.id)) {
                         self.alert(&AlertRequest { agent: agent.id, conversation_id: id.clone(), alert: Alert::Unanswered });
                     }
+                }
+                routing::TimeLimit::Return(_) => {
+                    let (Some(from), Some(waiting_since)) = (entry.assignee, clocks.waiting_since) else { continue };
+                    // Its clock starts again now, whatever the conversation answers: if the
+                    // agent replied meanwhile, its inbox update is on its way.
+                    self.sql().exec("UPDATE inbox SET responsible_since = ? WHERE id = ?", vec![int(now)?, id.as_str().into()])?;
+                    let to = if auto_assign { self.next_in_turn(Some(&from.id))? } else { None };
+                    let stub = self.env.durable_object("CONVERSATION_OBJECTS")?.id_from_string(id.as_str())?.get_stub()?;
+                    post(&stub, "https://conversation/return", &ReturnRequest { from: from.id, waiting_since, to }).await?;
                 }
             }
         }
@@ -649,13 +720,16 @@ impl DurableObject for Site {
              leaving_at INTEGER)",
             "CREATE TABLE IF NOT EXISTS inbox (id TEXT PRIMARY KEY, status TEXT NOT NULL, assignee_id TEXT, email TEXT,
              updated_at INTEGER NOT NULL, unread_since INTEGER, offered_at INTEGER, alerted_at INTEGER,
-             muted TEXT NOT NULL DEFAULT '[]', entry TEXT NOT NULL)",
+             muted TEXT NOT NULL DEFAULT '[]', entry TEXT NOT NULL, waiting_since INTEGER, responsible_since INTEGER)",
             "CREATE INDEX IF NOT EXISTS inbox_by_time ON inbox (updated_at)",
             "CREATE INDEX IF NOT EXISTS inbox_by_email ON inbox (email)",
         ] {
             if let Err(err) = sql.exec(statement, None) {
                 worker::console_error!("site: migration failed: {err}");
             }
+        }
+        if let Err(err) = crate::schema::add_missing_columns(&sql, "inbox", &[("waiting_since", "INTEGER"), ("responsible_since", "INTEGER")]) {
+            worker::console_error!("site: migration failed: {err}");
         }
         if let Ok(pair) = worker::worker_sys::WebSocketRequestResponsePair::new(ClientFrame::PING_TEXT, ServerFrame::PONG_TEXT) {
             state.set_websocket_auto_response(&pair);

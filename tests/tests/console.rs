@@ -233,10 +233,13 @@ async fn admins_change_the_widget_and_make_agents_in_the_console() {
     let greeting = admin.find("#settings-greeting").await;
     greeting.clear().await.unwrap();
     greeting.send_keys("Hello from the console!").await.unwrap();
+    admin.find("#settings-reply-timeout").await.send_keys("15").await.unwrap();
     admin.click("settings-save").await;
     admin.element("settings-saved").await;
     let view = relay.visitor().view(&site).await.unwrap();
     assert_eq!(view.settings.greeting, "Hello from the console!");
+    let inbox = relay.agent("Admin").await.inbox_settings(&site).await.unwrap();
+    assert_eq!(inbox.reply_timeout_minutes, Some(15));
     admin.screenshot("console-settings").await;
 
     admin.fill("agent-email", "new.agent@team.test").await;

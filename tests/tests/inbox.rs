@@ -406,6 +406,59 @@ async fn waiting_too_long_is_offered_unread_too_long_alerts_and_quiet_chats_clos
     assert_eq!(next_status(&mut visitor).await, Status::Ended);
 }
 
+/// Waits for this alert about this conversation on an agent's site connection.
+async fn alerted(site: &mut Connection, started: &ConversationStarted, expected: Alert) {
+    wait_for(site, |f| match f {
+        ServerFrame::Alert { conversation_id, alert } if conversation_id == started.conversation_id && alert == expected => Some(()),
+        _ => None,
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_visitor_left_without_a_reply_goes_back_to_the_queue_or_on_to_the_next_agent() {
+    let relay = quick_relay();
+    let admin = relay.agent("Admin").await;
+    let (ana, bo) = (relay.agent("Ana").await, relay.agent("Bo").await);
+
+    // The site does not route: back to the queue, and Ana hears why.
+    let site = fresh_site();
+    admin.put_inbox_settings(&site, &InboxSettings { reply_timeout_minutes: Some(2), ..InboxSettings::default() }).await.unwrap();
+    let mut ana_site = ana.go_online(&site).await.unwrap();
+    let (started, _visitor) = visitor_says(relay, &site, "is anyone there?").await;
+    let mut chat = joined(&ana, &started).await;
+    chat.send_frame(&ClientFrame::Accept).await.unwrap();
+    entry_where(&mut ana_site, &started, |e| e.assignee.is_some()).await;
+    let back = entry_where(&mut ana_site, &started, |e| e.assignee.is_none()).await;
+    assert_eq!(back.status, Status::Open);
+    alerted(&mut ana_site, &started, Alert::Returned).await;
+    // The open conversation shows it back in the queue.
+    wait_for(&mut chat, |f| matches!(f, ServerFrame::Assigned { assignee: None }).then_some(())).await;
+
+    // The site routes: on to the next agent in turn, who has the whole period again.
+    let site = fresh_site();
+    let routed = InboxSettings { auto_assign: true, reply_timeout_minutes: Some(2), ..InboxSettings::default() };
+    admin.put_inbox_settings(&site, &routed).await.unwrap();
+    let mut ana_site = ana.go_online(&site).await.unwrap();
+    let mut bo_site = bo.go_online(&site).await.unwrap();
+    let (started, _visitor) = visitor_says(relay, &site, "hello?").await;
+    let first = entry_where(&mut ana_site, &started, |e| e.assignee.is_some()).await.assignee.unwrap();
+    let next = entry_where(&mut ana_site, &started, |e| e.assignee.as_ref().is_some_and(|a| a.id != first.id)).await.assignee.unwrap();
+    let (first_site, next_agent, next_site) =
+        if first.id == ana.account.id { (&mut ana_site, &bo, &mut bo_site) } else { (&mut bo_site, &ana, &mut ana_site) };
+    assert_eq!(next.id, next_agent.account.id);
+    alerted(first_site, &started, Alert::Returned).await;
+    alerted(next_site, &started, Alert::Assigned).await;
+
+    // They answer in time: it stays theirs well past the period.
+    let mut chat = joined(next_agent, &started).await;
+    chat.post(&id("a1"), "Here now, sorry for the wait!").await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    let inbox = next_agent.conversations(&site).await.unwrap();
+    let entry = inbox.conversations.iter().find(|e| e.conversation_id == started.conversation_id).unwrap();
+    assert_eq!(entry.assignee.as_ref().map(|a| &a.id), Some(&next.id));
+}
+
 #[tokio::test]
 async fn a_chat_that_keeps_talking_is_not_closed_for_quiet() {
     let relay = quick_relay();

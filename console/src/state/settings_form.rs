@@ -40,6 +40,7 @@ pub struct SettingsForm {
     pub max_chats_per_agent: String,
     pub accept_timeout_minutes: String,
     pub unanswered_alert_minutes: String,
+    pub reply_timeout_minutes: String,
     pub auto_close_minutes: String,
 }
 
@@ -99,6 +100,7 @@ impl SettingsForm {
             max_chats_per_agent: inbox.max_chats_per_agent.to_string(),
             accept_timeout_minutes: optional_number(inbox.accept_timeout_minutes),
             unanswered_alert_minutes: inbox.unanswered_alert_minutes.to_string(),
+            reply_timeout_minutes: optional_number(inbox.reply_timeout_minutes),
             auto_close_minutes: inbox.auto_close_minutes.to_string(),
         }
     }
@@ -152,6 +154,7 @@ impl SettingsForm {
             max_chats_per_agent: number(&self.max_chats_per_agent, "The chat limit per agent")?,
             accept_timeout_minutes: optional(&self.accept_timeout_minutes, "The accept timeout")?,
             unanswered_alert_minutes: number(&self.unanswered_alert_minutes, "The unanswered alert")?,
+            reply_timeout_minutes: optional(&self.reply_timeout_minutes, "The reply timeout")?,
             auto_close_minutes: number(&self.auto_close_minutes, "The auto-close period")?,
         })
     }
@@ -173,7 +176,7 @@ mod tests {
             retention_days: Some(30),
             ..WidgetSettings::default()
         };
-        let inbox = InboxSettings::default();
+        let inbox = InboxSettings { accept_timeout_minutes: Some(5), reply_timeout_minutes: Some(20), ..InboxSettings::default() };
         let mut form = SettingsForm::new(&widget, &inbox);
         assert_eq!(form.widget_settings().unwrap(), widget);
         assert_eq!(form.inbox_settings().unwrap(), inbox);

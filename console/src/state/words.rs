@@ -69,6 +69,7 @@ pub fn alert_text(alert: &Alert, unanswered_minutes: Option<u32>) -> String {
             Some(minutes) => format!("A visitor has waited {minutes} minutes for an answer"),
             None => "A visitor is waiting for an answer".into(),
         },
+        Alert::Returned => "A visitor waited too long for your reply: the conversation was handed on".into(),
     }
 }
 

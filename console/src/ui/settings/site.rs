@@ -97,7 +97,8 @@ fn SiteForm(desk: Desk, form: RwSignal<SettingsForm>) -> impl IntoView {
                 {check(form, "settings-auto-assign", "Assign new conversations to online agents in turn", "", |f| &f.auto_assign, |f| &mut f.auto_assign)}
                 {text(form, "settings-max-chats", "Most open conversations per agent", "number", "", |f| &f.max_chats_per_agent, |f| &mut f.max_chats_per_agent)}
                 {text(form, "settings-accept-timeout", "Offer to the next agent after (minutes)", "number", "Optional: a waiting conversation nobody accepted.", |f| &f.accept_timeout_minutes, |f| &mut f.accept_timeout_minutes)}
-                {text(form, "settings-unanswered-alert", "Alert when unanswered for (minutes)", "number", "", |f| &f.unanswered_alert_minutes, |f| &mut f.unanswered_alert_minutes)}
+                {text(form, "settings-unanswered-alert", "Alert when a visitor message stays unread for (minutes)", "number", "Every online agent hears, once for each batch of unread messages.", |f| &f.unanswered_alert_minutes, |f| &mut f.unanswered_alert_minutes)}
+                {text(form, "settings-reply-timeout", "Take back from an agent who has not replied after (minutes)", "number", "Optional: the conversation goes back to the queue, or to the next agent when assigning in turn.", |f| &f.reply_timeout_minutes, |f| &mut f.reply_timeout_minutes)}
                 {text(form, "settings-auto-close", "End quiet conversations after (minutes)", "number", "", |f| &f.auto_close_minutes, |f| &mut f.auto_close_minutes)}
             </fieldset>
             <div class="form-actions">
