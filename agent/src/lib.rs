@@ -7,10 +7,11 @@ mod connection;
 pub use connection::{Connection, ConnectionError};
 
 use protocol::http::{
-    agent_connect_path, agent_conversations_path, agent_site_connect_path, availability_path, canned_path,
+    agent_connect_path, automations_path, agent_conversations_path, agent_site_connect_path, availability_path, canned_path,
     contact_conversations_path, inbox_settings_path, settings_path, start_conversation_path, verified_connect_path,
     visitor_connect_path, widget_view_path, ConversationStarted, ErrorBody, StartConversation, ACCOUNTS_PATH, LOGIN_PATH,
 };
+use protocol::automations::Automations;
 use protocol::inbox::{Account, CannedResponses, Inbox, InboxSettings, Login, NewAccount, SignedIn};
 use protocol::site::{SiteView, WidgetSettings};
 use protocol::{ClientFrame, Contact, ConversationId, Email, Identity, ProtocolError, Seq, ServerFrame, SiteId};
@@ -144,6 +145,11 @@ impl Agent {
     /// Stores the site's routing and time limits (admins).
     pub async fn put_inbox_settings(&self, site: &SiteId, settings: &InboxSettings) -> Result<InboxSettings, BoxError> {
         self.send_json(reqwest::Method::PUT, &inbox_settings_path(site), settings).await
+    }
+
+    /// The site's webhooks (admins).
+    pub async fn automations(&self, site: &SiteId) -> Result<Automations, BoxError> {
+        self.get(&automations_path(site)).await
     }
 
     /// Stores the site's canned responses (admins).

@@ -29,15 +29,62 @@ impl EventKind {
     ];
 }
 
-/// One endpoint and the events it wants.
+/// One endpoint, the events it wants, and the body it expects.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Webhook {
     pub url: SafeUrl,
     pub events: Vec<EventKind>,
+    /// The body's fields under the names the endpoint expects; none: the whole
+    /// [`WebhookEvent`] under its own names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldMapping>,
+}
+
+/// What a webhook body can carry, from the [`WebhookEvent`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookField {
+    Event,
+    SiteName,
+    ConversationId,
+    /// When it happened, milliseconds since the Unix epoch.
+    At,
+    VisitorName,
+    VisitorEmail,
+    PageUrl,
+    /// The visitor's message (`visitor_message`).
+    Text,
+    /// The agent now responsible (`conversation_assigned`).
+    AgentName,
+}
+
+impl WebhookField {
+    pub const ALL: [WebhookField; 9] = [
+        WebhookField::Event,
+        WebhookField::SiteName,
+        WebhookField::ConversationId,
+        WebhookField::At,
+        WebhookField::VisitorName,
+        WebhookField::VisitorEmail,
+        WebhookField::PageUrl,
+        WebhookField::Text,
+        WebhookField::AgentName,
+    ];
+}
+
+/// One field of a mapped body: which value, under which key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldMapping {
+    pub field: WebhookField,
+    pub key: String,
 }
 
 /// Most webhooks a site keeps.
 pub const MAX_WEBHOOKS: usize = 10;
+/// Most fields one webhook's body maps.
+pub const MAX_MAPPED_FIELDS: usize = 20;
+/// Longest key of a mapped field, in characters.
+pub const MAX_FIELD_KEY_CHARS: usize = 64;
 /// Calls to an endpoint before a delivery is given up.
 pub const WEBHOOK_ATTEMPTS: u32 = 8;
 /// The header carrying the hex HMAC-SHA256 of the body, keyed with the site's webhook secret.
@@ -57,12 +104,38 @@ impl Automations {
         if self.webhooks.iter().any(|w| w.events.is_empty()) {
             return Err(ProtocolError::new(ErrorCode::InvalidContent, "a webhook needs at least one event"));
         }
-        Ok(self)
+        let webhooks = self.webhooks.into_iter().map(Webhook::with_checked_fields).collect::<Result<_, _>>()?;
+        Ok(Automations { webhooks })
     }
 
-    /// The endpoints that want this event.
-    pub fn endpoints_for(&self, kind: EventKind) -> impl Iterator<Item = &SafeUrl> {
-        self.webhooks.iter().filter(move |w| w.events.contains(&kind)).map(|w| &w.url)
+    /// The webhooks that want this event.
+    pub fn webhooks_for(&self, kind: EventKind) -> impl Iterator<Item = &Webhook> {
+        self.webhooks.iter().filter(move |w| w.events.contains(&kind))
+    }
+}
+
+impl Webhook {
+    /// Keys trimmed, each present, short and used once.
+    fn with_checked_fields(mut self) -> Result<Self, ProtocolError> {
+        let invalid = |why: String| Err(ProtocolError::new(ErrorCode::InvalidContent, why));
+        if self.fields.len() > MAX_MAPPED_FIELDS {
+            return invalid(format!("a webhook maps at most {MAX_MAPPED_FIELDS} fields"));
+        }
+        let mut seen: Vec<&str> = Vec::new();
+        for mapping in &mut self.fields {
+            mapping.key = mapping.key.trim().to_owned();
+        }
+        for mapping in &self.fields {
+            let key = mapping.key.as_str();
+            if key.is_empty() || key.chars().count() > MAX_FIELD_KEY_CHARS || key.chars().any(char::is_control) {
+                return invalid(format!("a field's name is 1 to {MAX_FIELD_KEY_CHARS} characters"));
+            }
+            if seen.contains(&key) {
+                return invalid(format!("the field name {key:?} is used twice"));
+            }
+            seen.push(key);
+        }
+        Ok(self)
     }
 }
 
@@ -86,6 +159,34 @@ pub struct WebhookEvent {
     /// The agent now responsible, for `conversation_assigned`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<crate::inbox::Assignee>,
+}
+
+impl WebhookEvent {
+    /// The body a webhook is called with: the fields it maps, under its keys (`null` where
+    /// this event has no value), or the whole event when it maps none.
+    pub fn body_for(&self, webhook: &Webhook) -> String {
+        if webhook.fields.is_empty() {
+            return serde_json::to_string(self).unwrap_or_default();
+        }
+        let body: serde_json::Map<String, serde_json::Value> =
+            webhook.fields.iter().map(|m| (m.key.clone(), self.value(m.field))).collect();
+        serde_json::Value::Object(body).to_string()
+    }
+
+    fn value(&self, field: WebhookField) -> serde_json::Value {
+        let text = |value: Option<&str>| value.map_or(serde_json::Value::Null, |v| v.into());
+        match field {
+            WebhookField::Event => serde_json::to_value(self.event).unwrap_or_default(),
+            WebhookField::SiteName => self.site_name.as_str().into(),
+            WebhookField::ConversationId => self.conversation_id.as_str().into(),
+            WebhookField::At => self.at.into(),
+            WebhookField::VisitorName => text(self.contact.name.as_deref()),
+            WebhookField::VisitorEmail => text(self.contact.email.as_ref().map(|e| e.as_str())),
+            WebhookField::PageUrl => text(self.page_url.as_deref()),
+            WebhookField::Text => text(self.text.as_deref()),
+            WebhookField::AgentName => text(self.agent.as_ref().map(|a| a.name.as_str())),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,21 +226,69 @@ mod tests {
 
     #[test]
     fn endpoints_are_chosen_by_event() {
-        let hook = |url: &str, events: Vec<EventKind>| Webhook { url: SafeUrl::parse(url).unwrap(), events };
+        let hook = |url: &str, events: Vec<EventKind>| Webhook { url: SafeUrl::parse(url).unwrap(), events, fields: vec![] };
         let automations = Automations {
             webhooks: vec![
                 hook("https://crm.example/hook", vec![EventKind::ConversationCreated, EventKind::ConversationErased]),
                 hook("https://audit.example/hook", vec![EventKind::ConversationErased]),
             ],
         };
-        let erased: Vec<_> = automations.endpoints_for(EventKind::ConversationErased).map(|u| u.as_str()).collect();
+        let erased: Vec<_> = automations.webhooks_for(EventKind::ConversationErased).map(|w| w.url.as_str()).collect();
         assert_eq!(erased, ["https://crm.example/hook", "https://audit.example/hook"]);
-        assert_eq!(automations.endpoints_for(EventKind::VisitorMessage).count(), 0);
+        assert_eq!(automations.webhooks_for(EventKind::VisitorMessage).count(), 0);
         let json = r#"{"webhooks":[{"url":"https://x.example/h","events":["visitor_message"]}]}"#;
         assert!(serde_json::from_str::<Automations>(json).unwrap().validated().is_ok());
         let none = Automations { webhooks: vec![hook("https://x.example/h", vec![])] };
         assert_eq!(none.validated().unwrap_err().code, ErrorCode::InvalidContent);
         let js = r#"{"webhooks":[{"url":"javascript:alert(1)","events":["visitor_message"]}]}"#;
         assert!(serde_json::from_str::<Automations>(js).is_err());
+    }
+
+    fn mapped<K: Into<String>>(fields: impl IntoIterator<Item = (WebhookField, K)>) -> Webhook {
+        Webhook {
+            url: SafeUrl::parse("https://crm.example/hook").unwrap(),
+            events: vec![EventKind::VisitorMessage],
+            fields: fields.into_iter().map(|(field, key)| FieldMapping { field, key: key.into() }).collect(),
+        }
+    }
+
+    #[test]
+    fn a_webhook_gets_the_fields_it_maps_under_its_own_names() {
+        let event = WebhookEvent {
+            event: EventKind::VisitorMessage,
+            site: SiteId::parse("site-01").unwrap(),
+            site_name: "Shop".into(),
+            conversation_id: ConversationId::parse(&"0a".repeat(32)).unwrap(),
+            at: 1_700_000_000_000,
+            contact: Contact { email: Some(crate::Email::parse("kim@example.com").unwrap()), name: None },
+            page_url: None,
+            text: Some("Where is my order?".into()),
+            agent: None,
+        };
+        let hook = mapped([(WebhookField::Event, "type"), (WebhookField::VisitorEmail, "email"), (WebhookField::Text, "message"), (WebhookField::VisitorName, "name")]);
+        let body: serde_json::Value = serde_json::from_str(&event.body_for(&hook)).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"type": "visitor_message", "email": "kim@example.com", "message": "Where is my order?", "name": null})
+        );
+        // Nothing mapped: the whole event, as before mappings existed.
+        let whole: WebhookEvent = serde_json::from_str(&event.body_for(&mapped::<&str>([]))).unwrap();
+        assert_eq!(whole, event);
+    }
+
+    #[test]
+    fn mapped_names_are_checked() {
+        let check = |fields: Vec<(WebhookField, String)>| Automations { webhooks: vec![mapped(fields)] }.validated();
+        let trimmed = check(vec![(WebhookField::Text, "  message ".into())]).unwrap();
+        assert_eq!(trimmed.webhooks[0].fields[0].key, "message");
+        for bad in [
+            vec![(WebhookField::Text, " ".into())],
+            vec![(WebhookField::Text, "a".into()), (WebhookField::At, "a".into())],
+            vec![(WebhookField::Text, "x".repeat(MAX_FIELD_KEY_CHARS + 1))],
+            vec![(WebhookField::Text, "line\nbreak".into())],
+            (0..=MAX_MAPPED_FIELDS).map(|n| (WebhookField::Text, format!("k{n}"))).collect(),
+        ] {
+            assert_eq!(check(bad.clone()).unwrap_err().code, ErrorCode::InvalidContent, "{bad:?}");
+        }
     }
 }

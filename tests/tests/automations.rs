@@ -4,7 +4,9 @@
 use e2e::chat::{catch_up, id};
 use e2e::endpoint::Endpoint;
 use e2e::{fresh_site, Relay};
-use protocol::automations::{Automations, DeliveryLog, DeliveryState, EventKind, Webhook, WebhookEvent, WEBHOOK_SIGNATURE_HEADER};
+use protocol::automations::{
+    Automations, DeliveryLog, DeliveryState, EventKind, FieldMapping, Webhook, WebhookEvent, WebhookField, WEBHOOK_SIGNATURE_HEADER,
+};
 use protocol::http::{automations_path, deliveries_path, webhook_secret_path, IdentitySecret};
 use protocol::{ClientFrame, SafeUrl, ServerFrame, SiteId};
 use std::time::{Duration, Instant};
@@ -34,7 +36,7 @@ async fn configure(site: &SiteId, webhooks: Vec<Webhook>) {
 }
 
 fn hook(endpoint: &Endpoint, events: &[EventKind]) -> Webhook {
-    Webhook { url: SafeUrl::parse(&endpoint.url).unwrap(), events: events.to_vec() }
+    Webhook { url: SafeUrl::parse(&endpoint.url).unwrap(), events: events.to_vec(), fields: vec![] }
 }
 
 /// Waits until the endpoint has taken `count` calls.
@@ -107,6 +109,63 @@ async fn every_event_reaches_the_webhooks_that_want_it_signed_and_retried_until_
     let audit_delivery = log.deliveries.iter().find(|d| d.url == audit.url).unwrap();
     assert_eq!((audit_delivery.state, audit_delivery.attempts), (DeliveryState::Delivered, 3));
     assert_eq!(log.deliveries.iter().filter(|d| d.url == crm.url && d.state == DeliveryState::Delivered).count(), 5);
+}
+
+#[tokio::test]
+async fn a_webhook_gets_the_fields_the_admin_mapped_under_the_names_it_expects() {
+    let relay = relay();
+    let site = fresh_site();
+    let crm = Endpoint::start("/crm-mapped", 0, "200 OK").await;
+    let map = |field, key: &str| FieldMapping { field, key: key.into() };
+    let fields = vec![
+        map(WebhookField::Event, "type"),
+        map(WebhookField::VisitorEmail, "email"),
+        map(WebhookField::Text, "message"),
+        map(WebhookField::AgentName, "owner"),
+    ];
+    let mapped = Webhook { fields, ..hook(&crm, &[EventKind::VisitorMessage, EventKind::ConversationAssigned]) };
+    configure(&site, vec![mapped.clone()]).await;
+    let stored: Automations = admin_get(&automations_path(&site)).await;
+    assert_eq!(stored.webhooks, [mapped]);
+
+    let contact = protocol::Contact { email: Some(protocol::Email::parse("lea@example.com").unwrap()), name: None };
+    let started = relay.visitor().start_with(&site, contact).await.unwrap();
+    let mut visitor = relay.visitor().connect(&started.token, 0).await.unwrap();
+    catch_up(&mut visitor, 0).await;
+    visitor.post(&id("v1"), "Is the blue one in stock?").await.unwrap();
+    calls(&crm, 1).await;
+    let mut chat = relay.agent("Ana").await.join(&started.conversation_id, 0).await.unwrap();
+    catch_up(&mut chat, 0).await;
+    chat.post(&id("a1"), "It is!").await.unwrap();
+
+    let received = calls(&crm, 2).await;
+    let bodies: Vec<serde_json::Value> = received.iter().map(|r| serde_json::from_slice(&r.body).unwrap()).collect();
+    assert_eq!(
+        bodies,
+        [
+            serde_json::json!({"type": "visitor_message", "email": "lea@example.com", "message": "Is the blue one in stock?", "owner": null}),
+            serde_json::json!({"type": "conversation_assigned", "email": "lea@example.com", "message": null, "owner": "Ana"}),
+        ]
+    );
+    let secret: IdentitySecret = admin_get(&webhook_secret_path(&site)).await;
+    for call in &received {
+        assert!(protocol::token::verify_bytes(secret.secret.as_bytes(), &call.body, call.header(WEBHOOK_SIGNATURE_HEADER).unwrap()));
+    }
+
+    // A name used twice is refused, and what was stored stays.
+    let admin = relay.agent("Admin").await;
+    let twice = Webhook { fields: vec![map(WebhookField::Text, "x"), map(WebhookField::At, "x")], ..hook(&crm, &[EventKind::VisitorMessage]) };
+    let response = reqwest::Client::new()
+        .put(format!("{}{}", relay.origin, automations_path(&site)))
+        .bearer_auth(admin.session())
+        .json(&Automations { webhooks: vec![twice] })
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert!(response.text().await.unwrap().contains("invalid_content"));
+    let kept: Automations = admin_get(&automations_path(&site)).await;
+    assert_eq!(kept, stored);
 }
 
 #[tokio::test]

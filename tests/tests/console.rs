@@ -441,6 +441,28 @@ async fn admins_set_up_a_webhook_and_read_its_deliveries_in_the_console() {
     let event: protocol::automations::WebhookEvent = serde_json::from_slice(&endpoint.received()[0].body).unwrap();
     assert_eq!(event.event, protocol::automations::EventKind::ConversationCreated);
 
+    // The endpoint wants two fields under its own names: the event as is, the email as "mail".
+    admin.click("webhook-field-add").await;
+    admin.click("webhook-field-add").await;
+    let second = "li.field-map:nth-child(2)";
+    admin.find(&format!("{second} [data-testid=webhook-field]")).await.select_by_label("Visitor email").await.unwrap();
+    let key = admin.find(&format!("{second} [data-testid=webhook-key]")).await;
+    key.clear().await.unwrap();
+    key.send_keys("mail").await.unwrap();
+    admin.click("automations-save").await;
+    admin.element("automations-saved").await;
+    let stored = relay.agent("Admin").await.automations(&site).await.unwrap();
+    let fields: Vec<_> = stored.webhooks[0].fields.iter().map(|m| (m.field, m.key.as_str())).collect();
+    use protocol::automations::WebhookField;
+    assert_eq!(fields, [(WebhookField::Event, "event"), (WebhookField::VisitorEmail, "mail")]);
+    let contact = protocol::Contact { email: Some(protocol::Email::parse("noa@example.com").unwrap()), name: None };
+    relay.visitor().start_with(&site, contact).await.unwrap();
+    while endpoint.received().len() < 2 && std::time::Instant::now() < deadline + std::time::Duration::from_secs(15) {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let body: serde_json::Value = serde_json::from_slice(&endpoint.received()[1].body).unwrap();
+    assert_eq!(body, serde_json::json!({"event": "conversation_created", "mail": "noa@example.com"}));
+
     admin.browser.client.refresh().await.unwrap();
     admin.use_site(&site).await;
     admin.click("nav-settings").await;

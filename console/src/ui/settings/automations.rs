@@ -1,24 +1,55 @@
-//! The site's automations: webhook endpoints and the events each wants, the key their calls
-//! are signed with, and the delivery log.
+//! The site's automations: webhook endpoints, the events each wants and the fields its body
+//! carries under which names, the key their calls are signed with, and the delivery log.
 
 use super::{saving_line, Saving};
 use crate::api;
 use crate::state::desk::Desk;
 use leptos::prelude::*;
-use protocol::automations::{Automations, DeliveryLog, DeliveryState, EventKind, Webhook};
+use protocol::automations::{Automations, DeliveryLog, DeliveryState, EventKind, FieldMapping, Webhook, WebhookField};
 use protocol::SafeUrl;
 
-/// A webhook as the form holds it: the URL as typed, checked on save.
+/// A webhook as the form holds it: the URL as typed, checked on save. Mapped fields are
+/// numbered, so they keep their identity (and focus) when others are removed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Row {
     url: String,
     events: Vec<EventKind>,
+    fields: Vec<(u32, FieldMapping)>,
 }
 
 type Rows = Vec<(u32, Row)>;
 
 fn numbered(automations: Automations) -> Rows {
-    (0..).zip(automations.webhooks.into_iter().map(|w| Row { url: w.url.to_string(), events: w.events })).collect()
+    let row = |w: Webhook| Row { url: w.url.to_string(), events: w.events, fields: (0..).zip(w.fields).collect() };
+    (0..).zip(automations.webhooks.into_iter().map(row)).collect()
+}
+
+/// Changes the webhook row `id`, if it is still there.
+fn edit_row(rows: RwSignal<Rows>, id: u32, change: impl FnOnce(&mut Row)) {
+    rows.update(|rows| {
+        if let Some((_, row)) = rows.iter_mut().find(|(i, _)| *i == id) {
+            change(row);
+        }
+    })
+}
+
+fn field_label(field: WebhookField) -> &'static str {
+    match field {
+        WebhookField::Event => "Event",
+        WebhookField::SiteName => "Site name",
+        WebhookField::ConversationId => "Conversation id",
+        WebhookField::At => "Time (ms since 1970)",
+        WebhookField::VisitorName => "Visitor name",
+        WebhookField::VisitorEmail => "Visitor email",
+        WebhookField::PageUrl => "Page",
+        WebhookField::Text => "Message text",
+        WebhookField::AgentName => "Agent name",
+    }
+}
+
+/// The field's own name in a whole event: where a new mapping's name starts.
+fn field_name(field: WebhookField) -> String {
+    serde_json::to_value(field).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
 fn event_label(kind: EventKind) -> &'static str {
@@ -36,7 +67,8 @@ fn checked(rows: &Rows) -> Result<Automations, String> {
         .iter()
         .map(|(_, row)| {
             let url = SafeUrl::parse(row.url.trim()).map_err(|e| format!("{}: {}", row.url.trim(), e.message))?;
-            Ok(Webhook { url, events: row.events.clone() })
+            let fields = row.fields.iter().map(|(_, mapping)| mapping.clone()).collect();
+            Ok(Webhook { url, events: row.events.clone(), fields })
         })
         .collect::<Result<_, String>>()?;
     Ok(Automations { webhooks })
@@ -69,7 +101,7 @@ pub fn AutomationSettings(desk: Desk) -> impl IntoView {
     let add = move |_| {
         rows.update(|rows| {
             let id = rows.iter().map(|(id, _)| id + 1).max().unwrap_or(0);
-            rows.push((id, Row { url: String::new(), events: EventKind::ALL.to_vec() }));
+            rows.push((id, Row { url: String::new(), events: EventKind::ALL.to_vec(), fields: Vec::new() }));
         })
     };
     let save = move |ev: leptos::ev::SubmitEvent| {
@@ -104,7 +136,7 @@ pub fn AutomationSettings(desk: Desk) -> impl IntoView {
         <section class="settings-section" aria-labelledby="automations-title">
             <h2 id="automations-title">"Automations"</h2>
             <p class="hint">
-                "Each endpoint gets a signed POST for the events it wants: the body is JSON, its HMAC-SHA256 (hex) is in X-Chat-Signature. Failed calls are retried. Nothing is sent about blocked visitors."
+                "Each endpoint gets a signed POST for the events it wants: the body is JSON, its HMAC-SHA256 (hex) is in X-Chat-Signature. Failed calls are retried. Nothing is sent about blocked visitors. The body carries every field under its own name, or only the fields you choose, under the names your endpoint expects."
             </p>
             <form class="automations-form" novalidate on:submit=save on:input=move |_| saving.set(Saving::Idle)>
                 <ul class="webhook-rows">
@@ -138,12 +170,10 @@ fn WebhookRow(rows: RwSignal<Rows>, id: u32) -> impl IntoView {
     let url = move || rows.with(|rows| rows.iter().find(|(i, _)| *i == id).map(|(_, r)| r.url.clone()).unwrap_or_default());
     let wants = move |kind: EventKind| rows.with(|rows| rows.iter().any(|(i, r)| *i == id && r.events.contains(&kind)));
     let toggle = move |kind: EventKind, on: bool| {
-        rows.update(|rows| {
-            if let Some((_, row)) = rows.iter_mut().find(|(i, _)| *i == id) {
-                row.events.retain(|e| *e != kind);
-                if on {
-                    row.events.push(kind);
-                }
+        edit_row(rows, id, |row| {
+            row.events.retain(|e| *e != kind);
+            if on {
+                row.events.push(kind);
             }
         })
     };
@@ -158,11 +188,7 @@ fn WebhookRow(rows: RwSignal<Rows>, id: u32) -> impl IntoView {
                     prop:value=url
                     on:input=move |ev| {
                         let value = event_target_value(&ev);
-                        rows.update(|rows| {
-                            if let Some((_, row)) = rows.iter_mut().find(|(i, _)| *i == id) {
-                                row.url = value;
-                            }
-                        })
+                        edit_row(rows, id, |row| row.url = value);
                     }
                 />
             </div>
@@ -187,12 +213,107 @@ fn WebhookRow(rows: RwSignal<Rows>, id: u32) -> impl IntoView {
                     })
                     .collect_view()}
             </fieldset>
+            <FieldMappings rows=rows id=id/>
             <button type="button" class="link" on:click=move |_| rows.update(|rows| rows.retain(|(i, _)| *i != id))>
+                "Remove endpoint"
+            </button>
+        </li>
+    }
+}
+
+/// Which fields webhook `id` sends, under which names; none chosen: every field.
+#[component]
+fn FieldMappings(rows: RwSignal<Rows>, id: u32) -> impl IntoView {
+    let numbers = move || {
+        rows.with(|rows| rows.iter().find(|(i, _)| *i == id).map(|(_, r)| r.fields.iter().map(|(n, _)| *n).collect()).unwrap_or_else(Vec::new))
+    };
+    let add = move |_| {
+        edit_row(rows, id, |row| {
+            let n = row.fields.iter().map(|(n, _)| n + 1).max().unwrap_or(0);
+            // The next field not yet sent, under its own name: the admin renames it.
+            let field = WebhookField::ALL.into_iter().find(|f| !row.fields.iter().any(|(_, m)| m.field == *f)).unwrap_or(WebhookField::Event);
+            row.fields.push((n, FieldMapping { field, key: field_name(field) }));
+        })
+    };
+    view! {
+        <fieldset class="webhook-fields">
+            <legend>"Body"</legend>
+            <Show when=move || numbers().is_empty()>
+                <p class="hint">"Every field, under its own name."</p>
+            </Show>
+            <ul class="field-maps">
+                <For each=numbers key=|n| *n children=move |n| view! { <FieldMappingRow rows=rows id=id n=n/> }/>
+            </ul>
+            <button type="button" class="quiet" data-testid="webhook-field-add" on:click=add>"Choose a field"</button>
+        </fieldset>
+    }
+}
+
+#[component]
+fn FieldMappingRow(rows: RwSignal<Rows>, id: u32, n: u32) -> impl IntoView {
+    let mapping = move || {
+        rows.with(|rows| {
+            rows.iter().find(|(i, _)| *i == id).and_then(|(_, r)| r.fields.iter().find(|(m, _)| *m == n).map(|(_, mapping)| mapping.clone()))
+        })
+    };
+    let edit = move |change: &dyn Fn(&mut FieldMapping)| {
+        edit_row(rows, id, |row| {
+            if let Some((_, mapping)) = row.fields.iter_mut().find(|(m, _)| *m == n) {
+                change(mapping);
+            }
+        })
+    };
+    let select_id = format!("webhook-{id}-field-{n}");
+    let key_id = format!("webhook-{id}-key-{n}");
+    view! {
+        <li class="field-map">
+            <label for=select_id.clone()>"Field"</label>
+            <select
+                id=select_id
+                data-testid="webhook-field"
+                on:change=move |ev| {
+                    let chosen = event_target_value(&ev).parse::<usize>().ok().and_then(|i| WebhookField::ALL.get(i).copied());
+                    if let Some(field) = chosen {
+                        edit(&|mapping| mapping.field = field);
+                    }
+                }
+            >
+                {WebhookField::ALL
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, field)| {
+                        view! {
+                            <option value=i.to_string() selected=move || mapping().is_some_and(|m| m.field == field)>
+                                {field_label(field)}
+                            </option>
+                        }
+                    })
+                    .collect_view()}
+            </select>
+            <label for=key_id.clone()>"Sent as"</label>
+            <input
+                id=key_id
+                type="text"
+                data-testid="webhook-key"
+                maxlength=protocol::automations::MAX_FIELD_KEY_CHARS.to_string()
+                prop:value=move || mapping().map(|m| m.key).unwrap_or_default()
+                on:input=move |ev| {
+                    let key = event_target_value(&ev);
+                    edit(&|mapping| mapping.key = key.clone());
+                }
+            />
+            <button
+                type="button"
+                class="link"
+                aria-label="Remove this field"
+                on:click=move |_| edit_row(rows, id, |row| row.fields.retain(|(m, _)| *m != n))
+            >
                 "Remove"
             </button>
         </li>
     }
 }
+
 
 #[component]
 fn DeliveryTable(log: DeliveryLog) -> impl IntoView {
