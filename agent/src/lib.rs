@@ -7,12 +7,12 @@ mod connection;
 pub use connection::{Connection, ConnectionError};
 
 use protocol::http::{
-    agent_connect_path, automations_path, agent_conversations_path, agent_site_connect_path, availability_path, canned_path,
+    account_path, agent_connect_path, automations_path, agent_conversations_path, agent_site_connect_path, availability_path, canned_path,
     contact_conversations_path, inbox_settings_path, settings_path, start_conversation_path, verified_connect_path,
     visitor_connect_path, widget_view_path, ConversationStarted, ErrorBody, StartConversation, ACCOUNTS_PATH, LOGIN_PATH,
 };
 use protocol::automations::Automations;
-use protocol::inbox::{Account, CannedResponses, Inbox, InboxSettings, Login, NewAccount, SignedIn};
+use protocol::inbox::{Account, AccountChange, AccountList, AgentId, CannedResponses, Inbox, InboxSettings, Login, NewAccount, SignedIn};
 use protocol::site::{SiteView, WidgetSettings};
 use protocol::{ClientFrame, Contact, ConversationId, Email, Identity, ProtocolError, Seq, ServerFrame, SiteId};
 
@@ -155,6 +155,22 @@ impl Agent {
     /// Stores the site's canned responses (admins).
     pub async fn put_canned(&self, site: &SiteId, canned: &CannedResponses) -> Result<CannedResponses, BoxError> {
         self.send_json(reqwest::Method::PUT, &canned_path(site), canned).await
+    }
+
+    /// The team's accounts.
+    pub async fn accounts(&self) -> Result<AccountList, BoxError> {
+        self.get(ACCOUNTS_PATH).await
+    }
+
+    /// Renames an account, changes its role or sets a new password (admins).
+    pub async fn change_account(&self, id: &AgentId, change: &AccountChange) -> Result<Account, BoxError> {
+        self.send_json(reqwest::Method::PATCH, &account_path(id), change).await
+    }
+
+    /// Removes an account (admins): it is signed out everywhere; answers what it was.
+    pub async fn remove_account(&self, id: &AgentId) -> Result<Account, BoxError> {
+        let response = self.http.delete(format!("{}{}", self.relay, account_path(id))).bearer_auth(&self.session).send().await?;
+        Ok(check(response).await?.json().await?)
     }
 
     /// Creates an agent or admin (admins).

@@ -2,12 +2,12 @@
 
 use protocol::automations::{Automations, DeliveryLog};
 use protocol::http::{
-    agent_conversation_path, agent_conversations_path, analytics_path, automations_path, canned_path,
+    account_path, agent_conversation_path, agent_conversations_path, analytics_path, automations_path, canned_path,
     contact_conversations_path, deliveries_path, inbox_settings_path, outbound_path, settings_path, webhook_secret_path,
     ErrorBody, IdentitySecret, ACCOUNTS_PATH, LOGIN_PATH, LOGOUT_PATH, ME_PATH,
 };
 use protocol::inbox::{
-    AccountList, Analytics, CannedResponses, Inbox, InboxSettings, Login, NewAccount, Outbound, OutboundStarted, SignedIn,
+    AccountChange, AccountList, AgentId, Analytics, CannedResponses, Inbox, InboxSettings, Login, NewAccount, Outbound, OutboundStarted, SignedIn,
 };
 use protocol::site::WidgetSettings;
 use protocol::{Account, ConversationId, Email, ErrorCode, SiteId};
@@ -98,6 +98,15 @@ pub async fn accounts() -> Result<AccountList, ApiError> {
 
 pub async fn create_account(account: &NewAccount) -> Result<Account, ApiError> {
     send("POST", ACCOUNTS_PATH, account).await
+}
+
+pub async fn change_account(id: &AgentId, change: &AccountChange) -> Result<Account, ApiError> {
+    send("PATCH", &account_path(id), change).await
+}
+
+/// Removes the account: it is signed out everywhere.
+pub async fn remove_account(id: &AgentId) -> Result<Account, ApiError> {
+    decode(&request("DELETE", &account_path(id), None).await?)
 }
 
 pub async fn inbox(site: &SiteId) -> Result<Inbox, ApiError> {

@@ -197,6 +197,11 @@ pub const LOGOUT_PATH: &str = "/api/agent/logout";
 pub const ME_PATH: &str = "/api/agent/me";
 /// `GET` the team's accounts; `POST` a `NewAccount` (admins).
 pub const ACCOUNTS_PATH: &str = "/api/agent/accounts";
+/// `PATCH` an `AccountChange`, or `DELETE`: one account (admins).
+pub fn account_path(account: &crate::inbox::AgentId) -> String {
+    format!("{ACCOUNTS_PATH}/{account}")
+}
+
 /// The session cookie (HttpOnly, SameSite=Strict).
 pub const SESSION_COOKIE: &str = "chat_session";
 

@@ -109,6 +109,18 @@ pub struct NewAccount {
     pub password: String,
 }
 
+/// `PATCH /api/agent/accounts/{id}` (admins): what changes in an account; `None` keeps it.
+/// A new password ends every session the account has. The team always keeps an admin.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountChange {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<AgentName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<AccountRole>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
 /// Answer to `GET /api/agent/accounts`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountList {

@@ -3,10 +3,12 @@
 //! their sessions (only a keyed hash of each session token is stored).
 //!
 //! The first admin comes from `ADMIN_EMAIL` / `ADMIN_PASSWORD` (secrets): while the team has
-//! no account, signing in with exactly those creates it. Admins create everyone else.
+//! no account, signing in with exactly those creates it. Admins create everyone else, rename
+//! them, change their role, set a new password (which ends their sessions) and remove them;
+//! the team always keeps an admin.
 
 use crate::{config, reply};
-use protocol::inbox::{validate_password, Account, AccountList, AccountRole, AgentId, NewAccount};
+use protocol::inbox::{validate_password, Account, AccountChange, AccountList, AccountRole, AgentId, NewAccount};
 use protocol::{AgentName, Email, ErrorCode, ProtocolError};
 use serde::{Deserialize, Serialize};
 use worker::wasm_bindgen::{JsCast, JsValue};
@@ -72,6 +74,15 @@ pub async fn list(env: &Env) -> Result<AccountList> {
 
 pub async fn create(env: &Env, new: &NewAccount) -> Result<std::result::Result<Account, ProtocolError>> {
     call(&stub(env)?, Method::Post, "https://accounts/accounts", Some(serde_json::to_string(new)?)).await
+}
+
+pub async fn change(env: &Env, id: &AgentId, change: &AccountChange) -> Result<std::result::Result<Account, ProtocolError>> {
+    call(&stub(env)?, Method::Patch, &format!("https://accounts/accounts/{id}"), Some(serde_json::to_string(change)?)).await
+}
+
+/// Removes the account and its sessions; answers what it was.
+pub async fn remove(env: &Env, id: &AgentId) -> Result<std::result::Result<Account, ProtocolError>> {
+    call(&stub(env)?, Method::Delete, &format!("https://accounts/accounts/{id}"), None).await
 }
 
 #[durable_object]
@@ -165,6 +176,21 @@ fn refuse(code: ErrorCode, message: &str) -> Result<Response> {
     reply::http_error(ProtocolError::new(code, message))
 }
 
+fn answer(result: std::result::Result<Account, ProtocolError>, status: u16) -> Result<Response> {
+    match result {
+        Ok(account) => reply::json(&account, status),
+        Err(err) => reply::http_error(err),
+    }
+}
+
+fn no_such_account() -> ProtocolError {
+    ProtocolError::new(ErrorCode::InvalidId, "no such account")
+}
+
+fn last_admin() -> ProtocolError {
+    ProtocolError::new(ErrorCode::Forbidden, "the team needs an admin: make someone else an admin first")
+}
+
 impl Accounts {
     fn sql(&self) -> worker::SqlStorage {
         self.state.storage().sql()
@@ -178,12 +204,65 @@ impl Accounts {
         Ok(rows.into_iter().next())
     }
 
+    fn account_by_id(&self, id: &AgentId) -> Result<Option<Account>> {
+        let rows: Vec<AccountRow> =
+            self.sql().exec("SELECT id, email, name, role, salt, hash FROM accounts WHERE id = ?", vec![id.as_str().into()])?.to_array()?;
+        Ok(rows.first().and_then(AccountRow::account))
+    }
+
     fn count(&self) -> Result<usize> {
+        self.count_where("1")
+    }
+
+    fn admins(&self) -> Result<usize> {
+        self.count_where("role = 'admin'")
+    }
+
+    fn count_where(&self, condition: &str) -> Result<usize> {
         #[derive(Deserialize)]
         struct Count {
             n: i64,
         }
-        Ok(self.sql().exec("SELECT COUNT(*) AS n FROM accounts", None)?.one::<Count>()?.n as usize)
+        Ok(self.sql().exec(&format!("SELECT COUNT(*) AS n FROM accounts WHERE {condition}"), None)?.one::<Count>()?.n as usize)
+    }
+
+    /// Renames, changes the role, sets a new password (ending every session of the account).
+    async fn change(&self, id: &AgentId, change: AccountChange) -> Result<std::result::Result<Account, ProtocolError>> {
+        // Hashed first, which lets other requests in; everything checked after it.
+        let password = match &change.password {
+            Some(password) => {
+                if let Err(err) = validate_password(password) {
+                    return Ok(Err(err));
+                }
+                let salt = random_bytes(16)?;
+                Some((hex(&pbkdf2(password, &salt).await?), hex(&salt)))
+            }
+            None => None,
+        };
+        let Some(mut account) = self.account_by_id(id)? else { return Ok(Err(no_such_account())) };
+        if account.role == AccountRole::Admin && change.role == Some(AccountRole::Agent) && self.admins()? == 1 {
+            return Ok(Err(last_admin()));
+        }
+        account.name = change.name.unwrap_or(account.name);
+        account.role = change.role.unwrap_or(account.role);
+        let role = if account.role == AccountRole::Admin { "admin" } else { "agent" };
+        self.sql().exec("UPDATE accounts SET name = ?, role = ? WHERE id = ?", vec![account.name.as_str().into(), role.into(), id.as_str().into()])?;
+        if let Some((hash, salt)) = password {
+            self.sql().exec("UPDATE accounts SET hash = ?, salt = ? WHERE id = ?", vec![hash.into(), salt.into(), id.as_str().into()])?;
+            self.sql().exec("DELETE FROM sessions WHERE account_id = ?", vec![id.as_str().into()])?;
+        }
+        Ok(Ok(account))
+    }
+
+    /// The account and its sessions go; the last admin stays.
+    fn remove(&self, id: &AgentId) -> Result<std::result::Result<Account, ProtocolError>> {
+        let Some(account) = self.account_by_id(id)? else { return Ok(Err(no_such_account())) };
+        if account.role == AccountRole::Admin && self.admins()? == 1 {
+            return Ok(Err(last_admin()));
+        }
+        self.sql().exec("DELETE FROM sessions WHERE account_id = ?", vec![id.as_str().into()])?;
+        self.sql().exec("DELETE FROM accounts WHERE id = ?", vec![id.as_str().into()])?;
+        Ok(Ok(account))
     }
 
     async fn insert(&self, new: &NewAccount) -> Result<std::result::Result<Account, ProtocolError>> {
@@ -306,11 +385,15 @@ impl DurableObject for Accounts {
                 reply::json(&true, 200)
             }
             (Method::Get, "/accounts") => reply::json(&self.list()?, 200),
-            (Method::Post, "/accounts") => match self.insert(&req.json().await?).await? {
-                Ok(account) => reply::json(&account, 201),
-                Err(err) => reply::http_error(err),
-            },
-            _ => refuse(ErrorCode::NotFound, "no such accounts route"),
+            (Method::Post, "/accounts") => answer(self.insert(&req.json().await?).await?, 201),
+            (method, path) => {
+                let id = path.strip_prefix("/accounts/").and_then(|id| AgentId::parse(id).ok());
+                match (method, id) {
+                    (Method::Patch, Some(id)) => answer(self.change(&id, req.json().await?).await?, 200),
+                    (Method::Delete, Some(id)) => answer(self.remove(&id)?, 200),
+                    _ => refuse(ErrorCode::NotFound, "no such accounts route"),
+                }
+            }
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::conversation::Peer;
 use crate::{accounts, config, conversation_stub, forward_connect, internal, json_body, limit, param, site, site_stub, Handled};
 use crate::{client_ip, connect_params, limiter, reply};
 use protocol::http::{query, SESSION_COOKIE};
-use protocol::inbox::{Account, AccountRole, Login, NewAccount, Outbound, SignedIn};
+use protocol::inbox::{Account, AccountChange, AccountRole, AgentId, Login, NewAccount, Outbound, SignedIn};
 use protocol::{Assignee, ConversationId, ErrorCode, ProtocolError, Role, SiteId};
 use worker::{Env, Headers, Method, Request, RequestInit, Response, Url};
 
@@ -32,6 +32,27 @@ pub async fn handle(req: &mut Request, env: &Env, url: &Url, rest: &[&str]) -> H
                 Ok(created) => reply::json(&created, 201).map_err(internal),
                 Err(err) => Err(err),
             }
+        }
+        (Method::Patch, ["accounts", id]) => {
+            require_admin(&account)?;
+            let id = AgentId::parse(id)?;
+            let change: AccountChange = json_body(req).await?;
+            let changed = accounts::change(env, &id, &change).await.map_err(internal)??;
+            if change.password.is_some() {
+                // Its sessions ended: so do the connections they opened.
+                agent_gone(env, &id, false).await?;
+            }
+            reply::json(&changed, 200).map_err(internal)
+        }
+        (Method::Delete, ["accounts", id]) => {
+            require_admin(&account)?;
+            let id = AgentId::parse(id)?;
+            if id == account.id {
+                return Err(ProtocolError::new(ErrorCode::Forbidden, "another admin removes your account"));
+            }
+            let removed = accounts::remove(env, &id).await.map_err(internal)??;
+            agent_gone(env, &id, true).await?;
+            reply::json(&removed, 200).map_err(internal)
         }
         (Method::Get, ["sites", site, "conversations"]) => {
             let email = param(url, query::EMAIL).map(|e| format!("?email={}", protocol::http::percent_encode(&e))).unwrap_or_default();
@@ -175,6 +196,14 @@ async fn logout(env: &Env, url: &Url, account: &Account, token: &str) -> Handled
     let headers = Headers::new();
     headers.set("Set-Cookie", &session_cookie(url, "", 0)).map_err(internal)?;
     Ok(Response::empty().map_err(internal)?.with_status(204).with_headers(headers))
+}
+
+/// Every site hears that the agent's sessions ended or their account went.
+async fn agent_gone(env: &Env, agent: &AgentId, removed: bool) -> Result<(), ProtocolError> {
+    for site in config::sites(env)? {
+        site::agent_gone(&site_stub(env, &site)?, agent, removed).await.map_err(internal)?;
+    }
+    Ok(())
 }
 
 /// A request the site's object answers.

@@ -664,6 +664,27 @@ impl Conversation {
         Ok(())
     }
 
+    /// An agent's sessions ended or their account was removed: their connections here close,
+    /// and a removed agent's responsibility goes on to `gone.to` (the queue when `None`).
+    async fn agent_gone(&self, gone: crate::site::AgentGone) -> Result<()> {
+        for socket in self.state.get_websockets_with_tag(Role::Agent.as_str()) {
+            let peer = socket.deserialize_attachment::<Peer>().ok().flatten();
+            if peer.and_then(|p| p.agent).is_some_and(|a| a.id == gone.agent) {
+                let _ = socket.close(Some(4401), Some("signed out"));
+            }
+        }
+        let theirs = self.assignee()?.is_some_and(|a| a.id == gone.agent);
+        if !(gone.removed && theirs && self.status()? == Status::Open) {
+            return Ok(());
+        }
+        self.set_assignee(gone.to.as_ref())?;
+        self.sync_inbox(false).await?;
+        if let Some(to) = gone.to {
+            self.alert(&to.id, Alert::Assigned).await?;
+        }
+        Ok(())
+    }
+
     fn site_stub(&self) -> std::result::Result<worker::Stub, ProtocolError> {
         let site = self.site().map_err(internal)?.ok_or_else(|| ProtocolError::new(ErrorCode::UnknownConversation, "no such conversation"))?;
         let namespace = self.env.durable_object("SITE_OBJECTS").map_err(internal)?;
@@ -1381,6 +1402,10 @@ impl DurableObject for Conversation {
                     self.sync_inbox(false).await?;
                     self.alert(&assignee.id, Alert::Assigned).await?;
                 }
+                Response::empty()
+            }
+            (Method::Post, "/agent-gone") => {
+                self.agent_gone(req.json().await?).await?;
                 Response::empty()
             }
             (Method::Post, "/return") => {

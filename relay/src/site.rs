@@ -130,6 +130,23 @@ pub async fn signed_out(stub: &Stub, agent: &AgentId) -> Result<()> {
     Ok(())
 }
 
+/// An account lost its sessions (a new password) or was removed: its consoles disconnect from
+/// the site and from every open conversation; a removed agent leaves the team, and the open
+/// conversations it was responsible for go on (`to`: back to the queue when `None`).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AgentGone {
+    pub agent: AgentId,
+    pub removed: bool,
+    /// Chosen by the site for each conversation the agent was responsible for.
+    #[serde(default)]
+    pub to: Option<Assignee>,
+}
+
+pub async fn agent_gone(stub: &Stub, agent: &AgentId, removed: bool) -> Result<()> {
+    post(stub, "https://site/agent-gone", &AgentGone { agent: agent.clone(), removed, to: None }).await?;
+    Ok(())
+}
+
 /// The conversation a verified user last started on this site, if any.
 pub async fn user_conversation(stub: &Stub, user_id: &str) -> Result<Option<ConversationId>> {
     let url = format!("{USERS_URL}?user={}", protocol::http::percent_encode(user_id));
@@ -680,6 +697,44 @@ impl Site {
         Ok(())
     }
 
+    /// The agent goes offline at once and their consoles' site connections close.
+    fn sign_out(&self, agent: &AgentId) -> Result<()> {
+        self.sql().exec("UPDATE agents SET online = 0, leaving_at = NULL WHERE id = ?", vec![agent.as_str().into()])?;
+        for ws in self.state.get_websockets_with_tag(AGENT_TAG) {
+            if ws.deserialize_attachment::<Presence>().ok().flatten().is_some_and(|p| &p.id == agent) {
+                let _ = ws.close(Some(4401), Some("signed out"));
+            }
+        }
+        self.announce(None)
+    }
+
+    /// See [`AgentGone`]. Every open conversation hears it, since the agent may have any of
+    /// them open; one that cannot be reached is logged and the rest still hear.
+    async fn agent_gone(&self, gone: AgentGone) -> Result<()> {
+        self.sign_out(&gone.agent)?;
+        if gone.removed {
+            self.sql().exec("DELETE FROM agents WHERE id = ?", vec![gone.agent.as_str().into()])?;
+            self.tell_agents(&ServerFrame::Agents { agents: self.presences(None)? });
+        }
+        #[derive(Deserialize)]
+        struct OpenRow {
+            id: String,
+            assignee_id: Option<String>,
+        }
+        let auto_assign = self.inbox_settings()?.auto_assign;
+        let open: Vec<OpenRow> = self.sql().exec("SELECT id, assignee_id FROM inbox WHERE status = 'open'", None)?.to_array()?;
+        for row in open {
+            let theirs = row.assignee_id.as_deref() == Some(gone.agent.as_str());
+            let to = if gone.removed && theirs && auto_assign { self.next_in_turn(Some(&gone.agent))? } else { None };
+            let told = AgentGone { agent: gone.agent.clone(), removed: gone.removed, to };
+            let stub = self.env.durable_object("CONVERSATION_OBJECTS")?.id_from_string(&row.id)?.get_stub()?;
+            if let Err(err) = post(&stub, "https://conversation/agent-gone", &told).await {
+                worker::console_error!("site: conversation {} did not hear that an agent left: {err}", row.id);
+            }
+        }
+        Ok(())
+    }
+
     /// Agents whose grace ran out go offline.
     fn expire_presence(&self) -> Result<Option<u64>> {
         let now = now_ms();
@@ -764,14 +819,11 @@ impl DurableObject for Site {
                 Response::empty()
             }
             (Method::Post, "/signed-out") => {
-                let agent: AgentId = req.json().await?;
-                self.sql().exec("UPDATE agents SET online = 0, leaving_at = NULL WHERE id = ?", vec![agent.as_str().into()])?;
-                for ws in self.state.get_websockets_with_tag(AGENT_TAG) {
-                    if ws.deserialize_attachment::<Presence>().ok().flatten().is_some_and(|p| p.id == agent) {
-                        let _ = ws.close(Some(4401), Some("signed out"));
-                    }
-                }
-                self.announce(None)?;
+                self.sign_out(&req.json().await?)?;
+                Response::empty()
+            }
+            (Method::Post, "/agent-gone") => {
+                self.agent_gone(req.json().await?).await?;
                 Response::empty()
             }
             (Method::Get, "/availability") => self.accept_widget(),

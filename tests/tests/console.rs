@@ -247,8 +247,27 @@ async fn admins_change_the_widget_and_make_agents_in_the_console() {
     admin.fill("agent-password", "a long new password").await;
     admin.click("agent-create").await;
     admin.wait_for_text(&testid("agents-list"), "Noor").await;
-    let noor = agent::Agent::login(&relay.origin, &protocol::Email::parse("new.agent@team.test").unwrap(), "a long new password").await;
+    let noor_email = protocol::Email::parse("new.agent@team.test").unwrap();
+    let noor = agent::Agent::login(&relay.origin, &noor_email, "a long new password").await;
     assert_eq!(noor.unwrap().account.name.as_str(), "Noor");
+
+    // Renamed and made an admin, then removed.
+    let manage_noor = "[...document.querySelectorAll('[data-testid=account-manage]')].find(b => b.textContent.includes('Noor')).click()";
+    admin.js(manage_noor, vec![]).await;
+    admin.fill("account-name", "Noor Haddad").await;
+    admin.find(&testid("account-role")).await.select_by_value("admin").await.unwrap();
+    admin.screenshot("console-account").await;
+    admin.click("account-save").await;
+    admin.wait_for_text(&testid("accounts-notice"), "Noor Haddad saved.").await;
+    let team = relay.agent("Admin").await.accounts().await.unwrap();
+    let noor = team.accounts.iter().find(|a| a.email == noor_email).unwrap();
+    assert_eq!((noor.name.as_str(), noor.role), ("Noor Haddad", protocol::AccountRole::Admin));
+    admin.js(manage_noor, vec![]).await;
+    admin.click("account-remove").await;
+    admin.click("account-remove-confirm").await;
+    admin.wait_for_text(&testid("accounts-notice"), "Noor Haddad removed").await;
+    assert!(!admin.texts(&testid("agents-list")).await.concat().contains("Noor"));
+    assert!(agent::Agent::login(&relay.origin, &noor_email, "a long new password").await.is_err());
 
     // A conversation answered and ended today shows in the numbers.
     let started = relay.visitor().start(&site).await.unwrap();
@@ -411,6 +430,12 @@ async fn every_console_screen_meets_wcag_aa() {
     assert!(inbox.is_empty(), "inbox: {inbox:#?}");
     admin.click("nav-settings").await;
     admin.element("settings-form").await;
+    // With the forms that open on demand open: a webhook's body fields, an account's panel.
+    admin.find(&format!("{}:not([disabled])", testid("webhook-add"))).await;
+    admin.click("webhook-add").await;
+    admin.click("webhook-field-add").await;
+    admin.click("account-manage").await;
+    admin.element("account-save").await;
     let settings = admin.axe().await;
     assert!(settings.is_empty(), "settings: {settings:#?}");
     admin.click("nav-analytics").await;

@@ -6,7 +6,7 @@ use agent::{Agent, Connection, ConnectionError};
 use e2e::chat::{catch_up, expect_message, id, wait_for};
 use e2e::{fresh_site, relay, Relay};
 use protocol::http::ConversationStarted;
-use protocol::inbox::{Alert, InboxSettings, Login, NewAccount, Outbound, OutboundStarted};
+use protocol::inbox::{AccountChange, Alert, InboxSettings, Login, NewAccount, Outbound, OutboundStarted};
 use protocol::{AccountRole, AgentName, ClientFrame, Email, ErrorCode, InboxEntry, ServerFrame, SiteId, Status};
 
 /// The next status change a connection hears.
@@ -361,6 +361,82 @@ async fn signing_in_sessions_and_admin_rights() {
     assert_eq!(out.status(), 204);
     let after = http.get(format!("{}/api/agent/me", relay.origin)).header("Cookie", &session).send().await.unwrap();
     assert_eq!(after.status(), 401);
+}
+
+/// Reads a connection until the relay closes it; the close code.
+async fn closed(connection: &mut Connection) -> Option<u16> {
+    loop {
+        match connection.next().await {
+            Ok(_) => continue,
+            Err(ConnectionError::Closed(frame)) => return frame.map(|(code, _)| code),
+            Err(other) => panic!("expected the relay to close the connection, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn admins_rename_promote_reset_and_remove_accounts() {
+    let relay = relay();
+    let site = fresh_site();
+    let admin = relay.agent("Admin").await;
+    let email = Email::parse("remy@team.test").unwrap();
+    let first_password = "first long password";
+    let new = NewAccount { email: email.clone(), name: AgentName::parse("Remy").unwrap(), role: AccountRole::Agent, password: first_password.into() };
+    let created = admin.create_account(&new).await.unwrap();
+    let remy = Agent::login(&relay.origin, &email, first_password).await.unwrap();
+    let settings = protocol::site::WidgetSettings::default();
+
+    // Renamed and made an admin: their session has the new rights at once, and loses them.
+    let promote = AccountChange { name: Some(AgentName::parse("Remi").unwrap()), role: Some(AccountRole::Admin), password: None };
+    let changed = admin.change_account(&created.id, &promote).await.unwrap();
+    assert_eq!((changed.name.as_str(), changed.role, &changed.email), ("Remi", AccountRole::Admin, &email));
+    remy.put_settings(&site, &settings).await.expect("an admin now");
+    admin.change_account(&created.id, &AccountChange { role: Some(AccountRole::Agent), ..AccountChange::default() }).await.unwrap();
+    assert!(remy.put_settings(&site, &settings).await.unwrap_err().to_string().contains("admin_only"));
+
+    // Refused: agents changing anyone, the last admin stepping down or anyone removing
+    // themselves, short passwords, unknown accounts.
+    let ana = relay.agent("Ana").await;
+    let rename = AccountChange { name: Some(AgentName::parse("Mallory").unwrap()), ..AccountChange::default() };
+    assert!(ana.change_account(&created.id, &rename).await.unwrap_err().to_string().contains("admin_only"));
+    let step_down = AccountChange { role: Some(AccountRole::Agent), ..AccountChange::default() };
+    assert!(admin.change_account(&admin.account.id, &step_down).await.unwrap_err().to_string().contains("forbidden"));
+    assert!(admin.remove_account(&admin.account.id).await.unwrap_err().to_string().contains("forbidden"));
+    let short = AccountChange { password: Some("short".into()), ..AccountChange::default() };
+    assert!(admin.change_account(&created.id, &short).await.unwrap_err().to_string().contains("invalid_content"));
+    let nobody = protocol::AgentId::parse("ag-00000000000000aa").unwrap();
+    assert!(admin.remove_account(&nobody).await.unwrap_err().to_string().contains("invalid_id"));
+    assert!(Agent::login(&relay.origin, &email, first_password).await.is_ok(), "nothing refused changed anything");
+
+    // A new password ends every session, and the connections they opened.
+    let mut remy_site = remy.go_online(&site).await.unwrap();
+    let second_password = "second long password";
+    let reset = AccountChange { password: Some(second_password.into()), ..AccountChange::default() };
+    admin.change_account(&created.id, &reset).await.unwrap();
+    assert_eq!(closed(&mut remy_site).await, Some(4401));
+    assert!(remy.conversations(&site).await.unwrap_err().to_string().contains("unauthorized"));
+    assert!(Agent::login(&relay.origin, &email, first_password).await.is_err());
+    let remy = Agent::login(&relay.origin, &email, second_password).await.unwrap();
+
+    // Removed: out of the team, disconnected everywhere, and their open conversation is
+    // back in the queue.
+    let mut watcher = admin.site_connection(&site).await.unwrap();
+    let mut remy_site = remy.go_online(&site).await.unwrap();
+    let (started, _visitor) = visitor_says(relay, &site, "hello?").await;
+    let mut chat = joined(&remy, &started).await;
+    chat.send_frame(&ClientFrame::Accept).await.unwrap();
+    entry_where(&mut watcher, &started, |e| e.assignee.is_some()).await;
+    let removed = admin.remove_account(&created.id).await.unwrap();
+    assert_eq!(removed.id, created.id);
+    entry_where(&mut watcher, &started, |e| e.assignee.is_none()).await;
+    assert_eq!(closed(&mut chat).await, Some(4401));
+    assert_eq!(closed(&mut remy_site).await, Some(4401));
+    let team = admin.accounts().await.unwrap();
+    assert!(!team.accounts.iter().any(|a| a.id == created.id));
+    assert!(Agent::login(&relay.origin, &email, second_password).await.is_err());
+    // The old session opens nothing: the relay answers the upgrade with the refusal.
+    let mut again = remy.join(&started.conversation_id, 0).await.unwrap();
+    assert!(matches!(again.next().await, Ok(ServerFrame::Error { code: ErrorCode::Unauthorized, .. })));
 }
 
 /// A relay whose inbox minutes last a second, with few sign-in attempts allowed.
