@@ -18,6 +18,8 @@
 //! - `RETENTION_DAY_SECONDS`: how long a "day" of a site's retention is (86400; tests shorten it).
 //! - `EMAIL_RETRY_BASE_MS`: first wait before a failed email is retried (doubling after;
 //!   default one minute; tests set it short).
+//! - `INBOX_CLOSED_LISTED`: how many of the most recent closed conversations the inbox lists
+//!   besides every open one (200; tests shorten it).
 
 use protocol::{ErrorCode, ProtocolError, SiteId};
 use worker::Env;
@@ -46,6 +48,10 @@ pub fn first_admin_name(env: &Env) -> String {
 /// How long a "minute" of the inbox's time limits is (60 s; tests shorten it).
 pub fn minute_ms(env: &Env) -> u64 {
     number(env, "MINUTE_SECONDS", 60) as u64 * 1000
+}
+
+pub fn inbox_closed_listed(env: &Env) -> u32 {
+    number(env, "INBOX_CLOSED_LISTED", 200)
 }
 
 pub fn presence_grace_ms(env: &Env) -> u64 {

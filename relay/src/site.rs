@@ -46,8 +46,11 @@ const USERS_URL: &str = "https://site/users";
 const AGENTS_URL: &str = "https://site/agents";
 const ALERT_URL: &str = "https://site/alert";
 
-/// Most entries an inbox list returns, most recently active first.
-const LIST_LIMIT: i64 = 200;
+/// Most entries a contact's list returns, most recently active first.
+const CONTACT_LIST_LIMIT: i64 = 200;
+/// Most open conversations the inbox lists: far more than a team works at once, and a bound
+/// on the answer's size.
+const OPEN_LIST_LIMIT: i64 = 5_000;
 
 const VISITOR_TAG: &str = "visitor";
 const AGENT_TAG: &str = "agent";
@@ -473,13 +476,22 @@ impl Site {
 
     // ---- the inbox ---------------------------------------------------------------------
 
+    /// A contact's conversations, or the inbox: every open conversation (an old one still
+    /// waiting must not drop off the queue) and the most recent closed ones; newest first.
     fn entries(&self, email: Option<&str>) -> Result<Vec<InboxEntry>> {
         let rows: Vec<EntryRow> = match email {
             Some(email) => self.sql().exec(
                 "SELECT entry FROM inbox WHERE email = ? ORDER BY updated_at DESC LIMIT ?",
-                vec![email.to_lowercase().into(), LIST_LIMIT.into()],
+                vec![email.to_lowercase().into(), CONTACT_LIST_LIMIT.into()],
             )?,
-            None => self.sql().exec("SELECT entry FROM inbox ORDER BY updated_at DESC LIMIT ?", vec![LIST_LIMIT.into()])?,
+            None => self.sql().exec(
+                "SELECT entry FROM (
+                   SELECT * FROM (SELECT entry, updated_at FROM inbox WHERE status = 'open' ORDER BY updated_at DESC LIMIT ?)
+                   UNION ALL
+                   SELECT * FROM (SELECT entry, updated_at FROM inbox WHERE status != 'open' ORDER BY updated_at DESC LIMIT ?)
+                 ) ORDER BY updated_at DESC",
+                vec![OPEN_LIST_LIMIT.into(), (config::inbox_closed_listed(&self.env) as i64).into()],
+            )?,
         }
         .to_array()?;
         Ok(rows.iter().filter_map(|r| serde_json::from_str(&r.entry).ok()).collect())

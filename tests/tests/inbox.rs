@@ -439,10 +439,32 @@ async fn admins_rename_promote_reset_and_remove_accounts() {
     assert!(matches!(again.next().await, Ok(ServerFrame::Error { code: ErrorCode::Unauthorized, .. })));
 }
 
-/// A relay whose inbox minutes last a second, with few sign-in attempts allowed.
+/// A relay whose inbox minutes last a second, with few sign-in attempts allowed, whose inbox
+/// lists two closed conversations.
 fn quick_relay() -> &'static Relay {
     static RELAY: std::sync::OnceLock<Relay> = std::sync::OnceLock::new();
-    RELAY.get_or_init(|| Relay::start_with("inbox-time", &[("MINUTE_SECONDS", "1"), ("LIMIT_LOGINS_PER_15_MINUTES", "3")]))
+    RELAY.get_or_init(|| {
+        Relay::start_with("inbox-time", &[("MINUTE_SECONDS", "1"), ("LIMIT_LOGINS_PER_15_MINUTES", "3"), ("INBOX_CLOSED_LISTED", "2")])
+    })
+}
+
+#[tokio::test]
+async fn the_inbox_lists_every_open_conversation_however_many_closed_ones_are_newer() {
+    let relay = quick_relay();
+    let site = fresh_site();
+    let ana = relay.agent("Ana").await;
+    let mut watcher = ana.site_connection(&site).await.unwrap();
+    let (waiting, _visitor) = visitor_says(relay, &site, "still waiting for someone").await;
+    let mut ended = Vec::new();
+    for n in 0..3 {
+        let (started, _visitor) = visitor_says(relay, &site, &format!("question {n}")).await;
+        let mut chat = joined(&ana, &started).await;
+        chat.send_frame(&ClientFrame::End).await.unwrap();
+        entry_where(&mut watcher, &started, |e| e.status == Status::Ended).await;
+        ended.push(started.conversation_id);
+    }
+    let listed: Vec<_> = ana.conversations(&site).await.unwrap().conversations.into_iter().map(|e| e.conversation_id).collect();
+    assert_eq!(listed, [ended[2].clone(), ended[1].clone(), waiting.conversation_id], "the oldest closed one is left out");
 }
 
 #[tokio::test]
