@@ -2,10 +2,14 @@
 //! Admins configure which events go to which URL; the relay retries each call until it is
 //! delivered (or gives up after [`WEBHOOK_ATTEMPTS`]) and keeps a delivery log. Nothing is
 //! sent about a conversation marked as spam (blocked).
+//!
+//! A site may also have a [`Bot`]: new conversations start with it instead of in the queue.
+//! It hears them like a webhook, answers through the bot API ([`BotReply`]) and hands each
+//! over to the agents when it is done (or an agent takes over).
 
-use crate::content::{Contact, SafeUrl};
+use crate::content::{validate_suggestions, Contact, SafeUrl};
 use crate::error::{ErrorCode, ProtocolError};
-use crate::ids::{ConversationId, SiteId};
+use crate::ids::{AgentName, ClientMsgId, ConversationId, SiteId};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -94,6 +98,47 @@ pub const WEBHOOK_SIGNATURE_HEADER: &str = "X-Chat-Signature";
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Automations {
     pub webhooks: Vec<Webhook>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bot: Option<Bot>,
+}
+
+/// The bot new conversations start with. It is called like a webhook (signed the same way,
+/// retried, in the delivery log) with the whole [`WebhookEvent`] for [`Bot::EVENTS`] while it
+/// has the conversation, and visitors see its answers under `name`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bot {
+    pub url: SafeUrl,
+    pub name: AgentName,
+}
+
+impl Bot {
+    pub const EVENTS: [EventKind; 2] = [EventKind::ConversationCreated, EventKind::VisitorMessage];
+
+    /// Called like a webhook that wants the bot's events, with whole events.
+    pub fn as_webhook(&self) -> Webhook {
+        Webhook { url: self.url.clone(), events: Bot::EVENTS.to_vec(), fields: Vec::new() }
+    }
+}
+
+/// `POST /api/bot/conversations/{id}/messages`, with `Authorization: Bearer` and the site's
+/// bot key: the bot answers the visitor. The client id makes a retried call store nothing new.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BotReply {
+    pub client_id: ClientMsgId,
+    pub text: String,
+    /// Buttons the visitor may tap to answer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub suggestions: Vec<String>,
+}
+
+impl BotReply {
+    pub fn validated(self) -> Result<BotReply, ProtocolError> {
+        Ok(BotReply {
+            client_id: ClientMsgId::parse(self.client_id.as_str())?,
+            text: crate::frames::validate_body(&self.text)?,
+            suggestions: validate_suggestions(self.suggestions)?,
+        })
+    }
 }
 
 impl Automations {
@@ -105,7 +150,7 @@ impl Automations {
             return Err(ProtocolError::new(ErrorCode::InvalidContent, "a webhook needs at least one event"));
         }
         let webhooks = self.webhooks.into_iter().map(Webhook::with_checked_fields).collect::<Result<_, _>>()?;
-        Ok(Automations { webhooks })
+        Ok(Automations { webhooks, bot: self.bot })
     }
 
     /// The webhooks that want this event.
@@ -228,6 +273,7 @@ mod tests {
     fn endpoints_are_chosen_by_event() {
         let hook = |url: &str, events: Vec<EventKind>| Webhook { url: SafeUrl::parse(url).unwrap(), events, fields: vec![] };
         let automations = Automations {
+            bot: None,
             webhooks: vec![
                 hook("https://crm.example/hook", vec![EventKind::ConversationCreated, EventKind::ConversationErased]),
                 hook("https://audit.example/hook", vec![EventKind::ConversationErased]),
@@ -238,7 +284,7 @@ mod tests {
         assert_eq!(automations.webhooks_for(EventKind::VisitorMessage).count(), 0);
         let json = r#"{"webhooks":[{"url":"https://x.example/h","events":["visitor_message"]}]}"#;
         assert!(serde_json::from_str::<Automations>(json).unwrap().validated().is_ok());
-        let none = Automations { webhooks: vec![hook("https://x.example/h", vec![])] };
+        let none = Automations { webhooks: vec![hook("https://x.example/h", vec![])], bot: None };
         assert_eq!(none.validated().unwrap_err().code, ErrorCode::InvalidContent);
         let js = r#"{"webhooks":[{"url":"javascript:alert(1)","events":["visitor_message"]}]}"#;
         assert!(serde_json::from_str::<Automations>(js).is_err());
@@ -278,7 +324,7 @@ mod tests {
 
     #[test]
     fn mapped_names_are_checked() {
-        let check = |fields: Vec<(WebhookField, String)>| Automations { webhooks: vec![mapped(fields)] }.validated();
+        let check = |fields: Vec<(WebhookField, String)>| Automations { webhooks: vec![mapped(fields)], bot: None }.validated();
         let trimmed = check(vec![(WebhookField::Text, "  message ".into())]).unwrap();
         assert_eq!(trimmed.webhooks[0].fields[0].key, "message");
         for bad in [

@@ -197,6 +197,21 @@ pub const LOGOUT_PATH: &str = "/api/agent/logout";
 pub const ME_PATH: &str = "/api/agent/me";
 /// `GET` the team's accounts; `POST` a `NewAccount` (admins).
 pub const ACCOUNTS_PATH: &str = "/api/agent/accounts";
+/// `POST` a `BotReply` (the site's bot, with its key).
+pub fn bot_message_path(conversation: &ConversationId) -> String {
+    format!("/api/bot/conversations/{conversation}/messages")
+}
+
+/// `POST`, no body (the site's bot, with its key): the conversation joins the agents' queue.
+pub fn bot_handover_path(conversation: &ConversationId) -> String {
+    format!("/api/bot/conversations/{conversation}/handover")
+}
+
+/// `GET` (admins): `IdentitySecret` holding the key the site's bot answers with.
+pub fn bot_key_path(site: &SiteId) -> String {
+    format!("/api/agent/sites/{site}/bot-key")
+}
+
 /// `PATCH` an `AccountChange`, or `DELETE`: one account (admins).
 pub fn account_path(account: &crate::inbox::AgentId) -> String {
     format!("{ACCOUNTS_PATH}/{account}")

@@ -156,12 +156,16 @@ pub struct InboxEntry {
     pub page_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub browser: Option<String>,
+    /// The site's bot has it: it waits for no agent until the bot hands it over.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bot: bool,
 }
 
 impl InboxEntry {
     /// Which list of the inbox it belongs in, for the agent `me`.
     pub fn list_for(&self, me: &AgentId) -> InboxList {
         match (self.status, &self.assignee) {
+            (Status::Open, None) if self.bot => InboxList::Others,
             (Status::Open, None) => InboxList::Waiting,
             (Status::Open, Some(a)) if &a.id == me => InboxList::Mine,
             (Status::Open, Some(_)) => InboxList::Others,
@@ -420,6 +424,7 @@ mod tests {
             first_response_at: None,
             page_url: None,
             browser: None,
+            bot: false,
         };
         assert_eq!(entry.list_for(&me), InboxList::Waiting);
         entry.assignee = Some(Assignee { id: me.clone(), name: name("Ana") });

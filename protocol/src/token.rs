@@ -216,6 +216,12 @@ pub fn webhook_secret(relay_secret: &[u8], site: &SiteId) -> String {
     sign_bytes(relay_secret, format!("webhook.{site}").as_bytes())
 }
 
+/// The key a site's bot answers with (`Authorization: Bearer`), derived like
+/// [`identity_secret`]; apart from the webhook key, so a webhook receiver cannot answer as it.
+pub fn bot_key(relay_secret: &[u8], site: &SiteId) -> String {
+    sign_bytes(relay_secret, format!("bot.{site}").as_bytes())
+}
+
 /// Whether `identity` is vouched for with `site_secret` (the hex string a site holds).
 pub fn verify_identity(site_secret: &str, identity: &crate::content::Identity) -> bool {
     verify_bytes(site_secret.as_bytes(), identity.user_id.as_bytes(), &identity.user_hash)

@@ -75,6 +75,7 @@ pub async fn handle(req: &mut Request, env: &Env, url: &Url, rest: &[&str]) -> H
             site_call(env, site, Method::Get, site::DELIVERIES_URL, None).await
         }
         (Method::Get, ["sites", site, "webhook-secret"]) => site_secret(env, &account, site, protocol::token::webhook_secret),
+        (Method::Get, ["sites", site, "bot-key"]) => site_secret(env, &account, site, protocol::token::bot_key),
         (Method::Get, ["sites", site, "canned"]) => site_call(env, site, Method::Get, site::CANNED_URL, None).await,
         (Method::Put, ["sites", site, "canned"]) => admin_put(req, env, &account, site, site::CANNED_URL).await,
         (Method::Get, ["sites", site, "analytics"]) => {

@@ -112,6 +112,7 @@ mod tests {
             first_response_at: answered_after_secs.map(|s| created_at + s * 1000),
             page_url: None,
             browser: None,
+            bot: false,
         }
     }
 

@@ -3,7 +3,7 @@
 //! off on failure until [`WEBHOOK_ATTEMPTS`] calls. The rows are the delivery log admins read.
 
 use crate::config;
-use protocol::automations::{Automations, Delivery, DeliveryLog, DeliveryState, EventKind, WebhookEvent, WEBHOOK_ATTEMPTS, WEBHOOK_SIGNATURE_HEADER};
+use protocol::automations::{Delivery, DeliveryLog, DeliveryState, EventKind, Webhook, WebhookEvent, WEBHOOK_ATTEMPTS, WEBHOOK_SIGNATURE_HEADER};
 use protocol::{ConversationId, SiteId};
 use serde::Deserialize;
 use worker::{Env, Fetch, Headers, Method, Request, RequestInit, Result, SqlStorage, SqlStorageValue};
@@ -30,11 +30,11 @@ fn kind_name(kind: EventKind) -> String {
     serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
-/// Queues one delivery per endpoint that wants the event, with the body it expects; returns
+/// Queues one delivery per webhook that wants the event, with the body it expects; returns
 /// whether any was queued.
-pub fn enqueue(sql: &SqlStorage, automations: &Automations, event: &WebhookEvent) -> Result<bool> {
+pub fn enqueue<'a>(sql: &SqlStorage, webhooks: impl IntoIterator<Item = &'a Webhook>, event: &WebhookEvent) -> Result<bool> {
     let mut queued = false;
-    for webhook in automations.webhooks_for(event.event) {
+    for webhook in webhooks.into_iter().filter(|w| w.events.contains(&event.event)) {
         sql.exec(
             "INSERT INTO deliveries (event, conversation_id, url, body, state, next_at, at, site) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
             vec![

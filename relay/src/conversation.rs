@@ -23,7 +23,7 @@
 use crate::{config, email, reply};
 use protocol::limits::HISTORY_PAGE;
 use protocol::token::{self, reply_address, VisitorGrant};
-use protocol::automations::{EventKind, WebhookEvent};
+use protocol::automations::{BotReply, EventKind, WebhookEvent};
 use protocol::inbox::Alert;
 use protocol::{
     AgentId, AgentName, Assignee, Author, Card, ClientFrame, ClientMsgId, Contact, ConversationId, Email, EmailStatus,
@@ -92,6 +92,9 @@ pub struct InboundReply {
 
 /// How long a link in an email keeps working: 14 days.
 const LINK_LIFETIME_SECS: u64 = 14 * 24 * 60 * 60;
+/// Internal header: the key a bot API call presented, checked by the conversation (which
+/// knows its site).
+pub const BOT_KEY_HEADER: &str = "X-Bot-Key";
 /// Sending attempts before the agents are told the email failed.
 const EMAIL_ATTEMPTS: u32 = 5;
 
@@ -122,8 +125,9 @@ impl Peer {
 
     /// Client ids are unique per author, so one author cannot collide with another's ids.
     fn author_key(&self) -> String {
-        match &self.agent {
-            Some(agent) if self.role == Role::Agent => format!("agent:{}", agent.id),
+        match (&self.agent, self.role) {
+            (Some(agent), Role::Agent) => format!("agent:{}", agent.id),
+            (None, Role::Agent) => "bot".to_owned(),
             _ => "visitor".to_owned(),
         }
     }
@@ -584,6 +588,8 @@ impl Conversation {
     fn set_assignee(&self, assignee: Option<&Assignee>) -> Result<()> {
         match assignee {
             Some(assignee) => {
+                // An agent takes over from the site's bot, if it had the conversation.
+                self.delete_meta(&["bot"])?;
                 self.set_meta("assignee", &serde_json::to_string(assignee).unwrap_or_default())?;
                 self.queue_event(EventKind::ConversationAssigned, |e| e.agent = Some(assignee.clone()))?;
             }
@@ -683,6 +689,42 @@ impl Conversation {
             self.alert(&to.id, Alert::Assigned).await?;
         }
         Ok(())
+    }
+
+    /// The site's bot, if `key` is its key and it has this open conversation.
+    fn bot(&self, key: &str) -> std::result::Result<Peer, ProtocolError> {
+        let site = self.site().map_err(internal)?.ok_or_else(|| ProtocolError::new(ErrorCode::UnknownConversation, "no such conversation"))?;
+        let secret = config::token_secret(&self.env)?;
+        if !token::verify_bytes(&secret, format!("bot.{site}").as_bytes(), key) {
+            return Err(ProtocolError::new(ErrorCode::Unauthorized, "that is not this site's bot key"));
+        }
+        if self.status().map_err(internal)? != Status::Open {
+            return Err(ProtocolError::new(ErrorCode::ConversationClosed, "this conversation is closed"));
+        }
+        let name = self.meta("bot").map_err(internal)?.and_then(|name| AgentName::parse(&name).ok());
+        let name = name.ok_or_else(|| ProtocolError::new(ErrorCode::Forbidden, "the bot handed this conversation over, or an agent took it"))?;
+        Ok(Peer { role: Role::Agent, name: Some(name), user: None, agent: None, admin: false })
+    }
+
+    /// The site's bot answers the visitor; a retried call gives back the message it stored.
+    async fn bot_reply(&self, key: &str, reply: BotReply) -> std::result::Result<Message, ProtocolError> {
+        let peer = self.bot(key)?;
+        let reply = reply.validated()?;
+        let post = Post { client_id: reply.client_id, body: reply.text, card: None, suggestions: reply.suggestions, note: false };
+        let stored = self.store(&peer, post)?;
+        if stored.new {
+            self.broadcast(&ServerFrame::Message { message: stored.message.clone() }, None);
+            self.sync_inbox_logged().await;
+        }
+        Ok(stored.message)
+    }
+
+    /// The site's bot is done: the conversation joins the agents' queue, where routing may
+    /// hand it to the next agent in turn.
+    async fn bot_handover(&self, key: &str) -> std::result::Result<(), ProtocolError> {
+        self.bot(key)?;
+        self.delete_meta(&["bot"]).map_err(internal)?;
+        self.sync_inbox(true).await.map_err(internal)
     }
 
     fn site_stub(&self) -> std::result::Result<worker::Stub, ProtocolError> {
@@ -812,6 +854,7 @@ impl Conversation {
             first_response_at: self.meta("first_response_at")?.and_then(|v| v.parse().ok()),
             page_url: self.meta("page_url")?,
             browser: self.meta("browser")?,
+            bot: self.meta("bot")?.is_some(),
         };
         let waits = VisitorWaits {
             unread_since: unread.since.filter(|_| unread.n > 0).map(|at| at as u64),
@@ -846,6 +889,10 @@ impl Conversation {
         let put = self.inbox_update(new)?;
         let stub = self.site_stub().map_err(|e| worker::Error::RustError(e.message))?;
         let answer = crate::site::put_entry(&stub, &put).await?;
+        if let Some(bot) = &answer.bot {
+            // It starts with the site's bot, as the site already lists it.
+            self.set_meta("bot", bot.as_str())?;
+        }
         if let Some(assignee) = answer.assign {
             // Routing chose an agent: the site already counts them.
             self.set_assignee(Some(&assignee))?;
@@ -979,7 +1026,8 @@ impl Conversation {
         let seq = row.seq as Seq;
         // The author has read their own message (and an agent, everything before it).
         self.mark_read(peer.role, seq).map_err(internal)?;
-        if peer.role == Role::Agent && !post.note && self.meta("first_response_at").map_err(internal)?.is_none() {
+        // A person's first answer: the site's bot does not count.
+        if peer.role == Role::Agent && peer.agent.is_some() && !post.note && self.meta("first_response_at").map_err(internal)?.is_none() {
             self.set_meta("first_response_at", &sent_at.to_string()).map_err(internal)?;
         }
         let message = Message {
@@ -1403,6 +1451,20 @@ impl DurableObject for Conversation {
                     self.alert(&assignee.id, Alert::Assigned).await?;
                 }
                 Response::empty()
+            }
+            (Method::Post, "/bot-reply") => {
+                let key = req.headers().get(BOT_KEY_HEADER)?.unwrap_or_default();
+                match self.bot_reply(&key, req.json().await?).await {
+                    Ok(message) => reply::json(&message, 200),
+                    Err(err) => reply::http_error(err),
+                }
+            }
+            (Method::Post, "/bot-handover") => {
+                let key = req.headers().get(BOT_KEY_HEADER)?.unwrap_or_default();
+                match self.bot_handover(&key).await {
+                    Ok(()) => Response::empty(),
+                    Err(err) => reply::http_error(err),
+                }
             }
             (Method::Post, "/agent-gone") => {
                 self.agent_gone(req.json().await?).await?;

@@ -61,6 +61,7 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
         (Method::Get, ["api", "connect"]) => visitor_connect(&req, &env, &url).await,
         (_, ["api", "agent", rest @ ..]) => agent_api::handle(&mut req, &env, &url, rest).await,
         (Method::Post, ["api", "inbound", "email"]) => inbound_email(&mut req, &env).await,
+        (Method::Post, ["api", "bot", "conversations", id, action @ ("messages" | "handover")]) => bot_call(&mut req, &env, id, action).await,
         (Method::Get | Method::Post, ["api", "email", "unsubscribe"]) => unsubscribe(&req, &env, &url).await,
         (_, ["api", "sites", _, "conversations" | "widget" | "availability"] | ["api", "connect"]) => {
             Err(ProtocolError::new(ErrorCode::MethodNotAllowed, format!("{method:?} is not allowed here")))
@@ -393,6 +394,35 @@ async fn deliver_reply(env: &Env, to: &str, text: &str, message_id: Option<&str>
     )
     .map_err(internal)?;
     conversation_stub(env, &conversation)?.fetch_with_request(request).await.map_err(internal)
+}
+
+/// The site's bot answers a visitor (`messages`) or hands the conversation over to the agents
+/// (`handover`), with the site's bot key as bearer; the conversation checks the key, since it
+/// knows its site.
+async fn bot_call(req: &mut Request, env: &Env, id: &str, action: &str) -> Handled {
+    let id = ConversationId::parse(id)?;
+    let key = req.headers().get("Authorization").ok().flatten().and_then(|h| h.strip_prefix("Bearer ").map(str::to_owned));
+    let key = key.ok_or_else(|| ProtocolError::new(ErrorCode::Unauthorized, "send the site's bot key as Authorization: Bearer"))?;
+    let text = req.text().await.map_err(internal)?;
+    if text.len() > protocol::limits::MAX_FRAME_BYTES {
+        return Err(ProtocolError::new(ErrorCode::FrameTooLarge, "that answer is too large"));
+    }
+    let (path, body) = match action {
+        "messages" => {
+            let reply = parse_body::<protocol::automations::BotReply>(&text)?.validated()?;
+            ("https://conversation/bot-reply", Some(serde_json::to_string(&reply).map_err(|e| internal(e.into()))?))
+        }
+        _ => ("https://conversation/bot-handover", None),
+    };
+    let headers = Headers::new();
+    headers.set(conversation::BOT_KEY_HEADER, &key).map_err(internal)?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post).with_headers(headers);
+    if let Some(body) = body {
+        init.with_body(Some(body.into()));
+    }
+    let request = Request::new_with_init(path, &init).map_err(internal)?;
+    conversation_stub(env, &id)?.fetch_with_request(request).await.map_err(internal)
 }
 
 /// Replies through Cloudflare Email Workers: route the reply domain's mail to this Worker.

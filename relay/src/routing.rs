@@ -43,6 +43,10 @@ pub struct Clocks {
 /// the unanswered alert (once per unread batch) and the reply timeout, counted from the
 /// visitor's oldest unanswered message but never from before the agent took it on.
 pub fn time_limit(settings: &InboxSettings, minute_ms: u64, entry: &InboxEntry, clocks: &Clocks) -> Option<TimeLimit> {
+    if entry.bot {
+        // The site's bot has it: no agent is late until it hands it over.
+        return None;
+    }
     let after = |since: u64, minutes: u32| since + minutes as u64 * minute_ms;
     match &entry.assignee {
         None => {
@@ -102,6 +106,7 @@ mod tests {
             first_response_at: None,
             page_url: None,
             browser: None,
+            bot: false,
         }
     }
 
@@ -155,6 +160,10 @@ mod tests {
         // An agent who just took it on gets the whole period, however long the visitor waited.
         let taken_on = Clocks { responsible_since: Some(9_000), ..read };
         assert_eq!(time_limit(&settings, 1, &entry, &taken_on), Some(TimeLimit::Return(9_004)));
+        // The site's bot has it: no agent is late, whatever the clocks say.
+        let with_bot = InboxEntry { bot: true, assignee: None, ..entry.clone() };
+        let accept = InboxSettings { accept_timeout_minutes: Some(1), ..settings.clone() };
+        assert_eq!(time_limit(&accept, 1, &with_bot, &read), None);
         // Answered, or no reply timeout: nothing to hand on.
         assert_eq!(time_limit(&settings, 1, &entry, &Clocks { waiting_since: None, ..read }), None);
         assert_eq!(time_limit(&InboxSettings { reply_timeout_minutes: None, ..settings }, 1, &entry, &read), None);

@@ -72,11 +72,14 @@ pub struct PutEntry {
     pub events: Vec<WebhookEvent>,
 }
 
-/// The site's answer: an agent routing chose, and the site's inactivity limit.
+/// The site's answer: an agent routing chose, the site's inactivity limit, and the bot a new
+/// conversation starts with.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct PutAnswer {
     pub assign: Option<Assignee>,
     pub auto_close_ms: u64,
+    #[serde(default)]
+    pub bot: Option<AgentName>,
 }
 
 async fn post<T: Serialize>(stub: &Stub, url: &str, body: &T) -> Result<Response> {
@@ -331,6 +334,8 @@ impl Site {
         match parsed {
             Ok(value) => {
                 self.store(key, &value)?;
+                // A bot set up or taken away changes whether the chat is answered.
+                self.announce(None)?;
                 reply::json(&value, 200)
             }
             Err(err) => reply::http_error(err),
@@ -384,8 +389,10 @@ impl Site {
             .collect())
     }
 
+    /// Whether a visitor writing now is answered live: an agent is online, or the site's bot
+    /// takes new conversations (what widgets hear as `agents_online`).
     fn agents_online(&self, except: Option<&WebSocket>) -> Result<bool> {
-        Ok(self.agent_rows()?.iter().any(|row| self.row_online(row, except)))
+        Ok(self.agent_rows()?.iter().any(|row| self.row_online(row, except)) || self.stored::<Automations>("automations")?.bot.is_some())
     }
 
     /// After a presence change: widgets hear availability when it differs from what they
@@ -498,8 +505,9 @@ impl Site {
     }
 
     /// Stores the entry with what the visitor waits for; answers its clocks. A change of
-    /// assignee (or a return to the queue) starts the responsibility clock again.
-    fn write_entry(&self, entry: &InboxEntry, waits: routing::Clocks, muted: &[AgentId]) -> Result<routing::Clocks> {
+    /// assignee (or a return to the queue), or a conversation just made routable (`routable`:
+    /// new, or handed over by the bot), starts the responsibility clock again.
+    fn write_entry(&self, entry: &InboxEntry, waits: routing::Clocks, muted: &[AgentId], routable: bool) -> Result<routing::Clocks> {
         let email = entry.contact.email.as_ref().map(|e| e.as_str().to_lowercase());
         let since = |at: Option<u64>| at.map(|at| at as i64);
         let row: ResponsibleRow = self
@@ -510,7 +518,7 @@ impl Site {
                  ON CONFLICT (id) DO UPDATE SET status = excluded.status, assignee_id = excluded.assignee_id,
                    email = excluded.email, updated_at = excluded.updated_at, unread_since = excluded.unread_since,
                    waiting_since = excluded.waiting_since,
-                   responsible_since = CASE WHEN inbox.assignee_id IS excluded.assignee_id THEN inbox.responsible_since
+                   responsible_since = CASE WHEN ? = 0 AND inbox.assignee_id IS excluded.assignee_id THEN inbox.responsible_since
                                             ELSE excluded.responsible_since END,
                    muted = excluded.muted, entry = excluded.entry
                  RETURNING responsible_since",
@@ -525,6 +533,7 @@ impl Site {
                     int(now_ms())?,
                     serde_json::to_string(muted)?.into(),
                     serde_json::to_string(entry)?.into(),
+                    (routable as i32).into(),
                 ],
             )?
             .one()?;
@@ -559,14 +568,18 @@ impl Site {
             .into_iter()
             .next();
         let mut entry = put.entry;
-        let assign = if put.new && entry.status == Status::Open && entry.assignee.is_none() { self.route()? } else { None };
+        let waiting = put.new && entry.status == Status::Open && entry.assignee.is_none();
+        // A conversation just made starts with the site's bot, if it has one.
+        let bot = if waiting && before.is_none() { self.stored::<Automations>("automations")?.bot.map(|bot| bot.name) } else { None };
+        entry.bot |= bot.is_some();
+        let assign = if waiting && !entry.bot { self.route()? } else { None };
         if assign.is_some() {
             // Counted now, so the next new conversation sees this agent's load.
             entry.assignee = assign.clone();
         }
         let waits = routing::Clocks { unread_since: put.unread_since, waiting_since: put.waiting_since, ..routing::Clocks::default() };
-        let clocks = self.write_entry(&entry, waits, &put.muted)?;
-        self.queue_deliveries(put.events).await?;
+        let clocks = self.write_entry(&entry, waits, &put.muted, put.new)?;
+        self.queue_deliveries(put.events, entry.bot).await?;
         let put_entry_for_limits = entry.clone();
         let entry_status = entry.status;
         let entry_assignee_gone = entry.assignee.is_none();
@@ -587,23 +600,25 @@ impl Site {
         if let Some(due) = self.time_limit_due(&put_entry_for_limits, &clocks)?.filter(|&due| due > now_ms()) {
             self.arm(due).await?;
         }
-        Ok(PutAnswer { assign, auto_close_ms: self.inbox_settings()?.auto_close_minutes as u64 * config::minute_ms(&self.env) })
+        Ok(PutAnswer { assign, auto_close_ms: self.inbox_settings()?.auto_close_minutes as u64 * config::minute_ms(&self.env), bot })
     }
 
-    /// Webhook calls for these events, to the endpoints that want them, sent by the alarm.
-    async fn queue_deliveries(&self, events: Vec<WebhookEvent>) -> Result<()> {
+    /// Webhook calls for these events, to the endpoints that want them (and the site's bot,
+    /// while it has the conversation), sent by the alarm.
+    async fn queue_deliveries(&self, events: Vec<WebhookEvent>, with_bot: bool) -> Result<()> {
         if events.is_empty() {
             return Ok(());
         }
         let automations: Automations = self.stored("automations")?;
-        if automations.webhooks.is_empty() {
+        let bot = automations.bot.as_ref().filter(|_| with_bot).map(protocol::automations::Bot::as_webhook);
+        if automations.webhooks.is_empty() && bot.is_none() {
             return Ok(());
         }
         let site_name = self.settings()?.site_name;
         let mut queued = false;
         for mut event in events {
             event.site_name = site_name.clone();
-            queued |= automations::enqueue(&self.sql(), &automations, &event)?;
+            queued |= automations::enqueue(&self.sql(), automations.webhooks.iter().chain(&bot), &event)?;
         }
         if queued {
             self.arm(now_ms()).await?;
@@ -867,7 +882,7 @@ impl DurableObject for Site {
             }
             (Method::Post, "/forget") => {
                 let Forget { conversation, erased } = req.json().await?;
-                self.queue_deliveries(erased.into_iter().collect()).await?;
+                self.queue_deliveries(erased.into_iter().collect(), false).await?;
                 self.sql().exec("DELETE FROM inbox WHERE id = ?", vec![conversation.as_str().into()])?;
                 self.sql().exec("DELETE FROM users WHERE conversation_id = ?", vec![conversation.as_str().into()])?;
                 self.tell_agents(&ServerFrame::Agents { agents: self.presences(None)? });

@@ -5,9 +5,12 @@ use e2e::chat::{catch_up, id};
 use e2e::endpoint::Endpoint;
 use e2e::{fresh_site, Relay};
 use protocol::automations::{
-    Automations, DeliveryLog, DeliveryState, EventKind, FieldMapping, Webhook, WebhookEvent, WebhookField, WEBHOOK_SIGNATURE_HEADER,
+    Automations, Bot, BotReply, DeliveryLog, DeliveryState, EventKind, FieldMapping, Webhook, WebhookEvent, WebhookField,
+    WEBHOOK_SIGNATURE_HEADER,
 };
-use protocol::http::{automations_path, deliveries_path, webhook_secret_path, IdentitySecret};
+use protocol::http::{
+    automations_path, bot_handover_path, bot_key_path, bot_message_path, deliveries_path, webhook_secret_path, IdentitySecret,
+};
 use protocol::{ClientFrame, SafeUrl, ServerFrame, SiteId};
 use std::time::{Duration, Instant};
 
@@ -28,7 +31,7 @@ async fn configure(site: &SiteId, webhooks: Vec<Webhook>) {
     let response = reqwest::Client::new()
         .put(format!("{}{}", relay().origin, automations_path(site)))
         .bearer_auth(admin.session())
-        .json(&Automations { webhooks })
+        .json(&Automations { webhooks, bot: None })
         .send()
         .await
         .unwrap();
@@ -158,7 +161,7 @@ async fn a_webhook_gets_the_fields_the_admin_mapped_under_the_names_it_expects()
     let response = reqwest::Client::new()
         .put(format!("{}{}", relay.origin, automations_path(&site)))
         .bearer_auth(admin.session())
-        .json(&Automations { webhooks: vec![twice] })
+        .json(&Automations { webhooks: vec![twice], bot: None })
         .send()
         .await
         .unwrap();
@@ -166,6 +169,114 @@ async fn a_webhook_gets_the_fields_the_admin_mapped_under_the_names_it_expects()
     assert!(response.text().await.unwrap().contains("invalid_content"));
     let kept: Automations = admin_get(&automations_path(&site)).await;
     assert_eq!(kept, stored);
+}
+
+/// The site's bot calls the bot API: its answer, or the relay's refusal.
+async fn bot_api(path: &str, key: &str, body: Option<&BotReply>) -> reqwest::Response {
+    let request = reqwest::Client::new().post(format!("{}{path}", relay().origin)).bearer_auth(key);
+    let request = match body {
+        Some(reply) => request.json(reply),
+        None => request,
+    };
+    request.send().await.unwrap()
+}
+
+fn bot_reply(client_id: &str, text: &str) -> BotReply {
+    BotReply { client_id: protocol::ClientMsgId::parse(client_id).unwrap(), text: text.into(), suggestions: vec![] }
+}
+
+#[tokio::test]
+async fn a_bot_takes_new_conversations_answers_through_its_api_and_hands_them_to_the_agents() {
+    let relay = relay();
+    let site = fresh_site();
+    let bot = Endpoint::start("/bot", 0, "200 OK").await;
+    let sunny = Bot { url: SafeUrl::parse(&bot.url).unwrap(), name: protocol::AgentName::parse("Sunny").unwrap() };
+    let admin = relay.agent("Admin").await;
+    let response = reqwest::Client::new()
+        .put(format!("{}{}", relay.origin, automations_path(&site)))
+        .bearer_auth(admin.session())
+        .json(&Automations { webhooks: vec![], bot: Some(sunny) })
+        .send()
+        .await
+        .unwrap();
+    agent::check(response).await.unwrap();
+    // With no agent online, the chat is still answered live.
+    assert!(relay.visitor().view(&site).await.unwrap().agents_online);
+    let key: IdentitySecret = admin_get(&bot_key_path(&site)).await;
+
+    let mut inbox = admin.site_connection(&site).await.unwrap();
+    let started = relay.visitor().start(&site).await.unwrap();
+    let mut visitor = relay.visitor().connect(&started.token, 0).await.unwrap();
+    catch_up(&mut visitor, 0).await;
+    visitor.post(&id("v1"), "Where is my parcel?").await.unwrap();
+    // The bot hears the conversation start and the message, signed like any webhook.
+    let heard = calls(&bot, 2).await;
+    let kinds: Vec<EventKind> = events(&heard).iter().map(|e| e.event).collect();
+    assert_eq!(kinds, [EventKind::ConversationCreated, EventKind::VisitorMessage]);
+    assert_eq!(events(&heard)[1].text.as_deref(), Some("Where is my parcel?"));
+    let secret: IdentitySecret = admin_get(&webhook_secret_path(&site)).await;
+    assert!(protocol::token::verify_bytes(secret.secret.as_bytes(), &heard[0].body, heard[0].header(WEBHOOK_SIGNATURE_HEADER).unwrap()));
+    // The inbox shows it as the bot's, not waiting for an agent.
+    let entry = e2e::chat::wait_for(&mut inbox, |f| match f {
+        ServerFrame::Inbox { entry } if entry.conversation_id == started.conversation_id && entry.last_seq == 1 => Some(entry),
+        _ => None,
+    })
+    .await;
+    assert!(entry.bot);
+    assert_eq!(entry.list_for(&admin.account.id), protocol::inbox::InboxList::Others);
+
+    // The bot answers under its name, with buttons; a retried call stores nothing new.
+    let answer = BotReply { suggestions: vec!["Thanks!".into(), "Talk to a person".into()], ..bot_reply("bot-1", "It left our warehouse today.") };
+    let first: protocol::Message = bot_api(&bot_message_path(&started.conversation_id), &key.secret, Some(&answer)).await.json().await.unwrap();
+    let again: protocol::Message = bot_api(&bot_message_path(&started.conversation_id), &key.secret, Some(&answer)).await.json().await.unwrap();
+    assert_eq!(first, again);
+    let seen = e2e::chat::wait_for(&mut visitor, |f| match f {
+        ServerFrame::Message { message } => Some(message),
+        _ => None,
+    })
+    .await;
+    assert_eq!(seen.author, protocol::Author::Agent { name: protocol::AgentName::parse("Sunny").unwrap(), id: None });
+    assert_eq!((seen.seq, seen.body.as_str(), seen.suggestions.len()), (first.seq, "It left our warehouse today.", 2));
+
+    // Refused, and nothing stored: a wrong key, no key, an empty answer, an unknown conversation.
+    let path = bot_message_path(&started.conversation_id);
+    assert_eq!(bot_api(&path, &"0".repeat(64), Some(&bot_reply("bot-2", "hi"))).await.status(), 401);
+    let keyless = reqwest::Client::new().post(format!("{}{path}", relay.origin)).json(&bot_reply("bot-2", "hi")).send().await.unwrap();
+    assert_eq!(keyless.status(), 401);
+    let empty = bot_api(&path, &key.secret, Some(&bot_reply("bot-2", "  "))).await;
+    assert_eq!(empty.status(), 400);
+    assert!(empty.text().await.unwrap().contains("empty_body"));
+    let unknown = protocol::ConversationId::parse(&"0b".repeat(32)).unwrap();
+    assert_eq!(bot_api(&bot_message_path(&unknown), &key.secret, Some(&bot_reply("bot-2", "hi"))).await.status(), 404);
+    let mut agent_view = relay.agent("Ana").await.join(&started.conversation_id, 0).await.unwrap();
+    let history = e2e::chat::wait_for(&mut agent_view, |f| match f {
+        ServerFrame::History { messages, .. } => Some(messages),
+        _ => None,
+    })
+    .await;
+    assert_eq!(history.len(), 2, "the visitor's question and the bot's one answer");
+
+    // It hands over: the conversation waits for an agent, and the bot neither hears nor answers it.
+    assert!(bot_api(&bot_handover_path(&started.conversation_id), &key.secret, None).await.status().is_success());
+    let waiting = e2e::chat::wait_for(&mut inbox, |f| match f {
+        ServerFrame::Inbox { entry } if entry.conversation_id == started.conversation_id && !entry.bot => Some(entry),
+        _ => None,
+    })
+    .await;
+    assert_eq!(waiting.list_for(&admin.account.id), protocol::inbox::InboxList::Waiting);
+    visitor.post(&id("v2"), "Talk to a person").await.unwrap();
+    let late = bot_api(&path, &key.secret, Some(&bot_reply("bot-3", "Still me"))).await;
+    assert_eq!(late.status(), 403);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(bot.received().len(), 2, "nothing more to the bot once handed over");
+
+    // On another conversation an agent takes over from the bot: the bot can no longer answer.
+    let other = relay.visitor().start(&site).await.unwrap();
+    let mut chat = relay.agent("Ana").await.join(&other.conversation_id, 0).await.unwrap();
+    catch_up(&mut chat, 0).await;
+    chat.send_frame(&ClientFrame::Accept).await.unwrap();
+    e2e::chat::wait_for(&mut chat, |f| matches!(f, ServerFrame::Assigned { assignee: Some(_) }).then_some(())).await;
+    assert_eq!(bot_api(&bot_message_path(&other.conversation_id), &key.secret, Some(&bot_reply("bot-4", "hi"))).await.status(), 403);
 }
 
 #[tokio::test]

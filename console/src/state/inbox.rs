@@ -94,6 +94,7 @@ mod tests {
             first_response_at: None,
             page_url: None,
             browser: None,
+            bot: false,
         }
     }
 
