@@ -11,6 +11,7 @@ use protocol::inbox::{
 };
 use protocol::site::WidgetSettings;
 use protocol::{Account, ConversationId, Email, ErrorCode, SiteId};
+use crate::state::words::sentence;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use wasm_bindgen::JsCast;
@@ -57,7 +58,7 @@ async fn request(method: &str, path: &str, body: Option<String>) -> Result<Strin
         return Ok(text);
     }
     Err(match serde_json::from_str::<ErrorBody>(&text) {
-        Ok(ErrorBody { error }) => ApiError { code: Some(error.code), message: error.message },
+        Ok(ErrorBody { error }) => ApiError { code: Some(error.code), message: sentence(&error.message) },
         // No JSON (a proxy, a crash): the status still says whether the session is gone.
         Err(_) if response.status() == 401 => ApiError { code: Some(ErrorCode::Unauthorized), message: "Please sign in again.".into() },
         Err(_) => ApiError { code: None, message: format!("The server answered {} {}.", response.status(), response.status_text()) },

@@ -309,6 +309,7 @@ impl Endpoint for Conversation {
             ServerFrame::EmailFallback { status } => self.info.update(|i| i.email = Some(status)),
             ServerFrame::Assigned { assignee } => self.info.update(|i| i.assignee = assignee),
             ServerFrame::Error { message, client_id, .. } => {
+                let message = crate::state::words::sentence(&message);
                 if let Some(client_id) = client_id {
                     self.thread.update(|t| t.fail(&client_id, message.clone()));
                 }

@@ -42,7 +42,7 @@ impl Endpoint for Desk {
             ServerFrame::Error { message, .. } => {
                 // A refused presence change: show what the relay says, not the choice.
                 self.chosen_presence.set_value(None);
-                self.problem.set(Some(message));
+                self.problem.set(Some(crate::state::words::sentence(&message)));
             }
             _ => {}
         }

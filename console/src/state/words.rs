@@ -58,6 +58,19 @@ pub fn email_status(status: &EmailStatus) -> String {
     }
 }
 
+/// The relay's words ("only an admin may change this") as the console shows them: a
+/// sentence, capitalised and ended.
+pub fn sentence(text: &str) -> String {
+    let text = text.trim();
+    let mut chars = text.chars();
+    let Some(first) = chars.next() else { return String::new() };
+    let mut out: String = first.to_uppercase().chain(chars).collect();
+    if !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
+}
+
 /// What an alert tells the agent. `unanswered_minutes` is the site's setting, when known.
 pub fn alert_text(alert: &Alert, unanswered_minutes: Option<u32>) -> String {
     match alert {
@@ -99,6 +112,14 @@ mod tests {
         assert_eq!(duration(3_900), "1 h 5 min");
         assert_eq!(duration(7_200), "2 h");
         assert_eq!(duration(2 * 86_400 + 3 * 3600), "2 d 3 h");
+    }
+
+    #[test]
+    fn the_relays_words_read_as_sentences() {
+        assert_eq!(sentence("only an admin may change this"), "Only an admin may change this.");
+        assert_eq!(sentence("Ana is responsible for this conversation: write a private note instead"), "Ana is responsible for this conversation: write a private note instead.");
+        assert_eq!(sentence("ébauche?"), "Ébauche?");
+        assert_eq!(sentence("  "), "");
     }
 
     #[test]
