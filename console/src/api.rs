@@ -2,7 +2,7 @@
 
 use protocol::automations::{Automations, DeliveryLog};
 use protocol::http::{
-    account_path, agent_conversation_path, agent_conversations_path, analytics_path, automations_path, canned_path,
+    account_path, agent_conversation_path, bot_key_path, agent_conversations_path, analytics_path, automations_path, canned_path,
     contact_conversations_path, deliveries_path, inbox_settings_path, outbound_path, settings_path, webhook_secret_path,
     ErrorBody, IdentitySecret, ACCOUNTS_PATH, LOGIN_PATH, LOGOUT_PATH, ME_PATH,
 };
@@ -155,6 +155,10 @@ pub async fn deliveries(site: &SiteId) -> Result<DeliveryLog, ApiError> {
 }
 
 /// The key webhook calls are signed with.
+pub async fn bot_key(site: &SiteId) -> Result<String, ApiError> {
+    get::<IdentitySecret>(&bot_key_path(site)).await.map(|s| s.secret)
+}
+
 pub async fn webhook_secret(site: &SiteId) -> Result<String, ApiError> {
     get::<IdentitySecret>(&webhook_secret_path(site)).await.map(|s| s.secret)
 }

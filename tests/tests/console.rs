@@ -434,6 +434,8 @@ async fn every_console_screen_meets_wcag_aa() {
     admin.find(&format!("{}:not([disabled])", testid("webhook-add"))).await;
     admin.click("webhook-add").await;
     admin.click("webhook-field-add").await;
+    admin.click("bot-on").await;
+    admin.element("bot-url").await;
     admin.click("account-manage").await;
     admin.element("account-save").await;
     let settings = admin.axe().await;
@@ -488,6 +490,19 @@ async fn admins_set_up_a_webhook_and_read_its_deliveries_in_the_console() {
     let body: serde_json::Value = serde_json::from_slice(&endpoint.received()[1].body).unwrap();
     assert_eq!(body, serde_json::json!({"event": "conversation_created", "mail": "noa@example.com"}));
 
+    // A bot takes new conversations first; its key is shown to the admin.
+    admin.click("bot-on").await;
+    admin.fill("bot-url", "https://bot.example/hook").await;
+    admin.fill("bot-name", "Sunny").await;
+    admin.click("automations-save").await;
+    admin.element("automations-saved").await;
+    let stored = relay.agent("Admin").await.automations(&site).await.unwrap();
+    let bot = stored.bot.expect("a bot");
+    assert_eq!((bot.url.as_str(), bot.name.as_str()), ("https://bot.example/hook", "Sunny"));
+    admin.js("[...document.querySelectorAll('button')].find(b => b.textContent === 'Show the bot key').click()", vec![]).await;
+    let shown = admin.element("bot-key").await.text().await.unwrap();
+    assert_eq!(shown.len(), 64, "a hex key: {shown}");
+
     admin.browser.client.refresh().await.unwrap();
     admin.use_site(&site).await;
     admin.click("nav-settings").await;
@@ -495,6 +510,8 @@ async fn admins_set_up_a_webhook_and_read_its_deliveries_in_the_console() {
     admin.find("#automations-title").await;
     admin.js("document.getElementById('automations-title').scrollIntoView()", vec![]).await;
     admin.screenshot("console-automations").await;
+    admin.js("document.querySelector('.bot-settings').scrollIntoView()", vec![]).await;
+    admin.screenshot("console-bot").await;
 }
 
 #[tokio::test]

@@ -138,6 +138,7 @@ fn Row(desk: Desk, id: ConversationId) -> impl IntoView {
                     <span class="row-assignee">
                         {read(|e| match (&e.assignee, e.status) {
                             (Some(agent), _) => agent.name.to_string(),
+                            (None, Status::Open) if e.bot => "With the bot".to_owned(),
                             (None, Status::Open) => "Waiting".to_owned(),
                             (None, _) => "Unassigned".to_owned(),
                         })}

@@ -5,8 +5,8 @@ use super::{saving_line, Saving};
 use crate::api;
 use crate::state::desk::Desk;
 use leptos::prelude::*;
-use protocol::automations::{Automations, DeliveryLog, DeliveryState, EventKind, FieldMapping, Webhook, WebhookField};
-use protocol::SafeUrl;
+use protocol::automations::{Automations, Bot, DeliveryLog, DeliveryState, EventKind, FieldMapping, Webhook, WebhookField};
+use protocol::{AgentName, SafeUrl};
 
 /// A webhook as the form holds it: the URL as typed, checked on save. Mapped fields are
 /// numbered, so they keep their identity (and focus) when others are removed.
@@ -62,7 +62,33 @@ fn event_label(kind: EventKind) -> &'static str {
     }
 }
 
-fn checked(rows: &Rows) -> Result<Automations, String> {
+/// The site's bot as the form holds it: off, or its endpoint and name as typed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct BotForm {
+    on: bool,
+    url: String,
+    name: String,
+}
+
+impl BotForm {
+    fn new(bot: Option<Bot>) -> BotForm {
+        match bot {
+            Some(bot) => BotForm { on: true, url: bot.url.to_string(), name: bot.name.to_string() },
+            None => BotForm::default(),
+        }
+    }
+
+    fn checked(&self) -> Result<Option<Bot>, String> {
+        if !self.on {
+            return Ok(None);
+        }
+        let url = SafeUrl::parse(self.url.trim()).map_err(|e| format!("Bot endpoint: {}", e.message))?;
+        let name = AgentName::parse(self.name.trim()).map_err(|e| format!("Bot name: {}", e.message))?;
+        Ok(Some(Bot { url, name }))
+    }
+}
+
+fn checked(rows: &Rows, bot: &BotForm) -> Result<Automations, String> {
     let webhooks = rows
         .iter()
         .map(|(_, row)| {
@@ -71,12 +97,13 @@ fn checked(rows: &Rows) -> Result<Automations, String> {
             Ok(Webhook { url, events: row.events.clone(), fields })
         })
         .collect::<Result<_, String>>()?;
-    Ok(Automations { webhooks })
+    Ok(Automations { webhooks, bot: bot.checked()? })
 }
 
 #[component]
 pub fn AutomationSettings(desk: Desk) -> impl IntoView {
     let rows = RwSignal::new(Rows::new());
+    let bot = RwSignal::new(BotForm::default());
     let saving = RwSignal::new(Saving::Idle);
     let secret = RwSignal::new(None::<String>);
     let log = RwSignal::new(None::<DeliveryLog>);
@@ -93,6 +120,7 @@ pub fn AutomationSettings(desk: Desk) -> impl IntoView {
     };
     leptos::task::spawn_local(async move {
         if let Ok(found) = desk.session.settle(api::automations(&site).await) {
+            bot.set(BotForm::new(found.bot.clone()));
             rows.set(numbered(found));
             loaded.set(true);
         }
@@ -106,7 +134,7 @@ pub fn AutomationSettings(desk: Desk) -> impl IntoView {
     };
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let automations = match checked(&rows.get_untracked()) {
+        let automations = match checked(&rows.get_untracked(), &bot.get_untracked()) {
             Ok(automations) => automations,
             Err(why) => return saving.set(Saving::Failed(why)),
         };
@@ -115,6 +143,7 @@ pub fn AutomationSettings(desk: Desk) -> impl IntoView {
         leptos::task::spawn_local(async move {
             match desk.session.settle(api::save_automations(&site, &automations).await) {
                 Ok(stored) => {
+                    bot.set(BotForm::new(stored.bot.clone()));
                     rows.set(numbered(stored));
                     saving.set(Saving::Saved);
                 }
@@ -142,6 +171,7 @@ pub fn AutomationSettings(desk: Desk) -> impl IntoView {
                 <ul class="webhook-rows">
                     <For each=ids key=|id| *id children=move |id| view! { <WebhookRow rows=rows id=id/> }/>
                 </ul>
+                <BotSettings desk=desk bot=bot/>
                 <div class="form-actions">
                     <button type="button" class="quiet" data-testid="webhook-add" disabled=move || !loaded.get() on:click=add>
                         "Add endpoint"
@@ -162,6 +192,51 @@ pub fn AutomationSettings(desk: Desk) -> impl IntoView {
             <button type="button" class="quiet" on:click=move |_| refresh_log()>"Refresh"</button>
             {move || log.get().map(|log| view! { <DeliveryTable log=log/> })}
         </section>
+    }
+}
+
+/// The site's bot: new conversations start with it until it hands them over.
+#[component]
+fn BotSettings(desk: Desk, bot: RwSignal<BotForm>) -> impl IntoView {
+    let key = RwSignal::new(None::<String>);
+    let show_key = move |_| {
+        let site = desk.site();
+        leptos::task::spawn_local(async move {
+            if let Ok(found) = desk.session.settle(api::bot_key(&site).await) {
+                key.set(Some(found));
+            }
+        });
+    };
+    view! {
+        <fieldset class="bot-settings">
+            <legend>"Bot"</legend>
+            <label class="check" for="bot-on">
+                <input id="bot-on" type="checkbox" data-testid="bot-on" prop:checked=move || bot.with(|b| b.on)
+                    on:change=move |ev| bot.update(|b| b.on = event_target_checked(&ev))/>
+                "Start new conversations with a bot"
+            </label>
+            <p class="hint">
+                "It gets a signed POST, like a webhook, when a conversation starts and for each visitor message. It answers with POST /api/bot/conversations/{id}/messages and hands over to the queue with POST /api/bot/conversations/{id}/handover, sending its key as Authorization: Bearer. An agent may take over at any time."
+            </p>
+            <Show when=move || bot.with(|b| b.on)>
+                <div class="field">
+                    <label for="bot-url">"Bot endpoint URL"</label>
+                    <input id="bot-url" type="url" data-testid="bot-url" prop:value=move || bot.with(|b| b.url.clone())
+                        on:input=move |ev| bot.update(|b| b.url = event_target_value(&ev))/>
+                </div>
+                <div class="field">
+                    <label for="bot-name">"Name visitors see"</label>
+                    <input id="bot-name" data-testid="bot-name" prop:value=move || bot.with(|b| b.name.clone())
+                        on:input=move |ev| bot.update(|b| b.name = event_target_value(&ev))/>
+                </div>
+                <p>
+                    {move || match key.get() {
+                        Some(key) => view! { <span>"Bot key: " <code data-testid="bot-key">{key}</code></span> }.into_any(),
+                        None => view! { <button type="button" class="quiet" on:click=show_key>"Show the bot key"</button> }.into_any(),
+                    }}
+                </p>
+            </Show>
+        </fieldset>
     }
 }
 
