@@ -147,9 +147,14 @@ impl Agent {
         self.send_json(reqwest::Method::PUT, &inbox_settings_path(site), settings).await
     }
 
-    /// The site's webhooks (admins).
+    /// The site's webhooks and bot (admins).
     pub async fn automations(&self, site: &SiteId) -> Result<Automations, BoxError> {
         self.get(&automations_path(site)).await
+    }
+
+    /// Stores the site's webhooks and bot (admins); returns them as stored.
+    pub async fn put_automations(&self, site: &SiteId, automations: &Automations) -> Result<Automations, BoxError> {
+        self.send_json(reqwest::Method::PUT, &automations_path(site), automations).await
     }
 
     /// Stores the site's canned responses (admins).

@@ -713,6 +713,10 @@ impl Conversation {
         let post = Post { client_id: reply.client_id, body: reply.text, card: None, suggestions: reply.suggestions, note: false };
         let stored = self.store(&peer, post)?;
         if stored.new {
+            // Like an agent's reply: emailed if the visitor leaves it unread.
+            if let Err(err) = self.schedule_email().await {
+                worker::console_error!("conversation: could not schedule the email fallback: {err}");
+            }
             self.broadcast(&ServerFrame::Message { message: stored.message.clone() }, None);
             self.sync_inbox_logged().await;
         }

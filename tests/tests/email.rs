@@ -132,6 +132,30 @@ async fn a_visitor_who_reads_in_time_gets_no_email_and_a_later_batch_gets_its_ow
 }
 
 #[tokio::test]
+async fn a_bots_answer_left_unread_is_emailed_like_an_agents() {
+    let relay = relay();
+    let site = site_with_short_delay(relay).await;
+    let bot = protocol::automations::Bot {
+        url: protocol::SafeUrl::parse("https://bot.example/hook").unwrap(),
+        name: protocol::AgentName::parse("Sunny").unwrap(),
+    };
+    let automations = protocol::automations::Automations { webhooks: vec![], bot: Some(bot) };
+    relay.agent("Admin").await.put_automations(&site, &automations).await.unwrap();
+    let started = start_with_email(relay, &site, "bot-reader@example.com").await;
+    let answer = protocol::automations::BotReply { client_id: id("bot-1"), text: "Your parcel left today.".into(), suggestions: vec![] };
+    let response = reqwest::Client::new()
+        .post(format!("{}{}", relay.origin, protocol::http::bot_message_path(&started.conversation_id)))
+        .bearer_auth(token::bot_key(TOKEN_SECRET.as_bytes(), &site))
+        .json(&answer)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+    let emails = relay.wait_for_emails(&started.conversation_id, 1).await;
+    assert!(emails[0].text.contains("Your parcel left today."), "{}", emails[0].text);
+}
+
+#[tokio::test]
 async fn a_relay_killed_between_the_reply_and_the_alarm_still_sends_exactly_one_email() {
     let mut relay = Relay::start("email-restart");
     let site = site_with_short_delay(&relay).await;
