@@ -101,15 +101,7 @@ pub fn AgentSettings(desk: Desk) -> impl IntoView {
                         prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/>
                     <p class="hint" id="agent-name-hint">"Visitors see this name."</p>
                 </div>
-                <div class="field">
-                    <label for="agent-role">"Role"</label>
-                    <select id="agent-role" data-testid="agent-role" on:change=move |ev| {
-                        role.set(if event_target_value(&ev) == "admin" { AccountRole::Admin } else { AccountRole::Agent });
-                    }>
-                        <option value="agent" prop:selected=move || role.get() == AccountRole::Agent>"Agent"</option>
-                        <option value="admin" prop:selected=move || role.get() == AccountRole::Admin>"Admin"</option>
-                    </select>
-                </div>
+                <RoleField id="agent-role".to_owned() testid="agent-role" role=role/>
                 <div class="field">
                     <label for="agent-password">"Password"</label>
                     <input id="agent-password" type="password" data-testid="agent-password" autocomplete="new-password"
@@ -125,6 +117,22 @@ pub fn AgentSettings(desk: Desk) -> impl IntoView {
                 </div>
             </form>
         </section>
+    }
+}
+
+/// Admin or agent, for a new account or a changed one.
+#[component]
+fn RoleField(id: String, testid: &'static str, role: RwSignal<AccountRole>) -> impl IntoView {
+    view! {
+        <div class="field">
+            <label for=id.clone()>"Role"</label>
+            <select id=id data-testid=testid on:change=move |ev| {
+                role.set(if event_target_value(&ev) == "admin" { AccountRole::Admin } else { AccountRole::Agent });
+            }>
+                <option value="agent" prop:selected=move || role.get() == AccountRole::Agent>"Agent"</option>
+                <option value="admin" prop:selected=move || role.get() == AccountRole::Admin>"Admin"</option>
+            </select>
+        </div>
     }
 }
 
@@ -233,15 +241,7 @@ fn AccountPanel(desk: Desk, account: Account, accounts: AccountsState, notice: R
                 <input id=field("name") data-testid="account-name" autocomplete="off"
                     prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/>
             </div>
-            <div class="field">
-                <label for=field("role")>"Role"</label>
-                <select id=field("role") data-testid="account-role" on:change=move |ev| {
-                    role.set(if event_target_value(&ev) == "admin" { AccountRole::Admin } else { AccountRole::Agent });
-                }>
-                    <option value="agent" prop:selected=move || role.get() == AccountRole::Agent>"Agent"</option>
-                    <option value="admin" prop:selected=move || role.get() == AccountRole::Admin>"Admin"</option>
-                </select>
-            </div>
+            <RoleField id=field("role") testid="account-role" role=role/>
             <div class="field">
                 <label for=field("password")>"New password"</label>
                 <input id=field("password") type="password" data-testid="account-password" autocomplete="new-password"

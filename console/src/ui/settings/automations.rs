@@ -105,7 +105,6 @@ pub fn AutomationSettings(desk: Desk) -> impl IntoView {
     let rows = RwSignal::new(Rows::new());
     let bot = RwSignal::new(BotForm::default());
     let saving = RwSignal::new(Saving::Idle);
-    let secret = RwSignal::new(None::<String>);
     let log = RwSignal::new(None::<DeliveryLog>);
     // Editing starts once the stored endpoints are here, so a load cannot undo an edit.
     let loaded = RwSignal::new(false);
@@ -151,14 +150,6 @@ pub fn AutomationSettings(desk: Desk) -> impl IntoView {
             }
         });
     };
-    let show_secret = move |_| {
-        let site = desk.site();
-        leptos::task::spawn_local(async move {
-            if let Ok(found) = desk.session.settle(api::webhook_secret(&site).await) {
-                secret.set(Some(found));
-            }
-        });
-    };
     let ids = move || rows.with(|rows| rows.iter().map(|(id, _)| *id).collect::<Vec<_>>());
 
     view! {
@@ -182,12 +173,7 @@ pub fn AutomationSettings(desk: Desk) -> impl IntoView {
                     {saving_line(saving, "automations-saved", "Saved")}
                 </div>
             </form>
-            <p>
-                {move || match secret.get() {
-                    Some(key) => view! { <span>"Signing key: " <code data-testid="webhook-secret">{key}</code></span> }.into_any(),
-                    None => view! { <button type="button" class="quiet" on:click=show_secret>"Show the signing key"</button> }.into_any(),
-                }}
-            </p>
+            <ShownKey desk=desk which=SiteKey::Signing/>
             <h3>"Deliveries"</h3>
             <button type="button" class="quiet" on:click=move |_| refresh_log()>"Refresh"</button>
             {move || log.get().map(|log| view! { <DeliveryTable log=log/> })}
@@ -195,18 +181,58 @@ pub fn AutomationSettings(desk: Desk) -> impl IntoView {
     }
 }
 
-/// The site's bot: new conversations start with it until it hands them over.
+/// A key derived for the site that admins hand to its servers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SiteKey {
+    /// Webhook calls (and calls to the bot) are signed with it.
+    Signing,
+    /// The bot answers with it.
+    Bot,
+}
+
+impl SiteKey {
+    async fn fetch(self, site: &protocol::SiteId) -> Result<String, api::ApiError> {
+        match self {
+            SiteKey::Signing => api::webhook_secret(site).await,
+            SiteKey::Bot => api::bot_key(site).await,
+        }
+    }
+
+    /// Its name, and the test id of the shown key.
+    fn words(self) -> (&'static str, &'static str) {
+        match self {
+            SiteKey::Signing => ("signing key", "webhook-secret"),
+            SiteKey::Bot => ("bot key", "bot-key"),
+        }
+    }
+}
+
+/// The key, fetched and shown only when the admin asks for it.
 #[component]
-fn BotSettings(desk: Desk, bot: RwSignal<BotForm>) -> impl IntoView {
+fn ShownKey(desk: Desk, which: SiteKey) -> impl IntoView {
     let key = RwSignal::new(None::<String>);
-    let show_key = move |_| {
+    let (name, testid) = which.words();
+    let show = move |_| {
         let site = desk.site();
         leptos::task::spawn_local(async move {
-            if let Ok(found) = desk.session.settle(api::bot_key(&site).await) {
+            if let Ok(found) = desk.session.settle(which.fetch(&site).await) {
                 key.set(Some(found));
             }
         });
     };
+    view! {
+        <p>
+            {move || match key.get() {
+                Some(key) => view! { <span>{format!("The {name}: ")} <code data-testid=testid>{key}</code></span> }.into_any(),
+                None => view! { <button type="button" class="quiet" on:click=show>{format!("Show the {name}")}</button> }.into_any(),
+            }}
+        </p>
+    }
+}
+
+/// The site's bot: new conversations start with it until it hands them over.
+#[component]
+fn BotSettings(desk: Desk, bot: RwSignal<BotForm>) -> impl IntoView {
     view! {
         <fieldset class="bot-settings">
             <legend>"Bot"</legend>
@@ -229,12 +255,7 @@ fn BotSettings(desk: Desk, bot: RwSignal<BotForm>) -> impl IntoView {
                     <input id="bot-name" data-testid="bot-name" prop:value=move || bot.with(|b| b.name.clone())
                         on:input=move |ev| bot.update(|b| b.name = event_target_value(&ev))/>
                 </div>
-                <p>
-                    {move || match key.get() {
-                        Some(key) => view! { <span>"Bot key: " <code data-testid="bot-key">{key}</code></span> }.into_any(),
-                        None => view! { <button type="button" class="quiet" on:click=show_key>"Show the bot key"</button> }.into_any(),
-                    }}
-                </p>
+                <ShownKey desk=desk which=SiteKey::Bot/>
             </Show>
         </fieldset>
     }
