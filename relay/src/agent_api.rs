@@ -42,6 +42,12 @@ pub async fn handle(req: &mut Request, env: &Env, url: &Url, rest: &[&str]) -> H
                 // Its sessions ended: so do the connections they opened.
                 agent_gone(env, &id, false).await?;
             }
+            if change.name.is_some() {
+                let renamed = Assignee { id: changed.id.clone(), name: changed.name.clone() };
+                for site in config::sites(env)? {
+                    site::agent_renamed(&site_stub(env, &site)?, &renamed).await.map_err(internal)?;
+                }
+            }
             reply::json(&changed, 200).map_err(internal)
         }
         (Method::Delete, ["accounts", id]) => {

@@ -148,6 +148,12 @@ pub struct AgentGone {
     pub to: Option<Assignee>,
 }
 
+/// An agent's new name, for the team's presence and the conversations routing hands out.
+pub async fn agent_renamed(stub: &Stub, agent: &Assignee) -> Result<()> {
+    post(stub, "https://site/agent-renamed", agent).await?;
+    Ok(())
+}
+
 pub async fn agent_gone(stub: &Stub, agent: &AgentId, removed: bool) -> Result<()> {
     post(stub, "https://site/agent-gone", &AgentGone { agent: agent.clone(), removed, to: None }).await?;
     Ok(())
@@ -851,6 +857,12 @@ impl DurableObject for Site {
             }
             (Method::Post, "/agent-gone") => {
                 self.agent_gone(req.json().await?).await?;
+                Response::empty()
+            }
+            (Method::Post, "/agent-renamed") => {
+                let agent: Assignee = req.json().await?;
+                self.sql().exec("UPDATE agents SET name = ? WHERE id = ?", vec![agent.name.as_str().into(), agent.id.as_str().into()])?;
+                self.tell_agents(&ServerFrame::Agents { agents: self.presences(None)? });
                 Response::empty()
             }
             (Method::Get, "/availability") => self.accept_widget(),

@@ -386,10 +386,18 @@ async fn admins_rename_promote_reset_and_remove_accounts() {
     let remy = Agent::login(&relay.origin, &email, first_password).await.unwrap();
     let settings = protocol::site::WidgetSettings::default();
 
-    // Renamed and made an admin: their session has the new rights at once, and loses them.
+    // Renamed and made an admin: the team sees the new name, and their session has the new
+    // rights at once, and loses them.
+    let mut watcher = admin.site_connection(&site).await.unwrap();
+    let _remy_site = remy.go_online(&site).await.unwrap();
     let promote = AccountChange { name: Some(AgentName::parse("Remi").unwrap()), role: Some(AccountRole::Admin), password: None };
     let changed = admin.change_account(&created.id, &promote).await.unwrap();
     assert_eq!((changed.name.as_str(), changed.role, &changed.email), ("Remi", AccountRole::Admin, &email));
+    wait_for(&mut watcher, |f| match f {
+        ServerFrame::Agents { agents } => agents.iter().any(|a| a.id == created.id && a.name.as_str() == "Remi").then_some(()),
+        _ => None,
+    })
+    .await;
     remy.put_settings(&site, &settings).await.expect("an admin now");
     admin.change_account(&created.id, &AccountChange { role: Some(AccountRole::Agent), ..AccountChange::default() }).await.unwrap();
     assert!(remy.put_settings(&site, &settings).await.unwrap_err().to_string().contains("admin_only"));
