@@ -143,10 +143,26 @@ impl Relay {
     }
 
     /// Starts wrangler on a free port with this relay's persist directory (so a restart
-    /// finds the same Durable Object storage).
+    /// finds the same Durable Object storage). A port is free when picked, but another
+    /// process (a workerd of another relay starting meanwhile) may bind it before wrangler
+    /// does: then it starts again on another.
     fn launch(mut self) -> Relay {
+        const ATTEMPTS: u32 = 3;
+        for attempt in 1..=ATTEMPTS {
+            let log_start = std::fs::metadata(&self.log).map_or(0, |m| m.len());
+            let port = free_port();
+            self.spawn(port);
+            match wait_until_serving(&self.origin, &self.log, log_start) {
+                Ok(()) => return self,
+                Err(log) if attempt < ATTEMPTS && log.contains(PORT_TAKEN) => processes::kill_group(self.group),
+                Err(log) => panic!("the relay did not start; its log:\n{log}"),
+            }
+        }
+        unreachable!("the last attempt returns or panics")
+    }
+
+    fn spawn(&mut self, port: u16) {
         let root = repo_root();
-        let port = free_port();
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("open relay log");
         let mut command = match self.server {
             DevServer::WranglerDev => {
@@ -185,8 +201,6 @@ impl Relay {
             .stderr(log);
         self.group = processes::spawn_group(&mut command);
         self.origin = format!("http://127.0.0.1:{port}");
-        wait_until_serving(&self.origin, &self.log);
-        self
     }
 
     /// Kills workerd and wrangler outright (no clean shutdown) and starts them again on the
@@ -279,9 +293,18 @@ fn site_list() -> String {
     std::iter::once(DEMO_SITE.to_owned()).chain((1..=TEST_SITES).map(|n| format!("site-{n:02}"))).collect::<Vec<_>>().join(",")
 }
 
-fn wait_until_serving(origin: &str, log: &Path) {
+/// What wrangler says when its port was taken.
+const PORT_TAKEN: &str = "Address already in use";
+
+/// Waits up to 90 s for the relay to serve; on failure, what it logged since `log_start`
+/// (at once when its port was taken).
+fn wait_until_serving(origin: &str, log: &Path, log_start: u64) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(90);
     let url = format!("{origin}/embed.js");
+    let logged = || {
+        let all = std::fs::read(log).unwrap_or_default();
+        String::from_utf8_lossy(all.get(log_start as usize..).unwrap_or_default()).into_owned()
+    };
     while Instant::now() < deadline {
         let ready = std::process::Command::new("curl")
             .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", &url])
@@ -289,10 +312,12 @@ fn wait_until_serving(origin: &str, log: &Path) {
             .map(|o| o.stdout == b"200")
             .unwrap_or(false);
         if ready {
-            return;
+            return Ok(());
+        }
+        if logged().contains(PORT_TAKEN) {
+            return Err(logged());
         }
         std::thread::sleep(Duration::from_millis(250));
     }
-    let tail = std::fs::read_to_string(log).unwrap_or_default();
-    panic!("the relay did not start within 90 s; its log:\n{tail}");
+    Err(format!("(not serving within 90 s)\n{}", logged()))
 }
