@@ -459,8 +459,9 @@ impl Site {
     /// Someone came online: conversations that waited for a free agent are routed now,
     /// oldest first.
     async fn assign_waiting(&self) -> Result<()> {
+        // The bot's conversations are not waiting: they come to the queue when it hands them over.
         let mut waiting: Vec<InboxEntry> =
-            self.entries(None)?.into_iter().filter(|e| e.status == Status::Open && e.assignee.is_none()).collect();
+            self.entries(None)?.into_iter().filter(|e| e.status == Status::Open && e.assignee.is_none() && !e.bot).collect();
         waiting.sort_by_key(|e| e.created_at);
         for entry in waiting {
             let Some(assignee) = self.route()? else { break };

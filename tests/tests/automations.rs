@@ -202,6 +202,9 @@ async fn a_bot_takes_new_conversations_answers_through_its_api_and_hands_them_to
     agent::check(response).await.unwrap();
     // With no agent online, the chat is still answered live.
     assert!(relay.visitor().view(&site).await.unwrap().agents_online);
+    // The site routes: conversations go to online agents, but not while the bot has them.
+    let routed = protocol::inbox::InboxSettings { auto_assign: true, ..Default::default() };
+    admin.put_inbox_settings(&site, &routed).await.unwrap();
     let key: IdentitySecret = admin_get(&bot_key_path(&site)).await;
 
     let mut inbox = admin.site_connection(&site).await.unwrap();
@@ -224,6 +227,8 @@ async fn a_bot_takes_new_conversations_answers_through_its_api_and_hands_them_to
     .await;
     assert!(entry.bot);
     assert_eq!(entry.list_for(&admin.account.id), protocol::inbox::InboxList::Others);
+    let ana = relay.agent("Ana").await;
+    let mut ana_site = ana.go_online(&site).await.unwrap();
 
     // The bot answers under its name, with buttons; a retried call stores nothing new.
     let answer = BotReply { suggestions: vec!["Thanks!".into(), "Talk to a person".into()], ..bot_reply("bot-1", "It left our warehouse today.") };
@@ -257,13 +262,18 @@ async fn a_bot_takes_new_conversations_answers_through_its_api_and_hands_them_to
     assert_eq!(history.len(), 2, "the visitor's question and the bot's one answer");
 
     // It hands over: the conversation waits for an agent, and the bot neither hears nor answers it.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let entries = admin.conversations(&site).await.unwrap().conversations;
+    let still = entries.iter().find(|e| e.conversation_id == started.conversation_id).unwrap();
+    assert!(still.bot && still.assignee.is_none(), "an agent online does not take the bot's conversation");
     assert!(bot_api(&bot_handover_path(&started.conversation_id), &key.secret, None).await.status().is_success());
-    let waiting = e2e::chat::wait_for(&mut inbox, |f| match f {
-        ServerFrame::Inbox { entry } if entry.conversation_id == started.conversation_id && !entry.bot => Some(entry),
+    let handed = e2e::chat::wait_for(&mut ana_site, |f| match f {
+        ServerFrame::Inbox { entry } if entry.conversation_id == started.conversation_id && entry.assignee.is_some() => Some(entry),
         _ => None,
     })
     .await;
-    assert_eq!(waiting.list_for(&admin.account.id), protocol::inbox::InboxList::Waiting);
+    assert!(!handed.bot);
+    assert_eq!(handed.assignee.map(|a| a.id), Some(ana.account.id.clone()), "routed once handed over");
     visitor.post(&id("v2"), "Talk to a person").await.unwrap();
     let late = bot_api(&path, &key.secret, Some(&bot_reply("bot-3", "Still me"))).await;
     assert_eq!(late.status(), 403);
@@ -272,7 +282,7 @@ async fn a_bot_takes_new_conversations_answers_through_its_api_and_hands_them_to
 
     // On another conversation an agent takes over from the bot: the bot can no longer answer.
     let other = relay.visitor().start(&site).await.unwrap();
-    let mut chat = relay.agent("Ana").await.join(&other.conversation_id, 0).await.unwrap();
+    let mut chat = ana.join(&other.conversation_id, 0).await.unwrap();
     catch_up(&mut chat, 0).await;
     chat.send_frame(&ClientFrame::Accept).await.unwrap();
     e2e::chat::wait_for(&mut chat, |f| matches!(f, ServerFrame::Assigned { assignee: Some(_) }).then_some(())).await;
