@@ -536,3 +536,34 @@ async fn an_agent_erases_a_visitors_data_from_the_console() {
     let theirs = relay.agent("Ana").await.contact_conversations(&site, &protocol::Email::parse("ola@example.com").unwrap()).await.unwrap();
     assert!(theirs.conversations.is_empty(), "and from the contact's history");
 }
+
+#[tokio::test]
+async fn an_agent_takes_a_conversation_over_from_the_sites_bot() {
+    let relay = relay();
+    let site = fresh_site();
+    let bot = protocol::automations::Bot {
+        url: protocol::SafeUrl::parse("https://bot.example/hook").unwrap(),
+        name: protocol::AgentName::parse("Sunny").unwrap(),
+    };
+    let automations = protocol::automations::Automations { webhooks: vec![], bot: Some(bot) };
+    relay.agent("Admin").await.put_automations(&site, &automations).await.unwrap();
+    let started = relay.visitor().start(&site).await.unwrap();
+    let mut visitor = relay.visitor().connect(&started.token, 0).await.unwrap();
+    catch_up(&mut visitor, 0).await;
+    visitor.post(&id("v1"), "Can a person help me?").await.unwrap();
+
+    let ana = Console::sign_in(relay, "Ana").await;
+    ana.use_site(&site).await;
+    ana.open_conversation(&started.conversation_id, "tab-others").await;
+    ana.wait_for_text(&testid("conversation-row"), "With the bot").await;
+    ana.wait_for_text(&testid("accept"), "Take over from the bot").await;
+    ana.click("accept").await;
+    ana.wait_for_text(&testid("assignee"), "Ana").await;
+    ana.write("Hi, I am Ana. How can I help?").await;
+    let reply = wait_for(&mut visitor, |f| match f {
+        ServerFrame::Message { message } => Some(message),
+        _ => None,
+    })
+    .await;
+    assert_eq!(reply.body, "Hi, I am Ana. How can I help?");
+}

@@ -17,6 +17,11 @@ pub fn Actions(conversation: Conversation) -> impl IntoView {
     let info = conversation.info;
     let open = Memo::new(move |_| info.with(|i| i.status == Status::Open));
     let waiting = Memo::new(move |_| info.with(|i| i.status == Status::Open && i.assignee.is_none()));
+    // The site's bot has it (as the inbox says): accepting takes it over from the bot.
+    let with_bot = move || {
+        let id = conversation.id();
+        desk.inbox.with(|inbox| inbox.get(&id).is_some_and(|e| e.bot))
+    };
     let mine = Memo::new(move |_| info.with(|i| i.assignee.as_ref().is_some_and(|a| a.id == me.get_value())));
     let may_transfer = move || open.get() && (mine.get() || desk.is_admin());
     let transfer_to = RwSignal::new(String::new());
@@ -67,7 +72,7 @@ pub fn Actions(conversation: Conversation) -> impl IntoView {
             <Show when=move || waiting.get()>
                 <button type="button" class="primary" data-testid="accept" on:click=move |_| {
                     conversation.act(ClientFrame::Accept);
-                }>"Accept"</button>
+                }>{move || if with_bot() { "Take over from the bot" } else { "Accept" }}</button>
             </Show>
             <Show when=may_transfer>
                 <span class="transfer">
