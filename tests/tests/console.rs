@@ -555,6 +555,8 @@ async fn an_agent_takes_a_conversation_over_from_the_sites_bot() {
     let ana = Console::sign_in(relay, "Ana").await;
     ana.use_site(&site).await;
     ana.open_conversation(&started.conversation_id, "tab-others").await;
+    // Connected once the history is in.
+    ana.wait_for_text(&testid("message-body"), "Can a person help me?").await;
     ana.wait_for_text(&testid("conversation-row"), "With the bot").await;
     ana.wait_for_text(&testid("accept"), "Take over from the bot").await;
     ana.click("accept").await;
