@@ -727,8 +727,16 @@ impl Conversation {
     /// hand it to the next agent in turn.
     async fn bot_handover(&self, key: &str) -> std::result::Result<(), ProtocolError> {
         self.bot(key)?;
-        self.delete_meta(&["bot"]).map_err(internal)?;
-        self.sync_inbox(true).await.map_err(internal)
+        self.leave_bot().await.map_err(internal)
+    }
+
+    /// Out of the bot's hands (it handed over, or the site no longer has it): into the queue.
+    async fn leave_bot(&self) -> Result<()> {
+        if self.meta("bot")?.is_none() {
+            return Ok(());
+        }
+        self.delete_meta(&["bot"])?;
+        self.sync_inbox(true).await
     }
 
     fn site_stub(&self) -> std::result::Result<worker::Stub, ProtocolError> {
@@ -1469,6 +1477,10 @@ impl DurableObject for Conversation {
                     Ok(()) => Response::empty(),
                     Err(err) => reply::http_error(err),
                 }
+            }
+            (Method::Post, "/bot-gone") => {
+                self.leave_bot().await?;
+                Response::empty()
             }
             (Method::Post, "/agent-gone") => {
                 self.agent_gone(req.json().await?).await?;

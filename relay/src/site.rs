@@ -742,6 +742,18 @@ impl Site {
         self.announce(None)
     }
 
+    /// The site no longer has a bot: the open conversations it had join the agents' queue.
+    async fn hand_over_from_bot(&self) -> Result<()> {
+        let with_bot: Vec<InboxEntry> = self.entries(None)?.into_iter().filter(|e| e.status == Status::Open && e.bot).collect();
+        for entry in with_bot {
+            let stub = self.env.durable_object("CONVERSATION_OBJECTS")?.id_from_string(entry.conversation_id.as_str())?.get_stub()?;
+            if let Err(err) = post(&stub, "https://conversation/bot-gone", &()).await {
+                worker::console_error!("site: conversation {} stayed with the bot: {err}", entry.conversation_id);
+            }
+        }
+        Ok(())
+    }
+
     /// See [`AgentGone`]. Every open conversation hears it, since the agent may have any of
     /// them open; one that cannot be reached is logged and the rest still hear.
     async fn agent_gone(&self, gone: AgentGone) -> Result<()> {
@@ -840,7 +852,13 @@ impl DurableObject for Site {
             (Method::Get, "/inbox-settings") => reply::json(&self.inbox_settings()?, 200),
             (Method::Put, "/inbox-settings") => self.put_settings(req, "inbox", InboxSettings::validated).await,
             (Method::Get, "/automations") => reply::json(&self.stored::<Automations>("automations")?, 200),
-            (Method::Put, "/automations") => self.put_settings(req, "automations", Automations::validated).await,
+            (Method::Put, "/automations") => {
+                let answer = self.put_settings(req, "automations", Automations::validated).await?;
+                if self.stored::<Automations>("automations")?.bot.is_none() {
+                    self.hand_over_from_bot().await?;
+                }
+                Ok(answer)
+            }
             (Method::Get, "/deliveries") => reply::json(&automations::log(&self.sql())?, 200),
             (Method::Get, "/canned") => reply::json(&self.stored::<CannedResponses>("canned")?, 200),
             (Method::Put, "/canned") => self.put_settings(req, "canned", CannedResponses::validated).await,

@@ -287,6 +287,23 @@ async fn a_bot_takes_new_conversations_answers_through_its_api_and_hands_them_to
     chat.send_frame(&ClientFrame::Accept).await.unwrap();
     e2e::chat::wait_for(&mut chat, |f| matches!(f, ServerFrame::Assigned { assignee: Some(_) }).then_some(())).await;
     assert_eq!(bot_api(&bot_message_path(&other.conversation_id), &key.secret, Some(&bot_reply("bot-4", "hi"))).await.status(), 403);
+
+    // The admin takes the bot away: a conversation it still had joins the queue, where
+    // routing hands it to Ana.
+    let third = relay.visitor().start(&site).await.unwrap();
+    e2e::chat::wait_for(&mut inbox, |f| match f {
+        ServerFrame::Inbox { entry } if entry.conversation_id == third.conversation_id && entry.bot => Some(()),
+        _ => None,
+    })
+    .await;
+    admin.put_automations(&site, &Automations::default()).await.unwrap();
+    let routed = e2e::chat::wait_for(&mut ana_site, |f| match f {
+        ServerFrame::Inbox { entry } if entry.conversation_id == third.conversation_id && entry.assignee.is_some() => Some(entry),
+        _ => None,
+    })
+    .await;
+    assert!(!routed.bot);
+    assert_eq!(routed.assignee.map(|a| a.id), Some(ana.account.id.clone()));
 }
 
 #[tokio::test]
