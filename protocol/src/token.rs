@@ -219,7 +219,16 @@ pub fn webhook_secret(relay_secret: &[u8], site: &SiteId) -> String {
 /// The key a site's bot answers with (`Authorization: Bearer`), derived like
 /// [`identity_secret`]; apart from the webhook key, so a webhook receiver cannot answer as it.
 pub fn bot_key(relay_secret: &[u8], site: &SiteId) -> String {
-    sign_bytes(relay_secret, format!("bot.{site}").as_bytes())
+    sign_bytes(relay_secret, bot_key_input(site).as_bytes())
+}
+
+/// Whether `key` is [`bot_key`] for `site`, in constant time.
+pub fn verify_bot_key(relay_secret: &[u8], site: &SiteId, key: &str) -> bool {
+    verify_bytes(relay_secret, bot_key_input(site).as_bytes(), key)
+}
+
+fn bot_key_input(site: &SiteId) -> String {
+    format!("bot.{site}")
 }
 
 /// Whether `identity` is vouched for with `site_secret` (the hex string a site holds).

@@ -661,13 +661,18 @@ impl Conversation {
         if !(theirs && unanswered) {
             return Ok(());
         }
-        self.set_assignee(request.to.as_ref())?;
+        self.hand_to(request.to).await?;
+        self.alert(&request.from, Alert::Returned).await
+    }
+
+    /// Makes `to` responsible (the queue when `None`): the site's inbox hears it, and so do they.
+    async fn hand_to(&self, to: Option<Assignee>) -> Result<()> {
+        self.set_assignee(to.as_ref())?;
         self.sync_inbox(false).await?;
-        self.alert(&request.from, Alert::Returned).await?;
-        if let Some(to) = request.to {
-            self.alert(&to.id, Alert::Assigned).await?;
+        match to {
+            Some(to) => self.alert(&to.id, Alert::Assigned).await,
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// An agent's sessions ended or their account was removed: their connections here close,
@@ -683,19 +688,14 @@ impl Conversation {
         if !(gone.removed && theirs && self.status()? == Status::Open) {
             return Ok(());
         }
-        self.set_assignee(gone.to.as_ref())?;
-        self.sync_inbox(false).await?;
-        if let Some(to) = gone.to {
-            self.alert(&to.id, Alert::Assigned).await?;
-        }
-        Ok(())
+        self.hand_to(gone.to).await
     }
 
     /// The site's bot, if `key` is its key and it has this open conversation.
     fn bot(&self, key: &str) -> std::result::Result<Peer, ProtocolError> {
         let site = self.site().map_err(internal)?.ok_or_else(|| ProtocolError::new(ErrorCode::UnknownConversation, "no such conversation"))?;
         let secret = config::token_secret(&self.env)?;
-        if !token::verify_bytes(&secret, format!("bot.{site}").as_bytes(), key) {
+        if !token::verify_bot_key(&secret, &site, key) {
             return Err(ProtocolError::new(ErrorCode::Unauthorized, "that is not this site's bot key"));
         }
         if self.status().map_err(internal)? != Status::Open {
@@ -1458,9 +1458,7 @@ impl DurableObject for Conversation {
                 // Routing chose an agent for this waiting conversation.
                 let assignee: Assignee = req.json().await?;
                 if self.status()? == Status::Open && self.assignee()?.is_none() {
-                    self.set_assignee(Some(&assignee))?;
-                    self.sync_inbox(false).await?;
-                    self.alert(&assignee.id, Alert::Assigned).await?;
+                    self.hand_to(Some(assignee)).await?;
                 }
                 Response::empty()
             }

@@ -471,7 +471,7 @@ impl Site {
                 "UPDATE inbox SET assignee_id = ?, entry = ? WHERE id = ?",
                 vec![assignee.id.as_str().into(), serde_json::to_string(&routed)?.into(), entry.conversation_id.as_str().into()],
             )?;
-            let stub = self.env.durable_object("CONVERSATION_OBJECTS")?.id_from_string(entry.conversation_id.as_str())?.get_stub()?;
+            let stub = self.conversation_stub(entry.conversation_id.as_str())?;
             post(&stub, "https://conversation/assign", &assignee).await?;
         }
         Ok(())
@@ -705,7 +705,7 @@ impl Site {
                     self.sql().exec("UPDATE inbox SET offered_at = ? WHERE id = ?", vec![int(now)?, id.as_str().into()])?;
                     let Some(next) = self.next_in_turn(None)? else { continue };
                     if auto_assign {
-                        let stub = self.env.durable_object("CONVERSATION_OBJECTS")?.id_from_string(id.as_str())?.get_stub()?;
+                        let stub = self.conversation_stub(id.as_str())?;
                         post(&stub, "https://conversation/assign", &next).await?;
                     } else {
                         self.alert(&AlertRequest { agent: next.id, conversation_id: id, alert: Alert::Offered });
@@ -723,7 +723,7 @@ impl Site {
                     // agent replied meanwhile, its inbox update is on its way.
                     self.sql().exec("UPDATE inbox SET responsible_since = ? WHERE id = ?", vec![int(now)?, id.as_str().into()])?;
                     let to = if auto_assign { self.next_in_turn(Some(&from.id))? } else { None };
-                    let stub = self.env.durable_object("CONVERSATION_OBJECTS")?.id_from_string(id.as_str())?.get_stub()?;
+                    let stub = self.conversation_stub(id.as_str())?;
                     post(&stub, "https://conversation/return", &ReturnRequest { from: from.id, waiting_since, to }).await?;
                 }
             }
@@ -742,11 +742,15 @@ impl Site {
         self.announce(None)
     }
 
+    fn conversation_stub(&self, id: &str) -> Result<Stub> {
+        self.env.durable_object("CONVERSATION_OBJECTS")?.id_from_string(id)?.get_stub()
+    }
+
     /// The site no longer has a bot: the open conversations it had join the agents' queue.
     async fn hand_over_from_bot(&self) -> Result<()> {
         let with_bot: Vec<InboxEntry> = self.entries(None)?.into_iter().filter(|e| e.status == Status::Open && e.bot).collect();
         for entry in with_bot {
-            let stub = self.env.durable_object("CONVERSATION_OBJECTS")?.id_from_string(entry.conversation_id.as_str())?.get_stub()?;
+            let stub = self.conversation_stub(entry.conversation_id.as_str())?;
             if let Err(err) = post(&stub, "https://conversation/bot-gone", &()).await {
                 worker::console_error!("site: conversation {} stayed with the bot: {err}", entry.conversation_id);
             }
@@ -773,7 +777,7 @@ impl Site {
             let theirs = row.assignee_id.as_deref() == Some(gone.agent.as_str());
             let to = if gone.removed && theirs && auto_assign { self.next_in_turn(Some(&gone.agent))? } else { None };
             let told = AgentGone { agent: gone.agent.clone(), removed: gone.removed, to };
-            let stub = self.env.durable_object("CONVERSATION_OBJECTS")?.id_from_string(&row.id)?.get_stub()?;
+            let stub = self.conversation_stub(&row.id)?;
             if let Err(err) = post(&stub, "https://conversation/agent-gone", &told).await {
                 worker::console_error!("site: conversation {} did not hear that an agent left: {err}", row.id);
             }
@@ -853,8 +857,9 @@ impl DurableObject for Site {
             (Method::Put, "/inbox-settings") => self.put_settings(req, "inbox", InboxSettings::validated).await,
             (Method::Get, "/automations") => reply::json(&self.stored::<Automations>("automations")?, 200),
             (Method::Put, "/automations") => {
+                let had_bot = self.stored::<Automations>("automations")?.bot.is_some();
                 let answer = self.put_settings(req, "automations", Automations::validated).await?;
-                if self.stored::<Automations>("automations")?.bot.is_none() {
+                if had_bot && self.stored::<Automations>("automations")?.bot.is_none() {
                     self.hand_over_from_bot().await?;
                 }
                 Ok(answer)
