@@ -1,6 +1,6 @@
 //! Conversation helpers shared by the relay tests: start, connect, catch up, expect frames.
 
-use crate::{relay, DEMO_SITE};
+use crate::{relay, Relay, DEMO_SITE};
 use agent::{Connection, ConnectionError};
 use protocol::http::ConversationStarted;
 use protocol::{ClientMsgId, ConversationId, ErrorCode, Message, Role, Seq, ServerFrame, SiteId};
@@ -15,6 +15,21 @@ pub fn id(s: &str) -> ClientMsgId {
 
 pub async fn start() -> ConversationStarted {
     relay().visitor().start(&demo_site()).await.expect("start a conversation")
+}
+
+/// The visitor's connection to a conversation they started, caught up.
+pub async fn connected(relay: &Relay, started: &ConversationStarted) -> Connection {
+    let mut visitor = relay.visitor().connect(&started.token, 0).await.expect("connect the visitor");
+    catch_up(&mut visitor, 0).await;
+    visitor
+}
+
+/// A visitor starts a conversation on `site` and writes `text` in it.
+pub async fn visitor_says(relay: &Relay, site: &SiteId, text: &str) -> (ConversationStarted, Connection) {
+    let started = relay.visitor().start(site).await.expect("start a conversation");
+    let mut visitor = connected(relay, &started).await;
+    visitor.post(&id("v1"), text).await.expect("the visitor's first message");
+    (started, visitor)
 }
 
 /// Reads the welcome and the replay that follows it.

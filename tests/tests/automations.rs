@@ -1,7 +1,7 @@
 //! Automations on the real relay: signed webhook calls for conversation events, retried until
 //! the endpoint takes them, a delivery log, nothing about spam, erasures told.
 
-use e2e::chat::{catch_up, id};
+use e2e::chat::{catch_up, connected, id, visitor_says};
 use e2e::endpoint::Endpoint;
 use e2e::{fresh_site, Relay};
 use protocol::automations::{
@@ -133,8 +133,7 @@ async fn a_webhook_gets_the_fields_the_admin_mapped_under_the_names_it_expects()
 
     let contact = protocol::Contact { email: Some(protocol::Email::parse("lea@example.com").unwrap()), name: None };
     let started = relay.visitor().start_with(&site, contact).await.unwrap();
-    let mut visitor = relay.visitor().connect(&started.token, 0).await.unwrap();
-    catch_up(&mut visitor, 0).await;
+    let mut visitor = connected(relay, &started).await;
     visitor.post(&id("v1"), "Is the blue one in stock?").await.unwrap();
     calls(&crm, 1).await;
     let mut chat = relay.agent("Ana").await.join(&started.conversation_id, 0).await.unwrap();
@@ -208,10 +207,7 @@ async fn a_bot_takes_new_conversations_answers_through_its_api_and_hands_them_to
     let key: IdentitySecret = admin_get(&bot_key_path(&site)).await;
 
     let mut inbox = admin.site_connection(&site).await.unwrap();
-    let started = relay.visitor().start(&site).await.unwrap();
-    let mut visitor = relay.visitor().connect(&started.token, 0).await.unwrap();
-    catch_up(&mut visitor, 0).await;
-    visitor.post(&id("v1"), "Where is my parcel?").await.unwrap();
+    let (started, mut visitor) = visitor_says(relay, &site, "Where is my parcel?").await;
     // The bot hears the conversation start and the message, signed like any webhook.
     let heard = calls(&bot, 2).await;
     let kinds: Vec<EventKind> = events(&heard).iter().map(|e| e.event).collect();
@@ -312,10 +308,7 @@ async fn nothing_is_sent_about_a_conversation_marked_as_spam() {
     let site = fresh_site();
     let crm = Endpoint::start("/crm", 0, "200 OK").await;
     configure(&site, vec![hook(&crm, &EventKind::ALL)]).await;
-    let started = relay.visitor().start(&site).await.unwrap();
-    let mut visitor = relay.visitor().connect(&started.token, 0).await.unwrap();
-    catch_up(&mut visitor, 0).await;
-    visitor.post(&id("v1"), "buy cheap watches").await.unwrap();
+    let (started, mut visitor) = visitor_says(relay, &site, "buy cheap watches").await;
     calls(&crm, 2).await;
 
     let mut chat = relay.agent("Ana").await.join(&started.conversation_id, 0).await.unwrap();

@@ -3,7 +3,7 @@
 //! the main screens go to `target/e2e/screenshots/console-*.png`.
 
 use e2e::browser::Browser;
-use e2e::chat::{catch_up, id, wait_for};
+use e2e::chat::{catch_up, id, visitor_says, wait_for};
 use e2e::console::{testid, Console};
 use e2e::host::HostPage;
 use e2e::{fresh_site, relay};
@@ -68,10 +68,7 @@ async fn a_visitor_and_an_agent_chat_through_the_console() {
 async fn two_agents_write_notes_mention_each_other_and_hand_a_conversation_over() {
     let relay = relay();
     let site = fresh_site();
-    let started = relay.visitor().start(&site).await.unwrap();
-    let mut visitor = relay.visitor().connect(&started.token, 0).await.unwrap();
-    catch_up(&mut visitor, 0).await;
-    visitor.post(&id("v1"), "I was charged twice").await.unwrap();
+    let (started, mut visitor) = visitor_says(relay, &site, "I was charged twice").await;
     let conversation = started.conversation_id.clone();
 
     let (ana, bo) = (Console::sign_in(relay, "Ana").await, Console::sign_in(relay, "Bo").await);
@@ -133,10 +130,7 @@ async fn canned_responses_drafts_and_editing_a_sent_reply() {
         ],
     };
     relay.agent("Admin").await.put_canned(&site, &canned).await.unwrap();
-    let started = relay.visitor().start(&site).await.unwrap();
-    let mut visitor = relay.visitor().connect(&started.token, 0).await.unwrap();
-    catch_up(&mut visitor, 0).await;
-    visitor.post(&id("v1"), "How long do refunds take?").await.unwrap();
+    let (started, mut visitor) = visitor_says(relay, &site, "How long do refunds take?").await;
 
     let ana = Console::sign_in(relay, "Ana").await;
     ana.use_site(&site).await;
@@ -182,10 +176,7 @@ async fn the_console_shows_replies_by_email_and_why_no_email_went_out() {
     let site = fresh_site();
     let settings = WidgetSettings { email_delay_seconds: 1, ..WidgetSettings::default() };
     relay.agent("Admin").await.put_settings(&site, &settings).await.unwrap();
-    let started = relay.visitor().start(&site).await.unwrap();
-    let mut visitor = relay.visitor().connect(&started.token, 0).await.unwrap();
-    catch_up(&mut visitor, 0).await;
-    visitor.post(&id("v1"), "Call me back?").await.unwrap();
+    let (started, visitor) = visitor_says(relay, &site, "Call me back?").await;
     visitor.close().await;
 
     let ana = Console::sign_in(relay, "Ana").await;
@@ -270,10 +261,7 @@ async fn admins_change_the_widget_and_make_agents_in_the_console() {
     assert!(agent::Agent::login(&relay.origin, &noor_email, "a long new password").await.is_err());
 
     // A conversation answered and ended today shows in the numbers.
-    let started = relay.visitor().start(&site).await.unwrap();
-    let mut visitor = relay.visitor().connect(&started.token, 0).await.unwrap();
-    catch_up(&mut visitor, 0).await;
-    visitor.post(&id("v1"), "hi").await.unwrap();
+    let (started, mut visitor) = visitor_says(relay, &site, "hi").await;
     let mut chat = relay.agent("Admin").await.join(&started.conversation_id, 0).await.unwrap();
     catch_up(&mut chat, 0).await;
     chat.post(&id("a1"), "hello!").await.unwrap();
@@ -402,10 +390,7 @@ async fn an_online_agent_writes_first_and_the_contact_finds_it_by_email_and_in_t
 async fn every_console_screen_meets_wcag_aa() {
     let relay = relay();
     let site = fresh_site();
-    let started = relay.visitor().start(&site).await.unwrap();
-    let mut visitor = relay.visitor().connect(&started.token, 0).await.unwrap();
-    catch_up(&mut visitor, 0).await;
-    visitor.post(&id("v1"), "Is this in stock?").await.unwrap();
+    let (started, _visitor) = visitor_says(relay, &site, "Is this in stock?").await;
     let mut chat = relay.agent("Bo").await.join(&started.conversation_id, 0).await.unwrap();
     catch_up(&mut chat, 0).await;
     let card = protocol::Card::Article {
@@ -547,10 +532,7 @@ async fn an_agent_takes_a_conversation_over_from_the_sites_bot() {
     };
     let automations = protocol::automations::Automations { webhooks: vec![], bot: Some(bot) };
     relay.agent("Admin").await.put_automations(&site, &automations).await.unwrap();
-    let started = relay.visitor().start(&site).await.unwrap();
-    let mut visitor = relay.visitor().connect(&started.token, 0).await.unwrap();
-    catch_up(&mut visitor, 0).await;
-    visitor.post(&id("v1"), "Can a person help me?").await.unwrap();
+    let (started, mut visitor) = visitor_says(relay, &site, "Can a person help me?").await;
 
     let ana = Console::sign_in(relay, "Ana").await;
     ana.use_site(&site).await;

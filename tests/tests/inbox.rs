@@ -3,11 +3,11 @@
 //! chat cap, and sign-in. Time limits run on their own relay with one-second "minutes".
 
 use agent::{Agent, Connection, ConnectionError};
-use e2e::chat::{catch_up, expect_message, id, wait_for};
+use e2e::chat::{catch_up, connected, expect_message, id, visitor_says, wait_for};
 use e2e::{fresh_site, relay, Relay};
 use protocol::http::ConversationStarted;
 use protocol::inbox::{AccountChange, Alert, InboxSettings, Login, NewAccount, Outbound, OutboundStarted};
-use protocol::{AccountRole, AgentName, ClientFrame, Email, ErrorCode, InboxEntry, ServerFrame, SiteId, Status};
+use protocol::{AccountRole, AgentName, ClientFrame, Email, ErrorCode, InboxEntry, ServerFrame, Status};
 
 /// The next status change a connection hears.
 async fn next_status(connection: &mut Connection) -> Status {
@@ -16,20 +16,6 @@ async fn next_status(connection: &mut Connection) -> Status {
         _ => None,
     })
     .await
-}
-
-/// The visitor's connection to a conversation they started, caught up.
-async fn connected(relay: &Relay, started: &ConversationStarted) -> Connection {
-    let mut visitor = relay.visitor().connect(&started.token, 0).await.unwrap();
-    catch_up(&mut visitor, 0).await;
-    visitor
-}
-
-async fn visitor_says(relay: &Relay, site: &SiteId, text: &str) -> (ConversationStarted, Connection) {
-    let started = relay.visitor().start(site).await.unwrap();
-    let mut visitor = connected(relay, &started).await;
-    visitor.post(&id("v1"), text).await.unwrap();
-    (started, visitor)
 }
 
 async fn joined(agent: &Agent, started: &ConversationStarted) -> Connection {
