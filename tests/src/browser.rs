@@ -20,24 +20,38 @@ pub const PAGE_TIMEOUT: Duration = Duration::from_secs(20);
 /// WebDriver's key code for Enter.
 pub const ENTER: &str = "\u{E007}";
 
-/// One chromedriver per test binary.
+/// One chromedriver per test binary. A port is free when picked, but another process (a
+/// relay starting meanwhile) may bind it first: chromedriver then exits, and is started again
+/// on another port. Readiness is chromedriver's own `/status`, not just an open port, which
+/// might belong to that other process.
 fn driver_url() -> &'static str {
     static DRIVER: OnceLock<String> = OnceLock::new();
     DRIVER.get_or_init(|| {
-        let port = free_port();
-        let mut command = Command::new(CHROMEDRIVER);
-        command.arg(format!("--port={port}")).stdout(Stdio::null()).stderr(Stdio::null());
-        processes::spawn_group(&mut command);
-        let url = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return url;
+        const ATTEMPTS: u32 = 3;
+        for _ in 0..ATTEMPTS {
+            let port = free_port();
+            let mut command = Command::new(CHROMEDRIVER);
+            command.arg(format!("--port={port}")).stdout(Stdio::null()).stderr(Stdio::null());
+            let group = processes::spawn_group(&mut command);
+            let url = format!("http://127.0.0.1:{port}");
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < deadline && processes::alive(group) {
+                if is_chromedriver(&url) {
+                    return url;
+                }
+                std::thread::sleep(Duration::from_millis(100));
             }
-            std::thread::sleep(Duration::from_millis(100));
+            processes::kill_group(group);
         }
-        panic!("chromedriver did not start");
+        panic!("chromedriver did not start ({ATTEMPTS} attempts)");
     })
+}
+
+fn is_chromedriver(url: &str) -> bool {
+    Command::new("curl")
+        .args(["-s", "--max-time", "2", &format!("{url}/status")])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("ChromeDriver"))
 }
 
 /// A browser session: its own fresh profile, so its own localStorage, like a new device.

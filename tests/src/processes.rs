@@ -44,7 +44,8 @@ fn signal(group: i32, signal: libc::c_int) {
     unsafe { libc::kill(-group, signal) };
 }
 
-fn alive(group: i32) -> bool {
+/// Whether a group we started still has a process.
+pub(crate) fn alive(group: i32) -> bool {
     // SAFETY: the leader is our child: reaping it (if it has exited) keeps a zombie from
     // counting as alive; signal 0 then only checks that the group still has a process.
     unsafe {
