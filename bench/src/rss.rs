@@ -2,7 +2,7 @@
 //! below the wrangler we started, or the baseline server), and a sampler that tracks the sum
 //! of their resident set sizes while a scenario runs.
 
-use std::collections::HashMap;
+use e2e::procfs::{cmdline, comm, descendants};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -10,51 +10,6 @@ use std::time::Duration;
 
 /// How often the sampler reads /proc.
 const SAMPLE_EVERY: Duration = Duration::from_millis(100);
-
-/// Parent of each live process, from /proc/PID/stat (the field after the parenthesised name,
-/// which may itself contain spaces or parentheses).
-fn parents() -> HashMap<i32, i32> {
-    let mut parents = HashMap::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else { return parents };
-    for entry in entries.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
-        let Some(after_name) = stat.rfind(')').map(|i| &stat[i + 1..]) else { continue };
-        if let Some(ppid) = after_name.split_whitespace().nth(1).and_then(|s| s.parse().ok()) {
-            parents.insert(pid, ppid);
-        }
-    }
-    parents
-}
-
-/// Every process below `root`, at any depth.
-pub fn descendants(root: i32) -> Vec<i32> {
-    let parents = parents();
-    let mut found = Vec::new();
-    let mut frontier = vec![root];
-    while let Some(parent) = frontier.pop() {
-        for (&pid, &ppid) in &parents {
-            if ppid == parent {
-                found.push(pid);
-                frontier.push(pid);
-            }
-        }
-    }
-    found
-}
-
-pub fn comm(pid: i32) -> String {
-    std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default().trim().to_owned()
-}
-
-pub fn cmdline(pid: i32) -> Vec<String> {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .unwrap_or_default()
-        .split(|&b| b == 0)
-        .filter(|a| !a.is_empty())
-        .map(|a| String::from_utf8_lossy(a).into_owned())
-        .collect()
-}
 
 /// A `kB` field of /proc/PID/status (`VmRSS`, `VmHWM`), in KiB.
 pub fn status_kib(pid: i32, field: &str) -> Option<u64> {
@@ -66,29 +21,6 @@ pub fn status_kib(pid: i32, field: &str) -> Option<u64> {
 /// Open file descriptors of a process.
 pub fn fd_count(pid: i32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0)
-}
-
-/// TCP ports a process listens on (IPv4), from its socket inodes and /proc/net/tcp.
-pub fn listening_ports(pid: i32) -> Vec<u16> {
-    let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|dir| {
-            dir.flatten()
-                .filter_map(|fd| std::fs::read_link(fd.path()).ok())
-                .filter_map(|link| link.to_str()?.strip_prefix("socket:[")?.strip_suffix(']').map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
-    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
-    table
-        .lines()
-        .skip(1)
-        .filter_map(|line| {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            // local address is field 1 (hex ip:port), state field 3 (0A = listen), inode field 9.
-            let listening = f.get(3) == Some(&"0A") && inodes.iter().any(|i| Some(&i.as_str()) == f.get(9));
-            listening.then(|| u16::from_str_radix(f.get(1)?.rsplit(':').next()?, 16).ok()).flatten()
-        })
-        .collect()
 }
 
 /// CPU time (user + system) a process has used, from /proc/PID/stat.
@@ -118,18 +50,6 @@ pub fn machine_busy() -> Duration {
     // SAFETY: sysconf has no preconditions.
     let per_sec = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
     Duration::from_micros(busy * 1_000_000 / per_sec)
-}
-
-/// The `wrangler dev` we started for the relay on `port`: a child of this process whose
-/// command line has `--port PORT` (wrangler may start a second node below itself with the
-/// same arguments; the top one leads the process group).
-pub fn find_wrangler(port: u16) -> Option<i32> {
-    let port = port.to_string();
-    let me = std::process::id() as i32;
-    parents().into_iter().filter(|&(_, ppid)| ppid == me).map(|(pid, _)| pid).find(|&pid| {
-        let args = cmdline(pid);
-        args.iter().any(|a| a.contains("wrangler")) && args.windows(2).any(|w| w[0] == "--port" && w[1] == port)
-    })
 }
 
 /// What to measure: the workerd processes below a wrangler, or one process.
@@ -275,17 +195,10 @@ mod tests {
         let me = std::process::id() as i32;
         assert!(status_kib(me, "VmRSS").unwrap() > 0);
         assert!(status_kib(me, "VmHWM").unwrap() >= status_kib(me, "VmRSS").unwrap() / 2);
-        assert!(!comm(me).is_empty());
         // Busy until the kernel has counted a tick of CPU time (the machine may be busy).
         let spin = std::time::Instant::now();
         while cpu_time(me) == Duration::ZERO && spin.elapsed() < Duration::from_secs(10) {}
         assert!(cpu_time(me) > Duration::ZERO);
         assert!(fd_count(me) >= 3);
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        assert!(listening_ports(me).contains(&listener.local_addr().unwrap().port()));
-        let mut child = std::process::Command::new("sleep").arg("5").spawn().unwrap();
-        assert!(descendants(me).contains(&(child.id() as i32)));
-        child.kill().unwrap();
-        child.wait().unwrap();
     }
 }

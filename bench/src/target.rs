@@ -4,11 +4,10 @@
 //! started fresh for a scenario and killed after it, so memory peaks are the scenario's own.
 
 use crate::baseline;
-use crate::rss::{self, Sampler, Watch};
+use crate::rss::{Sampler, Watch};
 use e2e::DevServer;
 use protocol::{AgentName, SiteId};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::time::Duration;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
@@ -42,22 +41,6 @@ pub fn kill_all() {
     }
 }
 
-/// The runtime workerd's own HTTP entry: of the ports it listens on, the one that serves the
-/// relay's static files (the others are its inspector and debug ports).
-fn runtime_origin(watch: Watch) -> String {
-    let pid = watch.runtime_pid().expect("the runtime workerd");
-    for port in rss::listening_ports(pid) {
-        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else { continue };
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-        let request = "GET /embed.js HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-        let mut status = [0u8; 12];
-        if stream.write_all(request.as_bytes()).is_ok() && stream.read_exact(&mut status).is_ok() && status.ends_with(b" 200") {
-            return format!("http://127.0.0.1:{port}");
-        }
-    }
-    panic!("no port of workerd {pid} serves the relay");
-}
-
 /// A running server under test.
 pub struct Target {
     pub origin: String,
@@ -84,15 +67,16 @@ impl Target {
 
     fn start_relay(name: &str, server: DevServer, direct: bool) -> Target {
         let relay = e2e::Relay::start_on(server, name, &[]);
-        let port: u16 = relay.origin.rsplit(':').next().and_then(|p| p.parse().ok()).expect("the relay origin has a port");
-        let wrangler = rss::find_wrangler(port).expect("the wrangler process of the relay just started");
+        let port: u16 =
+            relay.public_origin.rsplit(':').next().and_then(|p| p.parse().ok()).expect("the relay origin has a port");
+        let wrangler = relay.wrangler_pid();
         GROUPS.lock().unwrap().push(wrangler);
         let watch = Watch::Workerd { wrangler, port };
         // The inspector changes what a message costs: make sure the runtime runs as asked.
         let runtime = watch.runtime_pid().expect("the runtime workerd");
-        let inspected = rss::cmdline(runtime).iter().any(|a| a.starts_with("--inspector-addr"));
+        let inspected = e2e::procfs::cmdline(runtime).iter().any(|a| a.starts_with("--inspector-addr"));
         assert_eq!(inspected, server == DevServer::WranglerDev, "the runtime workerd's inspector is not as asked ({server:?})");
-        let origin = if direct { runtime_origin(watch) } else { relay.origin };
+        let origin = if direct { relay.origin } else { relay.public_origin };
         let target = Target { origin, group: wrangler, memory: Sampler::start(watch), kind: Kind::Relay, agent: Default::default() };
         assert!(target.memory.processes() > 0, "no workerd process below wrangler {wrangler}");
         target

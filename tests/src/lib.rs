@@ -14,6 +14,7 @@ pub mod host;
 pub mod mail_api;
 pub mod network;
 mod processes;
+pub mod procfs;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -70,8 +71,15 @@ pub fn free_port() -> u16 {
 }
 
 /// A running relay: `wrangler dev` on a loopback port, with its own persist directory.
+///
+/// Tests talk to the workerd that runs the Worker ([`Relay::origin`]), not through the dev
+/// proxy that `wrangler dev` puts in front of it ([`Relay::public_origin`]), which production
+/// does not have: that proxy drops an occasional POST with "503 Your worker restarted
+/// mid-request" when it lands on a keep-alive connection being closed (workers-sdk#14641).
 pub struct Relay {
     pub origin: String,
+    /// The port `wrangler dev` serves on, as `scripts/run` shows it to a developer.
+    pub public_origin: String,
     pub persist_dir: PathBuf,
     pub log: PathBuf,
     /// Extra `--var NAME:VALUE` settings.
@@ -132,6 +140,7 @@ impl Relay {
         std::fs::create_dir_all(&dir).expect("create relay dir");
         let relay = Relay {
             origin: String::new(),
+            public_origin: String::new(),
             persist_dir: dir.join("state"),
             log: dir.join("wrangler.log"),
             vars: vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
@@ -152,8 +161,11 @@ impl Relay {
             let log_start = std::fs::metadata(&self.log).map_or(0, |m| m.len());
             let port = free_port();
             self.spawn(port);
-            match wait_until_serving(&self.origin, &self.log, log_start) {
-                Ok(()) => return self,
+            match wait_until_serving(&self.public_origin, &self.log, log_start) {
+                Ok(()) => {
+                    self.origin = self.runtime_origin(port);
+                    return self;
+                }
                 Err(log) if attempt < ATTEMPTS && log.contains(PORT_TAKEN) => processes::kill_group(self.group),
                 Err(log) => panic!("the relay did not start; its log:\n{log}"),
             }
@@ -200,7 +212,25 @@ impl Relay {
             .stdout(log.try_clone().expect("log handle"))
             .stderr(log);
         self.group = processes::spawn_group(&mut command);
-        self.origin = format!("http://127.0.0.1:{port}");
+        self.public_origin = format!("http://127.0.0.1:{port}");
+    }
+
+    /// The origin of the workerd that runs the Worker, below the wrangler serving on `port`.
+    fn runtime_origin(&self, port: u16) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let runtime = procfs::runtime_pid(self.group, port);
+            if let Some(runtime_port) = runtime.and_then(procfs::runtime_port) {
+                return format!("http://127.0.0.1:{runtime_port}");
+            }
+            assert!(Instant::now() < deadline, "no workerd below wrangler {} serves the relay (runtime {runtime:?})", self.group);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The process group leader: wrangler, with its workerd processes below it.
+    pub fn wrangler_pid(&self) -> i32 {
+        self.group
     }
 
     /// Kills workerd and wrangler outright (no clean shutdown) and starts them again on the
