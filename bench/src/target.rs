@@ -8,7 +8,6 @@ use crate::rss::{Sampler, Watch};
 use e2e::DevServer;
 use protocol::{AgentName, SiteId};
 use std::io::{BufRead, BufReader};
-use std::time::Duration;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
@@ -135,13 +134,9 @@ impl Target {
         SiteId::parse(e2e::DEMO_SITE).expect("valid site")
     }
 
-    /// Kills the server's process group and reaps what this process started.
+    /// Stops the server's process group (wrangler tidies up its bundles) and reaps it.
     pub fn stop(self) {
-        // SAFETY: kill(2) on the process group started for this target.
-        unsafe { libc::kill(-self.group, libc::SIGKILL) };
-        // SAFETY: waitpid on our own child; WNOHANG never blocks. Give the kill a moment.
-        std::thread::sleep(Duration::from_millis(200));
-        unsafe { libc::waitpid(self.group, std::ptr::null_mut(), libc::WNOHANG) };
+        e2e::stop_group(self.group);
         GROUPS.lock().unwrap().retain(|&g| g != self.group);
     }
 }

@@ -22,7 +22,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-pub use processes::kill_at_exit;
+pub use processes::{kill_at_exit, stop_group};
 
 /// The site configured in `wrangler.toml` for local runs.
 pub const DEMO_SITE: &str = "demo";
@@ -234,7 +234,8 @@ impl Relay {
     }
 
     /// Kills workerd and wrangler outright (no clean shutdown) and starts them again on the
-    /// same persist directory, as a crashed and restarted relay. The port changes.
+    /// same persist directory, as a crashed and restarted relay. The port changes. (Wrangler
+    /// gets no chance to remove its bundles, nor the emails it wrote, which tests still read.)
     pub fn restart(self) -> Relay {
         processes::kill_group(self.group);
         self.agents.lock().unwrap().clear();

@@ -24,19 +24,29 @@ extern "C" fn stop_groups() {
         Ok(groups) => groups.clone(),
         Err(_) => return,
     };
-    for &group in &groups {
+    stop(&groups);
+    if let Some(dir) = SCRATCH.get() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// Asks the groups to stop (SIGTERM), gives them [`GRACE`] to tidy up, then kills them.
+fn stop(groups: &[i32]) {
+    for &group in groups {
         signal(group, libc::SIGTERM);
     }
     let deadline = Instant::now() + GRACE;
     while groups.iter().any(|&group| alive(group)) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
-    for &group in &groups {
+    for &group in groups {
         signal(group, libc::SIGKILL);
     }
-    if let Some(dir) = SCRATCH.get() {
-        let _ = std::fs::remove_dir_all(dir);
-    }
+}
+
+/// Stops one group now, letting it tidy up first (a benchmark scenario that is over).
+pub fn stop_group(group: i32) {
+    stop(&[group]);
 }
 
 fn signal(group: i32, signal: libc::c_int) {
