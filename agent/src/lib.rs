@@ -9,7 +9,7 @@ pub use connection::{Connection, ConnectionError};
 use protocol::http::{
     account_path, agent_connect_path, automations_path, agent_conversations_path, agent_site_connect_path, availability_path, canned_path,
     contact_conversations_path, inbox_settings_path, settings_path, start_conversation_path, verified_connect_path,
-    visitor_connect_path, widget_view_path, ConversationStarted, ErrorBody, StartConversation, ACCOUNTS_PATH, LOGIN_PATH,
+    visitor_connect_path, widget_view_path, ConversationStarted, ErrorBody, StartConversation, ACCOUNTS_PATH, LOGIN_PATH, LOGOUT_PATH,
 };
 use protocol::automations::Automations;
 use protocol::inbox::{Account, AccountChange, AccountList, AgentId, CannedResponses, Inbox, InboxSettings, Login, NewAccount, SignedIn};
@@ -79,6 +79,13 @@ impl Agent {
     /// An agent whose session was opened elsewhere (load tools reuse one sign-in).
     pub fn with_session(relay: impl Into<String>, account: Account, session: impl Into<String>) -> Agent {
         Agent { relay: relay.into().trim_end_matches('/').to_owned(), account, session: session.into(), http: reqwest::Client::new() }
+    }
+
+    /// Ends this session: the connections it opened close; the agent's other sessions go on.
+    pub async fn logout(&self) -> Result<(), BoxError> {
+        let response = self.http.post(format!("{}{LOGOUT_PATH}", self.relay)).bearer_auth(&self.session).send().await?;
+        check(response).await?;
+        Ok(())
     }
 
     /// The session token, for callers that speak HTTP themselves.

@@ -62,6 +62,13 @@ pub async fn session(env: &Env, token: &str) -> Result<std::result::Result<Accou
     call(&stub(env)?, Method::Post, "https://accounts/session", Some(serde_json::to_string(token)?)).await
 }
 
+/// What the sockets a session opened carry, so that signing out closes exactly those: a keyed
+/// hash, since the token itself never leaves the Worker.
+pub fn session_tag(env: &Env, token: &str) -> std::result::Result<String, ProtocolError> {
+    let secret = config::token_secret(env)?;
+    Ok(protocol::token::sign_bytes(&secret, format!("socket.{token}").as_bytes()))
+}
+
 pub async fn logout(env: &Env, token: &str) -> Result<()> {
     let _: std::result::Result<bool, ProtocolError> =
         call(&stub(env)?, Method::Post, "https://accounts/logout", Some(serde_json::to_string(token)?)).await?;

@@ -93,12 +93,13 @@ pub async fn handle(req: &mut Request, env: &Env, url: &Url, rest: &[&str]) -> H
         (Method::Get, ["sites", site, "connect"]) => {
             let site = config::served_site(env, site)?;
             crate::require_version(url)?;
-            crate::site_connect(req, env, &site, &site::agent_url(&account)).await
+            let session = accounts::session_tag(env, &token)?;
+            crate::site_connect(req, env, &site, &site::agent_url(&account, &session)).await
         }
         (Method::Get, ["conversations", id, "connect"]) => {
             let id = ConversationId::parse(id)?;
             let after_seq = connect_params(url)?;
-            let peer = Peer::agent(&account);
+            let peer = Peer::agent(&account, accounts::session_tag(env, &token)?);
             forward_connect(req, env, &id, &peer, after_seq).await
         }
         (Method::Delete, ["conversations", id]) => {
@@ -194,11 +195,13 @@ async fn login(req: &mut Request, env: &Env, url: &Url) -> Handled {
     Ok(response.with_headers(headers))
 }
 
-/// Ends the session; the agent goes offline on every site and their consoles disconnect.
+/// Ends the session: what it had open disconnects, on every site and in every conversation;
+/// the agent goes offline unless another of their sessions has a console open.
 async fn logout(env: &Env, url: &Url, account: &Account, token: &str) -> Handled {
+    let session = accounts::session_tag(env, token)?;
     accounts::logout(env, token).await.map_err(internal)?;
     for site in config::sites(env)? {
-        site::signed_out(&site_stub(env, &site)?, &account.id).await.map_err(internal)?;
+        site::signed_out(&site_stub(env, &site)?, &account.id, &session).await.map_err(internal)?;
     }
     let headers = Headers::new();
     headers.set("Set-Cookie", &session_cookie(url, "", 0)).map_err(internal)?;
@@ -268,14 +271,15 @@ async fn outbound(req: &mut Request, env: &Env, url: &Url, account: &Account, si
 }
 
 impl Peer {
-    /// An agent's connection to a conversation.
-    pub fn agent(account: &Account) -> Peer {
+    /// An agent's connection to a conversation, opened with the session `session` tags.
+    pub fn agent(account: &Account, session: String) -> Peer {
         Peer {
             role: Role::Agent,
             name: Some(account.name.clone()),
             user: None,
             agent: Some(Assignee { id: account.id.clone(), name: account.name.clone() }),
             admin: account.role == AccountRole::Admin,
+            session: Some(session),
         }
     }
 }

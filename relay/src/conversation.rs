@@ -113,6 +113,9 @@ pub struct Peer {
     pub agent: Option<Assignee>,
     #[serde(default)]
     pub admin: bool,
+    /// The session an agent's socket was opened with, so signing out closes it.
+    #[serde(default)]
+    pub session: Option<String>,
 }
 
 impl Peer {
@@ -149,6 +152,10 @@ pub fn connect_url(peer: &Peer, after_seq: Seq) -> String {
         url.push_str(agent.id.as_str());
         if peer.admin {
             url.push_str("&admin=1");
+        }
+        if let Some(session) = &peer.session {
+            url.push_str("&session=");
+            url.push_str(&protocol::http::percent_encode(session));
         }
     }
     url
@@ -469,7 +476,7 @@ impl Conversation {
             Some(_) => {}
             None => self.set_assignee(Some(&outbound.assignee)).map_err(internal)?,
         }
-        let peer = Peer { role: Role::Agent, name: Some(outbound.assignee.name.clone()), user: None, agent: Some(outbound.assignee), admin: false };
+        let peer = Peer { role: Role::Agent, name: Some(outbound.assignee.name.clone()), user: None, agent: Some(outbound.assignee), admin: false, session: None };
         let client_id = ClientMsgId::parse(&format!("outbound-{}", now_ms())).map_err(|e| ProtocolError::new(ErrorCode::Internal, e.message))?;
         let post = Post { client_id, body: outbound.body, card: None, suggestions: Vec::new(), note: false };
         let stored = self.store(&peer, post)?;
@@ -510,7 +517,8 @@ impl Conversation {
         if role == Role::Visitor && user.is_some() && user != self.meta("user_id")? {
             return reply::refuse(&req, ProtocolError::new(ErrorCode::InvalidIdentity, "this is another user's conversation"));
         }
-        let peer = Peer { role, name, user: None, agent, admin: param("admin").is_some() };
+        let session = if agent.is_some() { param("session") } else { None };
+        let peer = Peer { role, name, user: None, agent, admin: param("admin").is_some(), session };
 
         let pair = WebSocketPair::new()?;
         self.state.accept_websocket_with_tags(&pair.server, &[role.as_str()]);
@@ -679,8 +687,8 @@ impl Conversation {
     /// and a removed agent's responsibility goes on to `gone.to` (the queue when `None`).
     async fn agent_gone(&self, gone: crate::site::AgentGone) -> Result<()> {
         for socket in self.state.get_websockets_with_tag(Role::Agent.as_str()) {
-            let peer = socket.deserialize_attachment::<Peer>().ok().flatten();
-            if peer.and_then(|p| p.agent).is_some_and(|a| a.id == gone.agent) {
+            let Some(peer) = socket.deserialize_attachment::<Peer>().ok().flatten() else { continue };
+            if peer.agent.is_some_and(|a| gone.closes(&a.id, peer.session.as_deref())) {
                 let _ = socket.close(Some(4401), Some("signed out"));
             }
         }
@@ -703,7 +711,7 @@ impl Conversation {
         }
         let name = self.meta("bot").map_err(internal)?.and_then(|name| AgentName::parse(&name).ok());
         let name = name.ok_or_else(|| ProtocolError::new(ErrorCode::Forbidden, "the bot handed this conversation over, or an agent took it"))?;
-        Ok(Peer { role: Role::Agent, name: Some(name), user: None, agent: None, admin: false })
+        Ok(Peer { role: Role::Agent, name: Some(name), user: None, agent: None, admin: false, session: None })
     }
 
     /// The site's bot answers the visitor; a retried call gives back the message it stored.
@@ -1408,7 +1416,7 @@ impl Conversation {
 
     /// A reply by email: stored as the visitor's message (once per mail), passed on live.
     fn inbound(&self, reply: InboundReply) -> std::result::Result<Message, ProtocolError> {
-        let peer = Peer { role: Role::Visitor, name: None, user: None, agent: None, admin: false };
+        let peer = Peer { role: Role::Visitor, name: None, user: None, agent: None, admin: false, session: None };
         let post = Post { client_id: reply.client_id, body: reply.body, card: None, suggestions: Vec::new(), note: false };
         let stored = self.store(&peer, post)?;
         if stored.new {

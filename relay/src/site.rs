@@ -130,15 +130,18 @@ pub async fn contact_conversations(stub: &Stub, email: &protocol::Email) -> Resu
     Ok(inbox.conversations)
 }
 
-/// An agent signed out: offline here at once, their consoles disconnected.
-pub async fn signed_out(stub: &Stub, agent: &AgentId) -> Result<()> {
-    post(stub, "https://site/signed-out", agent).await?;
+/// An agent signed out: what that session had open disconnects, here and in every open
+/// conversation; offline at once unless another session has a console open.
+pub async fn signed_out(stub: &Stub, agent: &AgentId, session: &str) -> Result<()> {
+    let gone = AgentGone { agent: agent.clone(), removed: false, to: None, session: Some(session.to_owned()) };
+    post(stub, "https://site/agent-gone", &gone).await?;
     Ok(())
 }
 
-/// An account lost its sessions (a new password) or was removed: its consoles disconnect from
-/// the site and from every open conversation; a removed agent leaves the team, and the open
-/// conversations it was responsible for go on (`to`: back to the queue when `None`).
+/// An account lost a session (signed out), all of them (a new password), or was removed: what
+/// they had open disconnects from the site and from every open conversation; a removed agent
+/// leaves the team, and the open conversations it was responsible for go on (`to`: back to
+/// the queue when `None`).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct AgentGone {
     pub agent: AgentId,
@@ -146,6 +149,17 @@ pub struct AgentGone {
     /// Chosen by the site for each conversation the agent was responsible for.
     #[serde(default)]
     pub to: Option<Assignee>,
+    /// Only the sockets this session opened ([`crate::accounts::session_tag`]); all of the
+    /// agent's when `None`.
+    #[serde(default)]
+    pub session: Option<String>,
+}
+
+impl AgentGone {
+    /// Whether a socket opened by `agent` with `session` is one that goes.
+    pub fn closes(&self, agent: &AgentId, session: Option<&str>) -> bool {
+        &self.agent == agent && self.session.as_deref().is_none_or(|gone| session == Some(gone))
+    }
 }
 
 /// An agent's new name, for the team's presence and the conversations routing hands out.
@@ -155,7 +169,7 @@ pub async fn agent_renamed(stub: &Stub, agent: &Assignee) -> Result<()> {
 }
 
 pub async fn agent_gone(stub: &Stub, agent: &AgentId, removed: bool) -> Result<()> {
-    post(stub, "https://site/agent-gone", &AgentGone { agent: agent.clone(), removed, to: None }).await?;
+    post(stub, "https://site/agent-gone", &AgentGone { agent: agent.clone(), removed, to: None, session: None }).await?;
     Ok(())
 }
 
@@ -187,14 +201,17 @@ pub async fn forget_conversation(stub: &Stub, conversation: &str, erased: Option
 }
 
 /// Internal URL of an agent's site connection.
-pub fn agent_url(account: &Account) -> String {
-    format!("https://site/agent?id={}&name={}", account.id, protocol::http::percent_encode(account.name.as_str()))
+pub fn agent_url(account: &Account, session: &str) -> String {
+    format!("https://site/agent?id={}&name={}&session={session}", account.id, protocol::http::percent_encode(account.name.as_str()))
 }
 
-/// An agent's site socket: whose it is (kept in the attachment, so it survives hibernation).
+/// An agent's site socket: whose it is and which session opened it (kept in the attachment,
+/// so it survives hibernation).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Presence {
     id: AgentId,
+    #[serde(default)]
+    session: Option<String>,
 }
 
 #[durable_object]
@@ -354,8 +371,15 @@ impl Site {
         self.sql().exec("SELECT id, name, online, leaving_at FROM agents ORDER BY id", None)?.to_array()
     }
 
+    /// The agents' consoles that are open. One the relay closed (signed out) stays listed,
+    /// closing, until the other side answers: it no longer counts, nor hears anything.
+    fn agent_sockets(&self) -> Vec<WebSocket> {
+        let open = worker::web_sys::WebSocket::OPEN;
+        self.state.get_websockets_with_tag(AGENT_TAG).into_iter().filter(|ws| ws.as_ref().ready_state() == open).collect()
+    }
+
     fn has_socket(&self, id: &str, except: Option<&WebSocket>) -> bool {
-        self.state.get_websockets_with_tag(AGENT_TAG).iter().any(|ws| {
+        self.agent_sockets().iter().any(|ws| {
             Some(ws) != except && ws.deserialize_attachment::<Presence>().ok().flatten().is_some_and(|p| p.id.as_str() == id)
         })
     }
@@ -419,12 +443,12 @@ impl Site {
 
     fn tell_agents(&self, frame: &ServerFrame) {
         let text = frame.encode();
-        for ws in self.state.get_websockets_with_tag(AGENT_TAG) {
+        for ws in self.agent_sockets() {
             let _ = ws.send_with_str(&text);
         }
     }
 
-    fn accept_agent(&self, id: AgentId, name: AgentName) -> Result<Response> {
+    fn accept_agent(&self, id: AgentId, name: AgentName, session: Option<String>) -> Result<Response> {
         // Known agents keep their chosen status; a newcomer starts offline.
         self.sql().exec(
             "INSERT INTO agents (id, name, online) VALUES (?, ?, 0)
@@ -433,7 +457,7 @@ impl Site {
         )?;
         let pair = WebSocketPair::new()?;
         self.state.accept_websocket_with_tags(&pair.server, &[AGENT_TAG]);
-        pair.server.serialize_attachment(&Presence { id })?;
+        pair.server.serialize_attachment(&Presence { id, session })?;
         send(&pair.server, &ServerFrame::Availability { agents_online: self.agents_online(None)? });
         self.announce(None)?;
         reply::websocket(pair.client)
@@ -635,7 +659,7 @@ impl Site {
 
     fn alert(&self, request: &AlertRequest) {
         let frame = ServerFrame::Alert { conversation_id: request.conversation_id.clone(), alert: request.alert.clone() }.encode();
-        for ws in self.state.get_websockets_with_tag(AGENT_TAG) {
+        for ws in self.agent_sockets() {
             if ws.deserialize_attachment::<Presence>().ok().flatten().is_some_and(|p| p.id == request.agent) {
                 let _ = ws.send_with_str(&frame);
             }
@@ -732,12 +756,19 @@ impl Site {
     }
 
     /// The agent goes offline at once and their consoles' site connections close.
-    fn sign_out(&self, agent: &AgentId) -> Result<()> {
-        self.sql().exec("UPDATE agents SET online = 0, leaving_at = NULL WHERE id = ?", vec![agent.as_str().into()])?;
-        for ws in self.state.get_websockets_with_tag(AGENT_TAG) {
-            if ws.deserialize_attachment::<Presence>().ok().flatten().is_some_and(|p| &p.id == agent) {
+    /// Closes the consoles that go; the agent is offline at once unless one of theirs stays.
+    fn sign_out(&self, gone: &AgentGone) -> Result<()> {
+        let mut stays = false;
+        for ws in self.agent_sockets() {
+            let Some(presence) = ws.deserialize_attachment::<Presence>().ok().flatten() else { continue };
+            if gone.closes(&presence.id, presence.session.as_deref()) {
                 let _ = ws.close(Some(4401), Some("signed out"));
+            } else if presence.id == gone.agent {
+                stays = true;
             }
+        }
+        if !stays {
+            self.sql().exec("UPDATE agents SET online = 0, leaving_at = NULL WHERE id = ?", vec![gone.agent.as_str().into()])?;
         }
         self.announce(None)
     }
@@ -761,7 +792,7 @@ impl Site {
     /// See [`AgentGone`]. Every open conversation hears it, since the agent may have any of
     /// them open; one that cannot be reached is logged and the rest still hear.
     async fn agent_gone(&self, gone: AgentGone) -> Result<()> {
-        self.sign_out(&gone.agent)?;
+        self.sign_out(&gone)?;
         if gone.removed {
             self.sql().exec("DELETE FROM agents WHERE id = ?", vec![gone.agent.as_str().into()])?;
             self.tell_agents(&ServerFrame::Agents { agents: self.presences(None)? });
@@ -776,7 +807,7 @@ impl Site {
         for row in open {
             let theirs = row.assignee_id.as_deref() == Some(gone.agent.as_str());
             let to = if gone.removed && theirs && auto_assign { self.next_in_turn(Some(&gone.agent))? } else { None };
-            let told = AgentGone { agent: gone.agent.clone(), removed: gone.removed, to };
+            let told = AgentGone { agent: gone.agent.clone(), removed: gone.removed, to, session: gone.session.clone() };
             let stub = self.conversation_stub(&row.id)?;
             if let Err(err) = post(&stub, "https://conversation/agent-gone", &told).await {
                 worker::console_error!("site: conversation {} did not hear that an agent left: {err}", row.id);
@@ -875,10 +906,6 @@ impl DurableObject for Site {
                 self.alert(&req.json().await?);
                 Response::empty()
             }
-            (Method::Post, "/signed-out") => {
-                self.sign_out(&req.json().await?)?;
-                Response::empty()
-            }
             (Method::Post, "/agent-gone") => {
                 self.agent_gone(req.json().await?).await?;
                 Response::empty()
@@ -894,7 +921,7 @@ impl DurableObject for Site {
                 let id = param("id").and_then(|id| AgentId::parse(&id).ok());
                 let name = param("name").and_then(|n| AgentName::parse(&n).ok());
                 match (id, name) {
-                    (Some(id), Some(name)) => self.accept_agent(id, name),
+                    (Some(id), Some(name)) => self.accept_agent(id, name, param("session")),
                     _ => reply::refuse(&req, ProtocolError::new(ErrorCode::InvalidId, "an agent is needed")),
                 }
             }

@@ -349,6 +349,45 @@ async fn signing_in_sessions_and_admin_rights() {
     assert_eq!(after.status(), 401);
 }
 
+#[tokio::test]
+async fn signing_out_ends_that_session_and_what_it_opened_and_no_other() {
+    let relay = relay();
+    let site = fresh_site();
+    relay.agent("Sol").await;
+    let email = e2e::agent_email("Sol");
+    // Sol on a laptop and on a phone: two sessions, each with the site and a chat open.
+    let laptop = Agent::login(&relay.origin, &email, e2e::AGENT_PASSWORD).await.unwrap();
+    let phone = Agent::login(&relay.origin, &email, e2e::AGENT_PASSWORD).await.unwrap();
+    let (started, _visitor) = visitor_says(relay, &site, "anyone there?").await;
+    let mut laptop_site = laptop.go_online(&site).await.unwrap();
+    let mut laptop_chat = joined(&laptop, &started).await;
+    let mut phone_site = phone.go_online(&site).await.unwrap();
+    let mut phone_chat = joined(&phone, &started).await;
+
+    phone.logout().await.unwrap();
+    assert_eq!(closed(&mut phone_site).await, Some(4401));
+    assert_eq!(closed(&mut phone_chat).await, Some(4401));
+    assert!(phone.conversations(&site).await.unwrap_err().to_string().contains("unauthorized"));
+
+    // The laptop's session and connections go on, and Sol is still online there.
+    assert!(relay.visitor().view(&site).await.unwrap().agents_online);
+    assert!(laptop.conversations(&site).await.is_ok());
+    laptop_chat.send_frame(&ClientFrame::Accept).await.unwrap();
+    entry_where(&mut laptop_site, &started, |e| e.assignee.as_ref().is_some_and(|a| a.id == laptop.account.id)).await;
+
+    // Signing out of the last session takes Sol offline at once.
+    let mut watcher = relay.agent("Admin").await.site_connection(&site).await.unwrap();
+    laptop.logout().await.unwrap();
+    assert_eq!(closed(&mut laptop_site).await, Some(4401));
+    assert_eq!(closed(&mut laptop_chat).await, Some(4401));
+    assert!(!relay.visitor().view(&site).await.unwrap().agents_online);
+    wait_for(&mut watcher, |f| match f {
+        ServerFrame::Agents { agents } => agents.iter().any(|a| a.id == laptop.account.id && !a.online).then_some(()),
+        _ => None,
+    })
+    .await;
+}
+
 /// Reads a connection until the relay closes it; the close code.
 async fn closed(connection: &mut Connection) -> Option<u16> {
     loop {
