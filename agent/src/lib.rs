@@ -7,7 +7,7 @@ mod connection;
 pub use connection::{Connection, ConnectionError};
 
 use protocol::http::{
-    account_path, agent_connect_path, automations_path, agent_conversations_path, agent_site_connect_path, availability_path, canned_path,
+    account_path, agent_connect_path, agent_messages_path, automations_path, agent_conversations_path, agent_site_connect_path, availability_path, canned_path,
     contact_conversations_path, inbox_settings_path, settings_path, start_conversation_path, verified_connect_path,
     visitor_connect_path, widget_view_path, ConversationStarted, ErrorBody, StartConversation, ACCOUNTS_PATH, LOGIN_PATH, LOGOUT_PATH,
 };
@@ -188,6 +188,13 @@ impl Agent {
     /// Creates an agent or admin (admins).
     pub async fn create_account(&self, new: &NewAccount) -> Result<Account, BoxError> {
         self.send_json(reqwest::Method::POST, ACCOUNTS_PATH, new).await
+    }
+
+    /// Posts a `send` or `note` frame over HTTP, without a connection: the message as stored.
+    pub async fn post(&self, conversation: &ConversationId, frame: &ClientFrame) -> Result<protocol::Message, BoxError> {
+        let url = format!("{}{}", self.relay, agent_messages_path(conversation));
+        let response = self.http.post(url).bearer_auth(&self.session).body(frame.encode()).send().await?;
+        Ok(check(response).await?.json().await?)
     }
 
     /// Opens a conversation; the relay replays every message after `after_seq`.

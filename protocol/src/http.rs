@@ -197,6 +197,13 @@ pub const LOGOUT_PATH: &str = "/api/agent/logout";
 pub const ME_PATH: &str = "/api/agent/me";
 /// `GET` the team's accounts; `POST` a `NewAccount` (admins).
 pub const ACCOUNTS_PATH: &str = "/api/agent/accounts";
+/// `POST` a `send` or `note` [`crate::ClientFrame`] (agent credentials), for programs that keep
+/// no connection open: answers the stored `Message`, `201`, or `200` when its client id was
+/// already stored. The same rules as on a connection (only the responsible agent replies).
+pub fn agent_messages_path(conversation: &ConversationId) -> String {
+    format!("/api/agent/conversations/{conversation}/messages")
+}
+
 /// `POST` a `BotReply` (the site's bot, with its key).
 pub fn bot_message_path(conversation: &ConversationId) -> String {
     format!("/api/bot/conversations/{conversation}/messages")

@@ -6,7 +6,7 @@
 //! that changes something (any method but GET, and every WebSocket upgrade) must come from
 //! the relay's own origin: a page on another site cannot act with an agent's cookie.
 
-use crate::conversation::Peer;
+use crate::conversation::{self, Peer};
 use crate::{accounts, config, conversation_stub, forward_connect, internal, json_body, limit, param, site, site_stub, Handled};
 use crate::{client_ip, connect_params, limiter, reply};
 use protocol::http::{query, SESSION_COOKIE};
@@ -101,6 +101,18 @@ pub async fn handle(req: &mut Request, env: &Env, url: &Url, rest: &[&str]) -> H
             let after_seq = connect_params(url)?;
             let peer = Peer::agent(&account, accounts::session_tag(env, &token)?);
             forward_connect(req, env, &id, &peer, after_seq).await
+        }
+        (Method::Post, ["conversations", id, "messages"]) => {
+            let id = ConversationId::parse(id)?;
+            let text = req.text().await.map_err(internal)?;
+            if text.len() > protocol::limits::MAX_FRAME_BYTES {
+                return Err(ProtocolError::new(ErrorCode::FrameTooLarge, "that message is too large"));
+            }
+            let peer = Peer::agent(&account, accounts::session_tag(env, &token)?);
+            let mut init = RequestInit::new();
+            init.with_method(Method::Post).with_body(Some(text.into()));
+            let request = Request::new_with_init(&conversation::post_url(&peer), &init).map_err(internal)?;
+            conversation_stub(env, &id)?.fetch_with_request(request).await.map_err(internal)
         }
         (Method::Delete, ["conversations", id]) => {
             let id = ConversationId::parse(id)?;

@@ -126,6 +126,20 @@ impl Peer {
         }
     }
 
+    /// The peer the Worker described with [`peer_query`]. (A verified visitor's user is
+    /// checked on connecting and not kept.)
+    fn from_query(url: &worker::Url) -> Peer {
+        let param = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+        let role = if param("role").as_deref() == Some("agent") { Role::Agent } else { Role::Visitor };
+        let name = param("name").and_then(|n| AgentName::parse(&n).ok());
+        let agent = match (&name, param("agent").and_then(|id| AgentId::parse(&id).ok())) {
+            (Some(name), Some(id)) if role == Role::Agent => Some(Assignee { id, name: name.clone() }),
+            _ => None,
+        };
+        let session = if agent.is_some() { param("session") } else { None };
+        Peer { role, name, user: None, agent, admin: param("admin").is_some(), session }
+    }
+
     /// Client ids are unique per author, so one author cannot collide with another's ids.
     fn author_key(&self) -> String {
         match (&self.agent, self.role) {
@@ -138,7 +152,17 @@ impl Peer {
 
 /// Internal URL the Worker uses to ask the object to accept a connection.
 pub fn connect_url(peer: &Peer, after_seq: Seq) -> String {
-    let mut url = format!("https://conversation/connect?role={}&after_seq={after_seq}", peer.role.as_str());
+    format!("https://conversation/connect?{}&after_seq={after_seq}", peer_query(peer))
+}
+
+/// Where an agent's message posted over HTTP goes (a `send` or `note` frame as the body).
+pub fn post_url(peer: &Peer) -> String {
+    format!("https://conversation/post?{}", peer_query(peer))
+}
+
+/// Who is connecting or posting, as the Worker checked it, for [`Peer::from_query`].
+fn peer_query(peer: &Peer) -> String {
+    let mut url = format!("role={}", peer.role.as_str());
     if let Some(name) = &peer.name {
         url.push_str("&name=");
         url.push_str(&protocol::http::percent_encode(name.as_str()));
@@ -504,12 +528,8 @@ impl Conversation {
         }
         let url = req.url()?;
         let param = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
-        let role = if param("role").as_deref() == Some("agent") { Role::Agent } else { Role::Visitor };
-        let name = param("name").and_then(|n| AgentName::parse(&n).ok());
-        let agent = match (&name, param("agent").and_then(|id| AgentId::parse(&id).ok())) {
-            (Some(name), Some(id)) if role == Role::Agent => Some(Assignee { id, name: name.clone() }),
-            _ => None,
-        };
+        let peer = Peer::from_query(&url);
+        let role = peer.role;
         let after_seq: Seq = param("after_seq").and_then(|s| s.parse().ok()).unwrap_or(0);
         // The Worker verified `user` when the site verifies identities; it must be this
         // conversation's user.
@@ -517,8 +537,6 @@ impl Conversation {
         if role == Role::Visitor && user.is_some() && user != self.meta("user_id")? {
             return reply::refuse(&req, ProtocolError::new(ErrorCode::InvalidIdentity, "this is another user's conversation"));
         }
-        let session = if agent.is_some() { param("session") } else { None };
-        let peer = Peer { role, name, user: None, agent, admin: param("admin").is_some(), session };
 
         let pair = WebSocketPair::new()?;
         self.state.accept_websocket_with_tags(&pair.server, &[role.as_str()]);
@@ -991,8 +1009,8 @@ impl Conversation {
         let sql = self.sql();
         let known: Vec<MessageRow> = sql
             .exec(
-                "SELECT seq, client_id, author_role, author_name, body, card, suggestions, sent_at, note, edited, deleted FROM messages
-                 WHERE author_key = ? AND client_id = ?",
+                "SELECT seq, client_id, author_role, author_name, body, card, suggestions, sent_at, note, edited, deleted, author_key
+                 FROM messages WHERE author_key = ? AND client_id = ?",
                 vec![author_key.as_str().into(), post.client_id.as_str().into()],
             )
             .and_then(|c| c.to_array())
@@ -1130,8 +1148,55 @@ impl Conversation {
         Ok(())
     }
 
+    /// A message was stored (or a resent one found): a new agent reply may need an email
+    /// later, a visitor's goes to the automations, and everyone else hears it. The socket it
+    /// came on gets its ack; one posted over HTTP gets the message as the answer.
+    async fn after_storing(&self, peer: &Peer, stored: &Stored, from: Option<&WebSocket>) -> Result<()> {
+        let message = &stored.message;
+        // The email's due time and the alarm are stored before the ack goes out: the output
+        // gate holds the ack until they are durable, so an acknowledged reply is never left
+        // without its email.
+        if stored.new && peer.role == Role::Agent && !message.note {
+            if let Err(err) = self.schedule_email().await {
+                worker::console_error!("conversation: could not schedule the email fallback: {err}");
+            }
+        }
+        if let Some(ws) = from {
+            send(ws, &ServerFrame::Ack { client_id: message.client_id.clone(), seq: message.seq, sent_at: message.sent_at });
+        }
+        if !stored.new {
+            return Ok(());
+        }
+        if peer.role == Role::Visitor {
+            let text = message.body.clone();
+            self.queue_event(EventKind::VisitorMessage, |e| e.text = Some(text))?;
+        }
+        self.publish(&ServerFrame::Message { message: message.clone() }, message.note, from);
+        Ok(())
+    }
+
+    /// An agent's message or note posted over HTTP (programs that keep no socket open): the
+    /// same rules as over a socket; a resent client id answers the stored message, 200.
+    async fn posted(&self, peer: &Peer, text: &str) -> std::result::Result<Stored, ProtocolError> {
+        if !self.exists().map_err(internal)? {
+            return Err(ProtocolError::new(ErrorCode::UnknownConversation, "no such conversation"));
+        }
+        let frame = ClientFrame::decode(text)?;
+        if !matches!(frame, ClientFrame::Send { .. } | ClientFrame::Note { .. }) {
+            return Err(ProtocolError::new(ErrorCode::MalformedFrame, "post a send or note frame; the rest goes over a connection"));
+        }
+        let handled = self.handle(None, peer, frame).await?;
+        let stored = handled.stored.ok_or_else(|| internal("a post stored nothing".into()))?;
+        self.after_storing(peer, &stored, None).await.map_err(internal)?;
+        if stored.new && handled.inbox_changed {
+            self.sync_inbox_logged().await;
+        }
+        Ok(stored)
+    }
+
     /// Handles one frame; a message it stored comes back to be acknowledged.
-    async fn handle(&self, ws: &WebSocket, peer: &Peer, frame: ClientFrame) -> std::result::Result<Handled, ProtocolError> {
+    /// `from` is the socket it came on (none for a message posted over HTTP).
+    async fn handle(&self, from: Option<&WebSocket>, peer: &Peer, frame: ClientFrame) -> std::result::Result<Handled, ProtocolError> {
         let agent_only = |what: &str| if peer.role == Role::Agent { Ok(()) } else { Err(forbidden(what)) };
         match frame {
             ClientFrame::Send { client_id, body, card, suggestions } => {
@@ -1150,7 +1215,7 @@ impl Conversation {
                 return Ok(Handled { stored: Some(stored), inbox_changed: false });
             }
             ClientFrame::Typing { active } => {
-                self.broadcast(&ServerFrame::Typing { author: peer.author(), active }, Some(ws));
+                self.broadcast(&ServerFrame::Typing { author: peer.author(), active }, from);
                 return Ok(Handled::nothing());
             }
             ClientFrame::Read { up_to } => {
@@ -1199,7 +1264,9 @@ impl Conversation {
                 ))
             }
             ClientFrame::Ping => {
-                send(ws, &ServerFrame::Pong);
+                if let Some(ws) = from {
+                    send(ws, &ServerFrame::Pong);
+                }
                 return Ok(Handled::nothing());
             }
         }
@@ -1449,6 +1516,13 @@ impl DurableObject for Conversation {
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         let path = req.url()?.path().to_owned();
         match (req.method(), path.as_str()) {
+            (Method::Post, "/post") => {
+                let peer = Peer::from_query(&req.url()?);
+                match self.posted(&peer, &req.text().await?).await {
+                    Ok(stored) => reply::json(&stored.message, if stored.new { 201 } else { 200 }),
+                    Err(err) => reply::http_error(err),
+                }
+            }
             (Method::Post, "/init") => {
                 self.init(req.json().await?).await?;
                 Response::empty()
@@ -1561,28 +1635,13 @@ impl DurableObject for Conversation {
             }
             return Ok(());
         }
-        match self.handle(&ws, &peer, frame).await {
+        match self.handle(Some(&ws), &peer, frame).await {
             Ok(handled) => {
-                if let Some(stored) = handled.stored {
-                    let message = stored.message;
-                    // A new agent reply may need an email later. Its due time and the alarm are
-                    // stored before the ack goes out: the output gate holds the ack until they
-                    // are durable, so an acknowledged reply is never left without its email.
-                    if stored.new && peer.role == Role::Agent && !message.note {
-                        if let Err(err) = self.schedule_email().await {
-                            worker::console_error!("conversation: could not schedule the email fallback: {err}");
-                        }
-                    }
-                    send(&ws, &ServerFrame::Ack { client_id: message.client_id.clone(), seq: message.seq, sent_at: message.sent_at });
+                if let Some(stored) = &handled.stored {
+                    self.after_storing(&peer, stored, Some(&ws)).await?;
                     if !stored.new {
                         return Ok(());
                     }
-                    if peer.role == Role::Visitor {
-                        let text = message.body.clone();
-                        self.queue_event(EventKind::VisitorMessage, |e| e.text = Some(text))?;
-                    }
-                    let note = message.note;
-                    self.publish(&ServerFrame::Message { message }, note, Some(&ws));
                 }
                 if closes {
                     if let Err(err) = self.schedule_retention().await {

@@ -388,6 +388,80 @@ async fn signing_out_ends_that_session_and_what_it_opened_and_no_other() {
     .await;
 }
 
+#[tokio::test]
+async fn a_program_posts_replies_and_notes_over_http() {
+    let relay = relay();
+    let site = fresh_site();
+    let (started, mut visitor) = visitor_says(relay, &site, "is my order late?").await;
+    let conversation = &started.conversation_id;
+    let program = relay.agent("Orders").await;
+    let (mut reader, _) = e2e::chat::agent_connection("Rhea", conversation).await;
+
+    // A reply makes the program responsible, as on a connection; the visitor and the agents
+    // reading along hear it at once.
+    let reply = ClientFrame::Send { client_id: id("http-1"), body: "It ships tomorrow.".into(), card: None, suggestions: vec![] };
+    let posted = program.post(conversation, &reply).await.unwrap();
+    assert_eq!((posted.body.as_str(), posted.seq), ("It ships tomorrow.", 2));
+    assert!(matches!(&posted.author, protocol::Author::Agent { name, .. } if name.as_str() == "Orders"), "{:?}", posted.author);
+    let heard = expect_message(&mut visitor).await;
+    assert_eq!((heard.seq, &heard.body), (posted.seq, &posted.body));
+    let read_along = wait_for(&mut reader, |f| match f {
+        ServerFrame::Message { message } => Some(message),
+        _ => None,
+    })
+    .await;
+    assert_eq!(read_along, posted);
+    let entry = program.conversations(&site).await.unwrap().conversations.into_iter().find(|e| &e.conversation_id == conversation).unwrap();
+    assert_eq!(entry.assignee.map(|a| a.id), Some(program.account.id.clone()));
+
+    // Retried with the same client id: the same message, nothing new stored.
+    let again = reqwest::Client::new()
+        .post(format!("{}{}", relay.origin, protocol::http::agent_messages_path(conversation)))
+        .bearer_auth(program.session())
+        .body(reply.encode())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 200);
+    assert_eq!(again.json::<protocol::Message>().await.unwrap(), posted);
+
+    // Another agent may not reply, but writes notes the visitor never sees.
+    let rhea = relay.agent("Rhea").await;
+    let refused = rhea.post(conversation, &ClientFrame::Send { client_id: id("r-1"), body: "Me too".into(), card: None, suggestions: vec![] }).await;
+    assert!(refused.unwrap_err().to_string().contains("not_responsible"));
+    let note = rhea.post(conversation, &ClientFrame::Note { client_id: id("r-2"), body: "Checked the warehouse".into() }).await.unwrap();
+    assert!(note.note);
+    let later = ClientFrame::Send { client_id: id("http-2"), body: "Tracking number to follow.".into(), card: None, suggestions: vec![] };
+    program.post(conversation, &later).await.unwrap();
+    assert_eq!(expect_message(&mut visitor).await.body, "Tracking number to follow.", "the note did not reach the visitor");
+
+    // Refused clearly, storing nothing: other frames, malformed bodies, unknown conversations,
+    // no session.
+    let post = |body: String, conversation: &protocol::ConversationId| {
+        reqwest::Client::new()
+            .post(format!("{}{}", relay.origin, protocol::http::agent_messages_path(conversation)))
+            .bearer_auth(program.session())
+            .body(body)
+            .send()
+    };
+    let code = |response: reqwest::Response| async move {
+        let status = response.status().as_u16();
+        (status, response.json::<protocol::http::ErrorBody>().await.unwrap().error.code)
+    };
+    assert_eq!(code(post(ClientFrame::End.encode(), conversation).await.unwrap()).await, (400, ErrorCode::MalformedFrame));
+    assert_eq!(code(post("{not json".into(), conversation).await.unwrap()).await, (400, ErrorCode::MalformedFrame));
+    let unknown = protocol::ConversationId::parse(&"ab".repeat(32)).unwrap();
+    assert_eq!(code(post(reply.encode(), &unknown).await.unwrap()).await.1, ErrorCode::UnknownConversation);
+    let anonymous = reqwest::Client::new()
+        .post(format!("{}{}", relay.origin, protocol::http::agent_messages_path(conversation)))
+        .body(reply.encode())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert_eq!(program.conversations(&site).await.unwrap().conversations.iter().find(|e| &e.conversation_id == conversation).unwrap().status, Status::Open);
+}
+
 /// Reads a connection until the relay closes it; the close code.
 async fn closed(connection: &mut Connection) -> Option<u16> {
     loop {
