@@ -17,8 +17,6 @@ use worker::{durable_object, js_sys, Date, DurableObject, Env, Method, Request, 
 
 /// WebCrypto's PBKDF2 in workerd allows at most 100,000 iterations.
 const PBKDF2_ITERATIONS: u32 = 100_000;
-/// Sessions last a week.
-pub const SESSION_SECS: u64 = 7 * 24 * 60 * 60;
 
 /// Internal request: check a password, open a session.
 #[derive(Debug, Serialize, Deserialize)]
@@ -335,7 +333,7 @@ impl Accounts {
         }
         let Some(account) = row.account() else { return wrong() };
         let token = hex(&random_bytes(32)?);
-        let expires = now_secs() + SESSION_SECS;
+        let expires = now_secs() + config::session_secs(&self.env);
         self.sql().exec(
             "INSERT INTO sessions (key, account_id, expires_at) VALUES (?, ?, ?)",
             vec![self.session_key(&token)?.into(), account.id.as_str().into(), (expires as i64).into()],
@@ -354,7 +352,17 @@ impl Accounts {
             )?
             .to_array()?;
         match rows.first().and_then(AccountRow::account) {
-            Some(account) => reply::json(&account, 200),
+            Some(account) => {
+                // In use: it lasts a full term again. Renewed once half the term has gone, so
+                // a busy console does not write on every request.
+                let term = config::session_secs(&self.env);
+                let now = now_secs();
+                self.sql().exec(
+                    "UPDATE sessions SET expires_at = ? WHERE key = ? AND expires_at < ?",
+                    vec![((now + term) as i64).into(), self.session_key(token)?.into(), ((now + term / 2) as i64).into()],
+                )?;
+                reply::json(&account, 200)
+            }
             None => refuse(ErrorCode::Unauthorized, "not signed in, or the session has expired"),
         }
     }

@@ -23,7 +23,18 @@ pub async fn handle(req: &mut Request, env: &Env, url: &Url, rest: &[&str]) -> H
     let (account, token) = signed_in(req, env, url).await?;
     match (method, rest) {
         (Method::Post, ["logout"]) => logout(env, url, &account, &token).await,
-        (Method::Get, ["me"]) => signed_in_answer(env, account, None, 200),
+        (Method::Get, ["me"]) => {
+            let answer = signed_in_answer(env, account, None, 200)?;
+            // The console asks on every start: its cookie lasts as long as the renewed session.
+            if cookie(req, SESSION_COOKIE).as_deref() != Some(token.as_str()) {
+                return Ok(answer);
+            }
+            let headers = Headers::new();
+            headers.set("Content-Type", "application/json").map_err(internal)?;
+            headers.set("Set-Cookie", &session_cookie(url, &token, config::session_secs(env))).map_err(internal)?;
+            headers.set("Cache-Control", "no-store").map_err(internal)?;
+            Ok(answer.with_headers(headers))
+        }
         (Method::Get, ["accounts"]) => reply::json(&accounts::list(env).await.map_err(internal)?, 200).map_err(internal),
         (Method::Post, ["accounts"]) => {
             require_admin(&account)?;
@@ -197,7 +208,7 @@ async fn login(req: &mut Request, env: &Env, url: &Url) -> Handled {
     limit(env, &format!("logins:{}:{who}", client_ip(req)), "sign-in attempts", take).await?;
     let request = accounts::LoginRequest { email: login.email, password: login.password };
     let session = accounts::login(env, &request).await.map_err(internal)??;
-    let cookie = session_cookie(url, &session.token, accounts::SESSION_SECS);
+    let cookie = session_cookie(url, &session.token, config::session_secs(env));
     let token = login.bearer.then_some(session.token);
     let response = signed_in_answer(env, session.account, token, 200)?;
     let headers = Headers::new();

@@ -6,6 +6,7 @@
 //!   they first sign in while the team has no account.
 //! - `WEBHOOK_RETRY_BASE_MS`: first wait before a failed webhook call is retried (30 s).
 //! - `MINUTE_SECONDS`: how long a minute of the inbox's time limits lasts (60; tests shorten it).
+//! - `SESSION_SECONDS`: how long an agent's session lasts unused (a week; tests shorten it).
 //! - `PRESENCE_GRACE_SECONDS`: how long after an agent's last console tab closes they go
 //!   offline (default 30; tests shorten it).
 //! - `EMAIL_FROM`, `EMAIL_REPLY_DOMAIN`: sender of the unread-reply emails and the domain of
@@ -52,6 +53,11 @@ pub fn minute_ms(env: &Env) -> u64 {
 
 pub fn inbox_closed_listed(env: &Env) -> u32 {
     number(env, "INBOX_CLOSED_LISTED", 200)
+}
+
+/// How long a session lasts without being used; using it renews it.
+pub fn session_secs(env: &Env) -> u64 {
+    number(env, "SESSION_SECONDS", 7 * 24 * 60 * 60) as u64
 }
 
 pub fn presence_grace_ms(env: &Env) -> u64 {

@@ -462,6 +462,36 @@ async fn a_program_posts_replies_and_notes_over_http() {
     assert_eq!(program.conversations(&site).await.unwrap().conversations.iter().find(|e| &e.conversation_id == conversation).unwrap().status, Status::Open);
 }
 
+#[tokio::test]
+async fn a_session_in_use_is_renewed_and_an_unused_one_expires() {
+    // Sessions last 4 s here instead of a week.
+    let relay = Relay::start_with("sessions", &[("SESSION_SECONDS", "4")]);
+    let http = reqwest::Client::new();
+    let login = Login { email: Email::parse(e2e::ADMIN_EMAIL).unwrap(), password: e2e::ADMIN_PASSWORD.into(), bearer: false };
+    let signed_in = http.post(format!("{}/api/agent/login", relay.origin)).json(&login).send().await.unwrap();
+    let cookie = signed_in.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.contains("Max-Age=4"), "{cookie}");
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let idle = Agent::login(&relay.origin, &Email::parse(e2e::ADMIN_EMAIL).unwrap(), e2e::ADMIN_PASSWORD).await.unwrap();
+    let me = |session: String| {
+        let http = http.clone();
+        let url = format!("{}{}", relay.origin, protocol::http::ME_PATH);
+        async move { http.get(url).header("Cookie", session).send().await.unwrap() }
+    };
+
+    // Used after 3 s, then again 2.5 s later: past the first term, still signed in, and the
+    // console's cookie is renewed with it.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let renewed = me(session.clone()).await;
+    assert_eq!(renewed.status(), 200);
+    assert!(renewed.headers()["set-cookie"].to_str().unwrap().contains("Max-Age=4"));
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert_eq!(me(session.clone()).await.status(), 200);
+
+    // The session nobody used in that time has ended.
+    assert!(idle.conversations(&fresh_site()).await.unwrap_err().to_string().contains("unauthorized"));
+}
+
 /// Reads a connection until the relay closes it; the close code.
 async fn closed(connection: &mut Connection) -> Option<u16> {
     loop {
