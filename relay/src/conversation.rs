@@ -538,6 +538,12 @@ impl Conversation {
             return reply::refuse(&req, ProtocolError::new(ErrorCode::InvalidIdentity, "this is another user's conversation"));
         }
 
+        // The site hears first which session has this conversation open, so that signing
+        // that session out cannot miss the socket about to open.
+        if let Err(err) = self.tell_site_viewing(&peer, true).await {
+            worker::console_error!("conversation: the site did not hear of an agent's connection: {err}");
+            return reply::refuse(&req, ProtocolError::new(ErrorCode::Internal, "could not open the conversation; try again"));
+        }
         let pair = WebSocketPair::new()?;
         self.state.accept_websocket_with_tags(&pair.server, &[role.as_str()]);
         pair.server.serialize_attachment(&peer)?;
@@ -763,6 +769,15 @@ impl Conversation {
         }
         self.delete_meta(&["bot"])?;
         self.sync_inbox(true).await
+    }
+
+    /// Tells the site that an agent's session has this conversation open, or no longer has.
+    /// Visitors and the bot have no session to sign out.
+    async fn tell_site_viewing(&self, peer: &Peer, open: bool) -> Result<()> {
+        let (Some(agent), Some(session)) = (&peer.agent, &peer.session) else { return Ok(()) };
+        let viewer = crate::site::Viewer { conversation: self.id()?.to_string(), agent: agent.id.clone(), session: session.clone(), open };
+        let stub = self.site_stub().map_err(|e| worker::Error::RustError(e.message))?;
+        crate::site::viewer(&stub, &viewer).await
     }
 
     fn site_stub(&self) -> std::result::Result<worker::Stub, ProtocolError> {
@@ -1700,6 +1715,23 @@ impl DurableObject for Conversation {
         // Completes the closing handshake; 1005/1006 are not allowed as close codes to send.
         let code = if code == 1005 || code == 1006 { 1000 } else { code as u16 };
         let _ = ws.close(Some(code), Some("closing"));
+        // The session's last socket here: the site no longer needs to reach this conversation
+        // for it.
+        if let Some(peer) = ws.deserialize_attachment::<Peer>().ok().flatten() {
+            let open = worker::web_sys::WebSocket::OPEN;
+            let same_session = |other: &WebSocket| {
+                other.as_ref().ready_state() == open
+                    && other.deserialize_attachment::<Peer>().ok().flatten().is_some_and(|p| {
+                        p.session.is_some() && p.session == peer.session && p.agent.map(|a| a.id) == peer.agent.as_ref().map(|a| a.id.clone())
+                    })
+            };
+            let still_open = self.state.get_websockets_with_tag(Role::Agent.as_str()).iter().any(|other| other != &ws && same_session(other));
+            if !still_open {
+                if let Err(err) = self.tell_site_viewing(&peer, false).await {
+                    worker::console_warn!("conversation: the site did not hear an agent's connection closed: {err}");
+                }
+            }
+        }
         Ok(())
     }
 

@@ -200,6 +200,21 @@ pub async fn forget_conversation(stub: &Stub, conversation: &str, erased: Option
     Ok(())
 }
 
+/// A conversation an agent's session has open, or no longer has: the site keeps the list, so
+/// signing out, a new password or a removal reaches exactly those conversations.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Viewer {
+    pub conversation: String,
+    pub agent: AgentId,
+    pub session: String,
+    pub open: bool,
+}
+
+pub async fn viewer(stub: &Stub, viewer: &Viewer) -> Result<()> {
+    post(stub, "https://site/viewer", viewer).await?;
+    Ok(())
+}
+
 /// Internal URL of an agent's site connection.
 pub fn agent_url(account: &Account, session: &str) -> String {
     format!("https://site/agent?id={}&name={}&session={session}", account.id, protocol::http::percent_encode(account.name.as_str()))
@@ -789,8 +804,9 @@ impl Site {
         Ok(())
     }
 
-    /// See [`AgentGone`]. Every open conversation hears it, since the agent may have any of
-    /// them open; one that cannot be reached is logged and the rest still hear.
+    /// See [`AgentGone`]. The conversations the gone sessions have open hear it (the site
+    /// keeps that list, [`Viewer`]), and on a removal the open ones the agent was responsible
+    /// for; one that cannot be reached is logged and the rest still hear.
     async fn agent_gone(&self, gone: AgentGone) -> Result<()> {
         self.sign_out(&gone)?;
         if gone.removed {
@@ -798,19 +814,39 @@ impl Site {
             self.tell_agents(&ServerFrame::Agents { agents: self.presences(None)? });
         }
         #[derive(Deserialize)]
-        struct OpenRow {
+        struct Row {
             id: String,
-            assignee_id: Option<String>,
         }
+        let agent = gone.agent.as_str();
+        let viewed: Vec<Row> = match &gone.session {
+            Some(session) => self.sql().exec(
+                "SELECT conversation_id AS id FROM viewers WHERE agent_id = ? AND session = ?",
+                vec![agent.into(), session.as_str().into()],
+            )?,
+            None => self.sql().exec("SELECT DISTINCT conversation_id AS id FROM viewers WHERE agent_id = ?", vec![agent.into()])?,
+        }
+        .to_array()?;
+        let responsible: Vec<Row> = if gone.removed {
+            self.sql().exec("SELECT id FROM inbox WHERE status = 'open' AND assignee_id = ?", vec![agent.into()])?.to_array()?
+        } else {
+            Vec::new()
+        };
+        match &gone.session {
+            Some(session) => self.sql().exec("DELETE FROM viewers WHERE agent_id = ? AND session = ?", vec![agent.into(), session.as_str().into()])?,
+            None => self.sql().exec("DELETE FROM viewers WHERE agent_id = ?", vec![agent.into()])?,
+        };
         let auto_assign = self.inbox_settings()?.auto_assign;
-        let open: Vec<OpenRow> = self.sql().exec("SELECT id, assignee_id FROM inbox WHERE status = 'open'", None)?.to_array()?;
-        for row in open {
-            let theirs = row.assignee_id.as_deref() == Some(gone.agent.as_str());
-            let to = if gone.removed && theirs && auto_assign { self.next_in_turn(Some(&gone.agent))? } else { None };
+        let mut told_already = std::collections::HashSet::new();
+        for row in responsible.iter().map(|r| (r, true)).chain(viewed.iter().map(|r| (r, false))) {
+            let (Row { id }, theirs) = row;
+            if !told_already.insert(id.clone()) {
+                continue;
+            }
+            let to = if theirs && auto_assign { self.next_in_turn(Some(&gone.agent))? } else { None };
             let told = AgentGone { agent: gone.agent.clone(), removed: gone.removed, to, session: gone.session.clone() };
-            let stub = self.conversation_stub(&row.id)?;
+            let stub = self.conversation_stub(id)?;
             if let Err(err) = post(&stub, "https://conversation/agent-gone", &told).await {
-                worker::console_error!("site: conversation {} did not hear that an agent left: {err}", row.id);
+                worker::console_error!("site: conversation {id} did not hear that an agent left: {err}");
             }
         }
         Ok(())
@@ -857,6 +893,8 @@ impl DurableObject for Site {
             "CREATE TABLE IF NOT EXISTS inbox (id TEXT PRIMARY KEY, status TEXT NOT NULL, assignee_id TEXT, email TEXT,
              updated_at INTEGER NOT NULL, unread_since INTEGER, offered_at INTEGER, alerted_at INTEGER,
              muted TEXT NOT NULL DEFAULT '[]', entry TEXT NOT NULL, waiting_since INTEGER, responsible_since INTEGER)",
+            "CREATE TABLE IF NOT EXISTS viewers (agent_id TEXT NOT NULL, session TEXT NOT NULL, conversation_id TEXT NOT NULL,
+             PRIMARY KEY (agent_id, session, conversation_id))",
             "CREATE INDEX IF NOT EXISTS inbox_by_time ON inbox (updated_at)",
             "CREATE INDEX IF NOT EXISTS inbox_by_email ON inbox (email)",
         ] {
@@ -943,11 +981,23 @@ impl DurableObject for Site {
                 )?;
                 Response::empty()
             }
+            (Method::Post, "/viewer") => {
+                let viewer: Viewer = req.json().await?;
+                let row = vec![viewer.agent.as_str().into(), viewer.session.into(), viewer.conversation.into()];
+                let statement = if viewer.open {
+                    "INSERT OR IGNORE INTO viewers (agent_id, session, conversation_id) VALUES (?, ?, ?)"
+                } else {
+                    "DELETE FROM viewers WHERE agent_id = ? AND session = ? AND conversation_id = ?"
+                };
+                self.sql().exec(statement, row)?;
+                Response::empty()
+            }
             (Method::Post, "/forget") => {
                 let Forget { conversation, erased } = req.json().await?;
                 self.queue_deliveries(erased.into_iter().collect(), false).await?;
                 self.sql().exec("DELETE FROM inbox WHERE id = ?", vec![conversation.as_str().into()])?;
                 self.sql().exec("DELETE FROM users WHERE conversation_id = ?", vec![conversation.as_str().into()])?;
+                self.sql().exec("DELETE FROM viewers WHERE conversation_id = ?", vec![conversation.as_str().into()])?;
                 self.tell_agents(&ServerFrame::Agents { agents: self.presences(None)? });
                 Response::empty()
             }

@@ -363,6 +363,12 @@ async fn signing_out_ends_that_session_and_what_it_opened_and_no_other() {
     let mut laptop_chat = joined(&laptop, &started).await;
     let mut phone_site = phone.go_online(&site).await.unwrap();
     let mut phone_chat = joined(&phone, &started).await;
+    // A second tab of the phone's session opened the chat too and closed it again: the chat is
+    // still open in the first.
+    let second_tab = joined(&phone, &started).await;
+    second_tab.close().await;
+    phone_chat.send_frame(&ClientFrame::Ping).await.unwrap();
+    wait_for(&mut phone_chat, |f| (f == ServerFrame::Pong).then_some(())).await;
 
     phone.logout().await.unwrap();
     assert_eq!(closed(&mut phone_site).await, Some(4401));
