@@ -771,6 +771,25 @@ impl Conversation {
         self.sync_inbox(true).await
     }
 
+    /// An agent's new name: their sockets here sign what they write with it, and if they are
+    /// responsible, the agents and the inbox show it (no automation runs: nothing was assigned).
+    async fn agent_renamed(&self, renamed: Assignee) -> Result<()> {
+        for socket in self.state.get_websockets_with_tag(Role::Agent.as_str()) {
+            let Some(mut peer) = socket.deserialize_attachment::<Peer>().ok().flatten() else { continue };
+            if peer.agent.as_ref().is_some_and(|a| a.id == renamed.id) {
+                peer.name = Some(renamed.name.clone());
+                peer.agent = Some(renamed.clone());
+                socket.serialize_attachment(&peer)?;
+            }
+        }
+        if self.assignee()?.is_some_and(|a| a.id == renamed.id) {
+            self.set_meta("assignee", &serde_json::to_string(&renamed)?)?;
+            self.broadcast_to_agents(&ServerFrame::Assigned { assignee: Some(renamed) }, None);
+            self.sync_inbox(false).await?;
+        }
+        Ok(())
+    }
+
     /// Tells the site that an agent's session has this conversation open, or no longer has.
     /// Visitors and the bot have no session to sign out.
     async fn tell_site_viewing(&self, peer: &Peer, open: bool) -> Result<()> {
@@ -1575,6 +1594,10 @@ impl DurableObject for Conversation {
             }
             (Method::Post, "/bot-gone") => {
                 self.leave_bot().await?;
+                Response::empty()
+            }
+            (Method::Post, "/agent-renamed") => {
+                self.agent_renamed(req.json().await?).await?;
                 Response::empty()
             }
             (Method::Post, "/agent-gone") => {

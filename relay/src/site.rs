@@ -200,6 +200,12 @@ pub async fn forget_conversation(stub: &Stub, conversation: &str, erased: Option
     Ok(())
 }
 
+/// A conversation's id, as a query answers it.
+#[derive(Deserialize)]
+struct IdRow {
+    id: String,
+}
+
 /// A conversation an agent's session has open, or no longer has: the site keeps the list, so
 /// signing out, a new password or a removal reaches exactly those conversations.
 #[derive(Debug, Serialize, Deserialize)]
@@ -804,6 +810,26 @@ impl Site {
         Ok(())
     }
 
+    /// The conversations the agent has open or is responsible for hear their new name: what
+    /// they write from now on carries it, and the inbox shows it.
+    async fn rename_in_conversations(&self, agent: &Assignee) -> Result<()> {
+        let rows: Vec<IdRow> = self
+            .sql()
+            .exec(
+                "SELECT conversation_id AS id FROM viewers WHERE agent_id = ?
+                 UNION SELECT id FROM inbox WHERE status = 'open' AND assignee_id = ?",
+                vec![agent.id.as_str().into(), agent.id.as_str().into()],
+            )?
+            .to_array()?;
+        for IdRow { id } in rows {
+            let stub = self.conversation_stub(&id)?;
+            if let Err(err) = post(&stub, "https://conversation/agent-renamed", agent).await {
+                worker::console_error!("site: conversation {id} did not hear an agent's new name: {err}");
+            }
+        }
+        Ok(())
+    }
+
     /// See [`AgentGone`]. The conversations the gone sessions have open hear it (the site
     /// keeps that list, [`Viewer`]), and on a removal the open ones the agent was responsible
     /// for; one that cannot be reached is logged and the rest still hear.
@@ -813,12 +839,8 @@ impl Site {
             self.sql().exec("DELETE FROM agents WHERE id = ?", vec![gone.agent.as_str().into()])?;
             self.tell_agents(&ServerFrame::Agents { agents: self.presences(None)? });
         }
-        #[derive(Deserialize)]
-        struct Row {
-            id: String,
-        }
         let agent = gone.agent.as_str();
-        let viewed: Vec<Row> = match &gone.session {
+        let viewed: Vec<IdRow> = match &gone.session {
             Some(session) => self.sql().exec(
                 "SELECT conversation_id AS id FROM viewers WHERE agent_id = ? AND session = ?",
                 vec![agent.into(), session.as_str().into()],
@@ -826,7 +848,7 @@ impl Site {
             None => self.sql().exec("SELECT DISTINCT conversation_id AS id FROM viewers WHERE agent_id = ?", vec![agent.into()])?,
         }
         .to_array()?;
-        let responsible: Vec<Row> = if gone.removed {
+        let responsible: Vec<IdRow> = if gone.removed {
             self.sql().exec("SELECT id FROM inbox WHERE status = 'open' AND assignee_id = ?", vec![agent.into()])?.to_array()?
         } else {
             Vec::new()
@@ -838,7 +860,7 @@ impl Site {
         let auto_assign = self.inbox_settings()?.auto_assign;
         let mut told_already = std::collections::HashSet::new();
         for row in responsible.iter().map(|r| (r, true)).chain(viewed.iter().map(|r| (r, false))) {
-            let (Row { id }, theirs) = row;
+            let (IdRow { id }, theirs) = row;
             if !told_already.insert(id.clone()) {
                 continue;
             }
@@ -952,6 +974,7 @@ impl DurableObject for Site {
                 let agent: Assignee = req.json().await?;
                 self.sql().exec("UPDATE agents SET name = ? WHERE id = ?", vec![agent.name.as_str().into(), agent.id.as_str().into()])?;
                 self.tell_agents(&ServerFrame::Agents { agents: self.presences(None)? });
+                self.rename_in_conversations(&agent).await?;
                 Response::empty()
             }
             (Method::Get, "/availability") => self.accept_widget(),

@@ -524,6 +524,10 @@ async fn admins_rename_promote_reset_and_remove_accounts() {
     // rights at once, and loses them.
     let mut watcher = admin.site_connection(&site).await.unwrap();
     let _remy_site = remy.go_online(&site).await.unwrap();
+    let (asked, mut asker) = visitor_says(relay, &site, "who is helping me?").await;
+    let mut remys_chat = joined(&remy, &asked).await;
+    remys_chat.send_frame(&ClientFrame::Accept).await.unwrap();
+    entry_where(&mut watcher, &asked, |e| e.assignee.as_ref().is_some_and(|a| a.name.as_str() == "Remy")).await;
     let promote = AccountChange { name: Some(AgentName::parse("Remi").unwrap()), role: Some(AccountRole::Admin), password: None };
     let changed = admin.change_account(&created.id, &promote).await.unwrap();
     assert_eq!((changed.name.as_str(), changed.role, &changed.email), ("Remi", AccountRole::Admin, &email));
@@ -532,6 +536,11 @@ async fn admins_rename_promote_reset_and_remove_accounts() {
         _ => None,
     })
     .await;
+    // The conversation Remi had open and answers shows the new name, without reconnecting.
+    entry_where(&mut watcher, &asked, |e| e.assignee.as_ref().is_some_and(|a| a.name.as_str() == "Remi")).await;
+    remys_chat.send_frame(&ClientFrame::Send { client_id: id("remi-1"), body: "Me, Remi.".into(), card: None, suggestions: vec![] }).await.unwrap();
+    let answer = expect_message(&mut asker).await;
+    assert!(matches!(&answer.author, protocol::Author::Agent { name, .. } if name.as_str() == "Remi"), "{:?}", answer.author);
     remy.put_settings(&site, &settings).await.expect("an admin now");
     admin.change_account(&created.id, &AccountChange { role: Some(AccountRole::Agent), ..AccountChange::default() }).await.unwrap();
     assert!(remy.put_settings(&site, &settings).await.unwrap_err().to_string().contains("admin_only"));
