@@ -794,6 +794,9 @@ impl Conversation {
     /// Visitors and the bot have no session to sign out.
     async fn tell_site_viewing(&self, peer: &Peer, open: bool) -> Result<()> {
         let (Some(agent), Some(session)) = (&peer.agent, &peer.session) else { return Ok(()) };
+        if self.site()?.is_none() {
+            return Ok(());
+        }
         let viewer = crate::site::Viewer { conversation: self.id()?.to_string(), agent: agent.id.clone(), session: session.clone(), open };
         let stub = self.site_stub().map_err(|e| worker::Error::RustError(e.message))?;
         crate::site::viewer(&stub, &viewer).await
