@@ -130,8 +130,8 @@ pub async fn contact_conversations(stub: &Stub, email: &protocol::Email) -> Resu
     Ok(inbox.conversations)
 }
 
-/// An agent signed out: what that session had open disconnects, here and in every open
-/// conversation; offline at once unless another session has a console open.
+/// An agent signed out: what that session had open disconnects, here and in the conversations
+/// it had open; offline at once unless another session has a console open.
 pub async fn signed_out(stub: &Stub, agent: &AgentId, session: &str) -> Result<()> {
     let gone = AgentGone { agent: agent.clone(), removed: false, to: None, session: Some(session.to_owned()) };
     post(stub, "https://site/agent-gone", &gone).await?;
@@ -139,7 +139,7 @@ pub async fn signed_out(stub: &Stub, agent: &AgentId, session: &str) -> Result<(
 }
 
 /// An account lost a session (signed out), all of them (a new password), or was removed: what
-/// they had open disconnects from the site and from every open conversation; a removed agent
+/// they had open disconnects from the site and from the conversations; a removed agent
 /// leaves the team, and the open conversations it was responsible for go on (`to`: back to
 /// the queue when `None`).
 #[derive(Debug, Serialize, Deserialize)]
@@ -776,7 +776,6 @@ impl Site {
         Ok(())
     }
 
-    /// The agent goes offline at once and their consoles' site connections close.
     /// Closes the consoles that go; the agent is offline at once unless one of theirs stays.
     fn sign_out(&self, gone: &AgentGone) -> Result<()> {
         let mut stays = false;
