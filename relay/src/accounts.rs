@@ -343,28 +343,32 @@ impl Accounts {
     }
 
     fn session(&self, token: &str) -> Result<Response> {
-        let rows: Vec<AccountRow> = self
+        #[derive(Deserialize)]
+        struct SessionRow {
+            #[serde(flatten)]
+            account: AccountRow,
+            expires_at: i64,
+        }
+        let key = self.session_key(token)?;
+        let now = now_secs();
+        let rows: Vec<SessionRow> = self
             .sql()
             .exec(
-                "SELECT a.id, a.email, a.name, a.role, a.salt, a.hash FROM sessions s JOIN accounts a ON a.id = s.account_id
-                 WHERE s.key = ? AND s.expires_at > ?",
-                vec![self.session_key(token)?.into(), (now_secs() as i64).into()],
+                "SELECT a.id, a.email, a.name, a.role, a.salt, a.hash, s.expires_at FROM sessions s
+                 JOIN accounts a ON a.id = s.account_id WHERE s.key = ? AND s.expires_at > ?",
+                vec![key.as_str().into(), (now as i64).into()],
             )?
             .to_array()?;
-        match rows.first().and_then(AccountRow::account) {
-            Some(account) => {
-                // In use: it lasts a full term again. Renewed once half the term has gone, so
-                // a busy console does not write on every request.
-                let term = config::session_secs(&self.env);
-                let now = now_secs();
-                self.sql().exec(
-                    "UPDATE sessions SET expires_at = ? WHERE key = ? AND expires_at < ?",
-                    vec![((now + term) as i64).into(), self.session_key(token)?.into(), ((now + term / 2) as i64).into()],
-                )?;
-                reply::json(&account, 200)
-            }
-            None => refuse(ErrorCode::Unauthorized, "not signed in, or the session has expired"),
+        let Some((account, expires_at)) = rows.first().and_then(|row| Some((row.account.account()?, row.expires_at as u64))) else {
+            return refuse(ErrorCode::Unauthorized, "not signed in, or the session has expired");
+        };
+        // In use: it lasts a full term again. Renewed once half the term has gone, so a busy
+        // console does not write on every request.
+        let term = config::session_secs(&self.env);
+        if expires_at < now + term / 2 {
+            self.sql().exec("UPDATE sessions SET expires_at = ? WHERE key = ?", vec![((now + term) as i64).into(), key.into()])?;
         }
+        reply::json(&account, 200)
     }
 
     fn list(&self) -> Result<AccountList> {

@@ -224,7 +224,7 @@ async fn logout(env: &Env, url: &Url, account: &Account, token: &str) -> Handled
     let session = accounts::session_tag(env, token)?;
     accounts::logout(env, token).await.map_err(internal)?;
     for site in config::sites(env)? {
-        site::signed_out(&site_stub(env, &site)?, &account.id, &session).await.map_err(internal)?;
+        site::agent_gone(&site_stub(env, &site)?, &account.id, false, Some(&session)).await.map_err(internal)?;
     }
     let headers = Headers::new();
     headers.set("Set-Cookie", &session_cookie(url, "", 0)).map_err(internal)?;
@@ -234,7 +234,7 @@ async fn logout(env: &Env, url: &Url, account: &Account, token: &str) -> Handled
 /// Every site hears that the agent's sessions ended or their account went.
 async fn agent_gone(env: &Env, agent: &AgentId, removed: bool) -> Result<(), ProtocolError> {
     for site in config::sites(env)? {
-        site::agent_gone(&site_stub(env, &site)?, agent, removed).await.map_err(internal)?;
+        site::agent_gone(&site_stub(env, &site)?, agent, removed, None).await.map_err(internal)?;
     }
     Ok(())
 }

@@ -1743,7 +1743,8 @@ impl DurableObject for Conversation {
         let _ = ws.close(Some(code), Some("closing"));
         // The session's last socket here: the site no longer needs to reach this conversation
         // for it.
-        if let Some(peer) = ws.deserialize_attachment::<Peer>().ok().flatten() {
+        let peer = ws.deserialize_attachment::<Peer>().ok().flatten();
+        if let Some(peer) = peer.filter(|p| p.agent.is_some() && p.session.is_some()) {
             let open = worker::web_sys::WebSocket::OPEN;
             let same_session = |other: &WebSocket| {
                 other.as_ref().ready_state() == open

@@ -130,14 +130,6 @@ pub async fn contact_conversations(stub: &Stub, email: &protocol::Email) -> Resu
     Ok(inbox.conversations)
 }
 
-/// An agent signed out: what that session had open disconnects, here and in the conversations
-/// it had open; offline at once unless another session has a console open.
-pub async fn signed_out(stub: &Stub, agent: &AgentId, session: &str) -> Result<()> {
-    let gone = AgentGone { agent: agent.clone(), removed: false, to: None, session: Some(session.to_owned()) };
-    post(stub, "https://site/agent-gone", &gone).await?;
-    Ok(())
-}
-
 /// An account lost a session (signed out), all of them (a new password), or was removed: what
 /// they had open disconnects from the site and from the conversations; a removed agent
 /// leaves the team, and the open conversations it was responsible for go on (`to`: back to
@@ -168,8 +160,10 @@ pub async fn agent_renamed(stub: &Stub, agent: &Assignee) -> Result<()> {
     Ok(())
 }
 
-pub async fn agent_gone(stub: &Stub, agent: &AgentId, removed: bool) -> Result<()> {
-    post(stub, "https://site/agent-gone", &AgentGone { agent: agent.clone(), removed, to: None, session: None }).await?;
+/// Tells the site an agent signed out (`session`), lost every session (`None`), or was removed.
+pub async fn agent_gone(stub: &Stub, agent: &AgentId, removed: bool, session: Option<&str>) -> Result<()> {
+    let gone = AgentGone { agent: agent.clone(), removed, to: None, session: session.map(str::to_owned) };
+    post(stub, "https://site/agent-gone", &gone).await?;
     Ok(())
 }
 
