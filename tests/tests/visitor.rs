@@ -169,7 +169,9 @@ async fn pre_chat_asks_for_the_email_first_and_agents_see_it() {
     configure(&site, WidgetSettings { email_capture: EmailCapture::PreChat, ..WidgetSettings::default() }).await;
     let (browser, _page) = visit(&site, "", "").await;
     browser.open_widget().await;
-    let focused = browser.wait_for("focus in the email field", "root.activeElement && root.activeElement.className").await;
+    let focused = browser
+        .wait_for("focus in the email field", "root.activeElement && root.activeElement.className === 'cw-email-input' && 'cw-email-input'")
+        .await;
     assert_eq!(focused, Value::from("cw-email-input"));
     assert!(browser.widget_texts(".cw-input").await.is_empty(), "no composer before the email");
 
@@ -252,7 +254,9 @@ async fn the_widget_is_usable_by_keyboard_alone() {
 
     active().await.send_keys("\u{E00C}").await.unwrap(); // Escape closes, focus returns
     browser.wait_for("the panel closed", "root.querySelector('.cw-panel').hidden").await;
-    let focused = browser.wait_for("focus back on the launcher", "root.activeElement && root.activeElement.className").await;
+    let focused = browser
+        .wait_for("focus back on the launcher", "root.activeElement && root.activeElement.className === 'cw-launcher' && 'cw-launcher'")
+        .await;
     assert_eq!(focused, Value::from("cw-launcher"));
 }
 
