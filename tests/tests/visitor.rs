@@ -433,7 +433,45 @@ async fn on_a_phone_the_panel_fills_the_screen() {
              return r.left === 0 && r.top === 0 && r.width === d.clientWidth && r.height === d.clientHeight; })()",
         )
         .await;
+    // What a phone needs that a desktop does not: fields a phone does not zoom into when they
+    // take focus (16px text or more), and a thread whose scrolling stops at its ends instead
+    // of carrying on into the page behind the panel.
+    let phone = browser
+        .js(
+            "const root = document.getElementById('chat-widget').shadowRoot; \
+             const px = (sel) => parseFloat(getComputedStyle(root.querySelector(sel)).fontSize); \
+             const d = document.documentElement; \
+             return { field: px('.cw-input'), \
+                      thread: getComputedStyle(root.querySelector('.cw-scroll')).overscrollBehaviorY, \
+                      panel: getComputedStyle(root.querySelector('.cw-panel')).overscrollBehaviorY, \
+                      page_overflow: d.scrollWidth - d.clientWidth };",
+            vec![],
+        )
+        .await;
+    assert!(phone["field"].as_f64().unwrap() >= 16.0, "the message field's text is under 16px: {phone}");
+    assert_eq!(phone["thread"], "contain", "{phone}");
+    assert_eq!(phone["panel"], "contain", "{phone}");
+    // The demo page itself fits a phone: nothing scrolls sideways under the panel.
+    assert_eq!(phone["page_overflow"], 0, "{phone}");
     browser.screenshot("visitor-phone").await;
+}
+
+#[tokio::test]
+async fn on_a_phone_the_email_field_takes_focus_without_zooming() {
+    let site = fresh_site();
+    configure(&site, WidgetSettings { email_capture: EmailCapture::PreChat, ..WidgetSettings::default() }).await;
+    let page = HostPage::serve_with_script(&relay().origin, site.as_str(), "", "").await;
+    let browser = Browser::open_with_size(390, 800).await;
+    browser.client.goto(&page.url).await.unwrap();
+    browser.open_widget().await;
+    let size = browser
+        .wait_for(
+            "the email field focused",
+            "root.activeElement && root.activeElement.className === 'cw-email-input' && getComputedStyle(root.activeElement).fontSize",
+        )
+        .await;
+    let px: f64 = size.as_str().and_then(|s| s.strip_suffix("px")).and_then(|s| s.parse().ok()).unwrap();
+    assert!(px >= 16.0, "the email field's text is {px}px");
 }
 
 #[tokio::test]
