@@ -375,7 +375,42 @@ async fn an_ended_chat_stays_readable_and_writing_again_starts_a_new_one() {
     browser.open_widget().await;
     browser.wait_for_texts(".cw-earlier .cw-body", &["Thanks, that's all"]).await;
     browser.wait_for_texts(".cw-messages:not(.cw-earlier .cw-messages) .cw-mine .cw-body", &["Actually, one more question"]).await;
+    // The earlier conversation and the notices arrive after the thread: it still ends in view.
+    browser.wait_for("the thread at its end", THREAD_AT_END).await;
     browser.screenshot("visitor-earlier-conversation").await;
+}
+
+/// The thread shows its end (within a few pixels).
+const THREAD_AT_END: &str =
+    "root && (() => { const l = root.querySelector('.cw-scroll'); return l.scrollHeight - l.scrollTop - l.clientHeight <= 4; })()";
+
+#[tokio::test]
+async fn the_thread_follows_new_messages_but_not_a_visitor_reading_back() {
+    let site = fresh_site();
+    let (browser, _page, conversation) = visitor_writes(&relay().origin, &site, "Hello").await;
+    let mut agent = relay().agent("Ana").await.join(&conversation, 0).await.unwrap();
+    for n in 1..=20 {
+        agent.post(&id(&format!("long-{n}")), &format!("Line {n} of a long answer")).await.unwrap();
+    }
+    browser.wait_for("the last line", "root && [...root.querySelectorAll('.cw-theirs .cw-body')].some(b => b.textContent === 'Line 20 of a long answer')").await;
+    browser.wait_for("the thread at its end", THREAD_AT_END).await;
+
+    // Scrolled back to read: a new message does not pull the visitor away.
+    browser.js("document.getElementById('chat-widget').shadowRoot.querySelector('.cw-scroll').scrollTop = 0;", vec![]).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    agent.post(&id("long-21"), "One more thing").await.unwrap();
+    browser.wait_for("the new message", "root && [...root.querySelectorAll('.cw-theirs .cw-body')].some(b => b.textContent === 'One more thing')").await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let top = browser.js("return document.getElementById('chat-widget').shadowRoot.querySelector('.cw-scroll').scrollTop;", vec![]).await;
+    assert_eq!(top.as_f64(), Some(0.0), "the thread moved while the visitor read back");
+
+    // Writing brings the end back, and the thread follows again from there.
+    browser.write("Got it").await;
+    browser.wait_for("the visitor's message", "root && [...root.querySelectorAll('.cw-mine .cw-body')].some(b => b.textContent === 'Got it')").await;
+    browser.wait_for("the thread at its end", THREAD_AT_END).await;
+    agent.post(&id("long-22"), "Great").await.unwrap();
+    browser.wait_for("the reply", "root && [...root.querySelectorAll('.cw-theirs .cw-body')].some(b => b.textContent === 'Great')").await;
+    browser.wait_for("the thread at its end", THREAD_AT_END).await;
 }
 
 #[tokio::test]

@@ -8,7 +8,12 @@ use crate::chat::Chat;
 use crate::thread::{Delivery, Entry};
 use leptos::html;
 use leptos::prelude::*;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 use protocol::{Author, Card};
+
+/// How close to the end of the thread still counts as at its end (rounding, a last pixel).
+const AT_END_PX: i32 = 24;
 
 #[component]
 pub fn MessageList(chat: Chat) -> impl IntoView {
@@ -16,13 +21,56 @@ pub fn MessageList(chat: Chat) -> impl IntoView {
     let thread = chat.thread;
     let list: NodeRef<html::Div> = NodeRef::new();
 
-    // Keep the newest message in view.
-    Effect::new(move |_| {
-        thread.track();
-        chat.view.track();
-        if let Some(list) = list.get() {
+    // Follow the conversation while the visitor is at its end, whatever changed it (a message,
+    // the earlier conversation, a notice, the email form); leave them be once they have
+    // scrolled back to read, until they write or open the panel again.
+    let pinned = StoredValue::new(true);
+    let to_end = move || {
+        if let Some(list) = list.get_untracked() {
             list.set_scroll_top(list.scroll_height());
         }
+    };
+    let on_scroll = move |_| {
+        if let Some(list) = list.get_untracked() {
+            pinned.set_value(list.scroll_height() - list.scroll_top() - list.client_height() <= AT_END_PX);
+        }
+    };
+    let observer = StoredValue::new_local(None::<web_sys::MutationObserver>);
+    Effect::new(move |_| {
+        let Some(element) = list.get() else { return };
+        if observer.with_value(Option::is_some) {
+            return;
+        }
+        let follow = Closure::<dyn FnMut()>::new(move || {
+            if pinned.get_value() {
+                to_end();
+            }
+        });
+        let Ok(watch) = web_sys::MutationObserver::new(follow.as_ref().unchecked_ref()) else { return };
+        let what = web_sys::MutationObserverInit::new();
+        what.set_child_list(true);
+        what.set_subtree(true);
+        what.set_character_data(true);
+        if watch.observe_with_options(&element, &what).is_ok() {
+            // The list lives as long as the widget: so do the observer and its callback.
+            follow.forget();
+            observer.set_value(Some(watch));
+        }
+    });
+    Effect::new(move |_| {
+        if chat.open.get() {
+            pinned.set_value(true);
+            to_end();
+        }
+    });
+    let written = StoredValue::new(0usize);
+    Effect::new(move |_| {
+        let mine = thread.with(|t| t.entries().iter().filter(|e| e.is_mine()).count());
+        if mine > written.get_value() {
+            pinned.set_value(true);
+            to_end();
+        }
+        written.set_value(mine);
     });
 
     let greeting = move || chat.settings.with(|s| s.greeting.clone());
@@ -63,7 +111,7 @@ pub fn MessageList(chat: Chat) -> impl IntoView {
     };
 
     view! {
-        <div class="cw-scroll" node_ref=list tabindex="0" aria-label=strings.messages_label>
+        <div class="cw-scroll" node_ref=list tabindex="0" aria-label=strings.messages_label on:scroll=on_scroll>
             {earlier}
             <Show when=move || !greeting().is_empty()>
                 <p class="cw-greeting" dir="auto">{greeting}</p>
