@@ -8,6 +8,8 @@ use crate::chat::Chat;
 use crate::thread::{Delivery, Entry};
 use leptos::html;
 use leptos::prelude::*;
+use std::cell::Cell;
+use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use protocol::{Author, Card};
@@ -24,53 +26,28 @@ pub fn MessageList(chat: Chat) -> impl IntoView {
     // Follow the conversation while the visitor is at its end, whatever changed it (a message,
     // the earlier conversation, a notice, the email form); leave them be once they have
     // scrolled back to read, until they write or open the panel again.
-    let pinned = StoredValue::new(true);
-    let to_end = move || {
-        if let Some(list) = list.get_untracked() {
+    let pinned = Rc::new(Cell::new(true));
+    let on_scroll = {
+        let pinned = pinned.clone();
+        move |_| {
+            if let Some(list) = list.get_untracked() {
+                pinned.set(list.scroll_height() - list.scroll_top() - list.client_height() <= AT_END_PX);
+            }
+        }
+    };
+    Effect::new(move |seen: Option<Option<(bool, usize)>>| {
+        let open = chat.open.get();
+        let written = thread.with(|t| t.entries().iter().filter(|e| e.is_mine()).count());
+        let list = list.get()?;
+        match seen.flatten() {
+            None => follow_changes(&list, pinned.clone()),
+            Some((was_open, had_written)) if (open && !was_open) || written > had_written => pinned.set(true),
+            Some(_) => {}
+        }
+        if pinned.get() {
             list.set_scroll_top(list.scroll_height());
         }
-    };
-    let on_scroll = move |_| {
-        if let Some(list) = list.get_untracked() {
-            pinned.set_value(list.scroll_height() - list.scroll_top() - list.client_height() <= AT_END_PX);
-        }
-    };
-    let observer = StoredValue::new_local(None::<web_sys::MutationObserver>);
-    Effect::new(move |_| {
-        let Some(element) = list.get() else { return };
-        if observer.with_value(Option::is_some) {
-            return;
-        }
-        let follow = Closure::<dyn FnMut()>::new(move || {
-            if pinned.get_value() {
-                to_end();
-            }
-        });
-        let Ok(watch) = web_sys::MutationObserver::new(follow.as_ref().unchecked_ref()) else { return };
-        let what = web_sys::MutationObserverInit::new();
-        what.set_child_list(true);
-        what.set_subtree(true);
-        what.set_character_data(true);
-        if watch.observe_with_options(&element, &what).is_ok() {
-            // The list lives as long as the widget: so do the observer and its callback.
-            follow.forget();
-            observer.set_value(Some(watch));
-        }
-    });
-    Effect::new(move |_| {
-        if chat.open.get() {
-            pinned.set_value(true);
-            to_end();
-        }
-    });
-    let written = StoredValue::new(0usize);
-    Effect::new(move |_| {
-        let mine = thread.with(|t| t.entries().iter().filter(|e| e.is_mine()).count());
-        if mine > written.get_value() {
-            pinned.set_value(true);
-            to_end();
-        }
-        written.set_value(mine);
+        Some((open, written))
     });
 
     let greeting = move || chat.settings.with(|s| s.greeting.clone());
@@ -129,6 +106,25 @@ pub fn MessageList(chat: Chat) -> impl IntoView {
             // latest thing in the conversation, and scrolls with it.
             <Notices chat=chat/>
         </div>
+    }
+}
+
+/// Keeps `list` scrolled to its end after any change inside it, while `pinned`.
+fn follow_changes(list: &web_sys::HtmlDivElement, pinned: Rc<Cell<bool>>) {
+    let target = list.clone();
+    let follow = Closure::<dyn FnMut()>::new(move || {
+        if pinned.get() {
+            target.set_scroll_top(target.scroll_height());
+        }
+    });
+    let Ok(observer) = web_sys::MutationObserver::new(follow.as_ref().unchecked_ref()) else { return };
+    let what = web_sys::MutationObserverInit::new();
+    what.set_child_list(true);
+    what.set_subtree(true);
+    what.set_character_data(true);
+    if observer.observe_with_options(list, &what).is_ok() {
+        // The list lives as long as the widget, and the observer with it.
+        follow.forget();
     }
 }
 
