@@ -403,14 +403,26 @@ async fn the_thread_follows_new_messages_but_not_a_visitor_reading_back() {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let top = browser.js("return document.getElementById('chat-widget').shadowRoot.querySelector('.cw-scroll').scrollTop;", vec![]).await;
     assert_eq!(top.as_f64(), Some(0.0), "the thread moved while the visitor read back");
+    // A button says so, and takes them there; the thread keeps the focus.
+    let jump = browser.widget(".cw-jump").await;
+    browser.screenshot("visitor-reading-back").await;
+    assert_eq!(jump.text().await.unwrap(), "New messages");
+    jump.click().await.unwrap();
+    browser.wait_for("the thread at its end", THREAD_AT_END).await;
+    browser
+        .wait_for("the button gone and the focus on the thread", "root.querySelector('.cw-jump').hidden && root.activeElement === root.querySelector('.cw-scroll')")
+        .await;
 
-    // Writing brings the end back, and the thread follows again from there.
+    // Back to reading; writing brings the end back too.
+    browser.js("document.getElementById('chat-widget').shadowRoot.querySelector('.cw-scroll').scrollTop = 0;", vec![]).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     browser.write("Got it").await;
     browser.wait_for("the visitor's message", "root && [...root.querySelectorAll('.cw-mine .cw-body')].some(b => b.textContent === 'Got it')").await;
     browser.wait_for("the thread at its end", THREAD_AT_END).await;
     agent.post(&id("long-22"), "Great").await.unwrap();
     browser.wait_for("the reply", "root && [...root.querySelectorAll('.cw-theirs .cw-body')].some(b => b.textContent === 'Great')").await;
     browser.wait_for("the thread at its end", THREAD_AT_END).await;
+    assert_eq!(browser.js("return document.getElementById('chat-widget').shadowRoot.querySelector('.cw-jump').hidden;", vec![]).await, Value::Bool(true));
 }
 
 #[tokio::test]

@@ -64,6 +64,8 @@ pub struct Strings {
     pub edited: &'static str,
     /// In place of a message its author took back.
     pub message_deleted: &'static str,
+    /// Shown while the visitor reads back and new messages arrive below; takes them there.
+    pub new_messages: &'static str,
 }
 
 pub static EN: Strings = Strings {
@@ -113,6 +115,7 @@ pub static EN: Strings = Strings {
     confirm_delete: "Delete it for good?",
     edited: "edited",
     message_deleted: "Message deleted",
+    new_messages: "New messages",
     cancel: "Cancel",
     deleted: "Your conversation and email were deleted.",
 };
@@ -164,6 +167,7 @@ pub static DE: Strings = Strings {
     confirm_delete: "Endgültig löschen?",
     edited: "bearbeitet",
     message_deleted: "Nachricht gelöscht",
+    new_messages: "Neue Nachrichten",
     cancel: "Abbrechen",
     deleted: "Dein Gespräch und deine E-Mail-Adresse wurden gelöscht.",
 };
@@ -216,6 +220,7 @@ pub static FR: Strings = Strings {
     confirm_delete: "La supprimer définitivement\u{a0}?",
     edited: "modifié",
     message_deleted: "Message supprimé",
+    new_messages: "Nouveaux messages",
     cancel: "Annuler",
     deleted: "Votre conversation et votre adresse e-mail ont été supprimées.",
 };
@@ -267,6 +272,7 @@ pub static ES: Strings = Strings {
     confirm_delete: "¿Eliminarla definitivamente?",
     edited: "editado",
     message_deleted: "Mensaje eliminado",
+    new_messages: "Mensajes nuevos",
     cancel: "Cancelar",
     deleted: "Tu conversación y tu correo se han eliminado.",
 };
@@ -320,6 +326,7 @@ pub static AR: Strings = Strings {
     confirm_delete: "هل تريد حذفها نهائيًا؟",
     edited: "معدّلة",
     message_deleted: "تم حذف الرسالة",
+    new_messages: "رسائل جديدة",
     cancel: "إلغاء",
     deleted: "تم حذف محادثتك وبريدك الإلكتروني.",
 };
@@ -371,7 +378,7 @@ mod tests {
             reply_to_email, change_email, chat_ended, write_to_start_new, blocked,
             earlier_conversation, read_article, back, suggested_replies, quick_replies,
             title_hint, announce_message, link_expired, delete_conversation, confirm_delete, cancel,
-            deleted, edited, message_deleted,
+            deleted, edited, message_deleted, new_messages,
         )
     }
 

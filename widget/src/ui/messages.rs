@@ -25,29 +25,59 @@ pub fn MessageList(chat: Chat) -> impl IntoView {
 
     // Follow the conversation while the visitor is at its end, whatever changed it (a message,
     // the earlier conversation, a notice, the email form); leave them be once they have
-    // scrolled back to read, until they write or open the panel again.
+    // scrolled back to read, until they write or open the panel again. Meanwhile a button
+    // says that new messages came, and takes them there.
     let pinned = Rc::new(Cell::new(true));
+    let unseen = RwSignal::new(false);
     let on_scroll = {
         let pinned = pinned.clone();
         move |_| {
             if let Some(list) = list.get_untracked() {
-                pinned.set(list.scroll_height() - list.scroll_top() - list.client_height() <= AT_END_PX);
+                let at_end = list.scroll_height() - list.scroll_top() - list.client_height() <= AT_END_PX;
+                pinned.set(at_end);
+                if at_end && unseen.get_untracked() {
+                    unseen.set(false);
+                }
             }
         }
     };
-    Effect::new(move |seen: Option<Option<(bool, usize)>>| {
+    let to_end = {
+        let pinned = pinned.clone();
+        move || {
+            pinned.set(true);
+            unseen.set(false);
+            if let Some(list) = list.get_untracked() {
+                list.set_scroll_top(list.scroll_height());
+            }
+        }
+    };
+    let jump = {
+        let to_end = to_end.clone();
+        move |_: web_sys::MouseEvent| {
+            to_end();
+            // The button goes away: the thread takes the focus it had.
+            if let Some(list) = list.get_untracked() {
+                let _ = list.focus();
+            }
+        }
+    };
+    Effect::new(move |seen: Option<Option<(bool, usize, usize)>>| {
         let open = chat.open.get();
-        let written = thread.with(|t| t.entries().iter().filter(|e| e.is_mine()).count());
+        let (written, received) = thread.with(|t| {
+            let mine = t.entries().iter().filter(|e| e.is_mine()).count();
+            (mine, t.entries().len() - mine)
+        });
         let list = list.get()?;
         match seen.flatten() {
             None => follow_changes(&list, pinned.clone()),
-            Some((was_open, had_written)) if (open && !was_open) || written > had_written => pinned.set(true),
+            Some((was_open, had_written, _)) if (open && !was_open) || written > had_written => to_end(),
+            Some((_, _, had_received)) if received > had_received && !pinned.get() => unseen.set(true),
             Some(_) => {}
         }
         if pinned.get() {
             list.set_scroll_top(list.scroll_height());
         }
-        Some((open, written))
+        Some((open, written, received))
     });
 
     let greeting = move || chat.settings.with(|s| s.greeting.clone());
@@ -105,6 +135,7 @@ pub fn MessageList(chat: Chat) -> impl IntoView {
             // What the visitor should know now (away, ended, blocked, the email form) is the
             // latest thing in the conversation, and scrolls with it.
             <Notices chat=chat/>
+            <button type="button" class="cw-jump" hidden=move || !unseen.get() on:click=jump>{strings.new_messages}</button>
         </div>
     }
 }
