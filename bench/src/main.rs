@@ -8,6 +8,8 @@
 //!     … -- --inspector                        run the relay under the `wrangler dev` command, its
 //!                                             DevTools inspector attached (what a developer runs)
 //!     … -- --dump DIR                         write every delivery's latency to DIR/*.csv
+//!     … -- --repeat N                         run each scenario N times, then min / median / max
+//!                                             of every row (one run's tail is noisy on a shared VM)
 //!
 //! Every scenario runs twice with the same load code: against the real relay (wrangler's dev
 //! server, workerd with SQLite Durable Objects, started fresh by the `e2e` harness; without
@@ -34,7 +36,7 @@ use std::time::Duration;
 use e2e::DevServer;
 use target::{Kind, Target};
 
-const USAGE: &str = "usage: bench [--quick] [--only SCENARIO-OR-PREFIX] [--direct] [--inspector] [--dump DIR]";
+const USAGE: &str = "usage: bench [--quick] [--only SCENARIO-OR-PREFIX] [--direct] [--inspector] [--dump DIR] [--repeat N]";
 
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
@@ -124,6 +126,8 @@ struct Options {
     direct: bool,
     inspector: bool,
     dump: Option<PathBuf>,
+    /// Runs of each scenario (relay and baseline in turn each time).
+    repeat: usize,
 }
 
 async fn run(scenarios: Vec<Scenario>, options: &Options) -> bool {
@@ -145,26 +149,35 @@ async fn run(scenarios: Vec<Scenario>, options: &Options) -> bool {
     let mut clean = true;
     for scenario in scenarios {
         let name = scenario.name();
-        let mut outcomes = Vec::new();
-        for kind in [Kind::Relay, Kind::Baseline] {
-            eprintln!("[bench] {name} on the {}", kind.name());
-            let target = Arc::new(Target::start(kind, &name, server, options.direct).await);
-            let dump = options.dump.as_ref().map(|dir| dir.join(format!("{name}-{}.csv", kind.name())));
-            // The machine is shared: say how much CPU other work took meanwhile.
-            let (started, busy, ours) = (std::time::Instant::now(), rss::machine_busy(), rss::own_tree_cpu());
-            let mut outcome = scenario.run(target.clone(), dump).await;
-            let others = (rss::machine_busy().saturating_sub(busy)).saturating_sub(rss::own_tree_cpu().saturating_sub(ours));
-            outcome.note(format!(
-                "other work on the machine meanwhile: {:.0}% of one core",
-                100.0 * others.as_secs_f64() / started.elapsed().as_secs_f64()
-            ));
-            let target = Arc::try_unwrap(target).unwrap_or_else(|_| panic!("scenario {name} still holds its target"));
-            target.stop();
-            clean &= outcome.lost == 0 && outcome.duplicated == 0;
-            integrity.push(report::integrity(&name, kind.name(), &outcome));
-            outcomes.push(outcome);
+        let mut rounds: [Vec<report::Outcome>; 2] = [Vec::new(), Vec::new()];
+        for round in 1..=options.repeat {
+            // A repeated scenario's runs are told apart in the report and the dumps.
+            let run_name = if options.repeat > 1 { format!("{name}, run {round} of {}", options.repeat) } else { name.clone() };
+            let file_name = if options.repeat > 1 { format!("{name}-{round}") } else { name.clone() };
+            for (index, kind) in [Kind::Relay, Kind::Baseline].into_iter().enumerate() {
+                eprintln!("[bench] {run_name} on the {}", kind.name());
+                let target = Arc::new(Target::start(kind, &name, server, options.direct).await);
+                let dump = options.dump.as_ref().map(|dir| dir.join(format!("{file_name}-{}.csv", kind.name())));
+                // The machine is shared: say how much CPU other work took meanwhile.
+                let (started, busy, ours) = (std::time::Instant::now(), rss::machine_busy(), rss::own_tree_cpu());
+                let mut outcome = scenario.run(target.clone(), dump).await;
+                let others = (rss::machine_busy().saturating_sub(busy)).saturating_sub(rss::own_tree_cpu().saturating_sub(ours));
+                outcome.note(format!(
+                    "other work on the machine meanwhile: {:.0}% of one core",
+                    100.0 * others.as_secs_f64() / started.elapsed().as_secs_f64()
+                ));
+                let target = Arc::try_unwrap(target).unwrap_or_else(|_| panic!("scenario {name} still holds its target"));
+                target.stop();
+                clean &= outcome.lost == 0 && outcome.duplicated == 0;
+                integrity.push(report::integrity(&name, kind.name(), &outcome));
+                rounds[index].push(outcome);
+            }
+            let [relay, baseline] = &rounds;
+            println!("{}", report::table(&run_name, &scenario.describe(), &relay[round - 1], &baseline[round - 1]));
         }
-        println!("{}", report::table(&name, &scenario.describe(), &outcomes[0], &outcomes[1]));
+        if options.repeat > 1 {
+            println!("{}", report::spread(&name, &rounds[0], &rounds[1]));
+        }
     }
     for line in integrity {
         println!("{line}");
@@ -178,7 +191,7 @@ fn main() {
         baseline::serve();
         return;
     }
-    let mut options = Options { quick: false, only: None, direct: false, inspector: false, dump: None };
+    let mut options = Options { quick: false, only: None, direct: false, inspector: false, dump: None, repeat: 1 };
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         match arg.as_str() {
@@ -187,6 +200,7 @@ fn main() {
             "--direct" => options.direct = true,
             "--inspector" => options.inspector = true,
             "--dump" => options.dump = Some(PathBuf::from(rest.next().expect(USAGE))),
+            "--repeat" => options.repeat = rest.next().and_then(|n| n.parse().ok()).filter(|&n| n > 0).expect(USAGE),
             _ => {
                 eprintln!("{USAGE}");
                 std::process::exit(2);

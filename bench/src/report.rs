@@ -85,6 +85,36 @@ pub fn table(name: &str, description: &str, relay: &Outcome, baseline: &Outcome)
     out
 }
 
+/// A scenario run several times: for every row, the relay's smallest, middle and largest value
+/// over the runs, and the baseline's middle one.
+pub fn spread(name: &str, relay: &[Outcome], baseline: &[Outcome]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "== {name} over {} runs ==", relay.len());
+    let labels: Vec<&str> = relay.first().map(|o| o.rows.iter().map(|(l, _)| l.as_str()).collect()).unwrap_or_default();
+    let width = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0).max(10);
+    let _ = writeln!(out, "  {:<width$}  {:>10}  {:>10}  {:>10}  {:>10}", "", "relay min", "median", "max", "baseline");
+    let sorted = |outcomes: &[Outcome], label: &str| {
+        let mut values: Vec<f64> = outcomes.iter().filter_map(|o| o.value(label)).collect();
+        values.sort_by(f64::total_cmp);
+        values
+    };
+    // The lower middle of an even count: a value one run measured, not a mean of two.
+    let middle = |values: &[f64]| values.get(values.len().saturating_sub(1) / 2).copied();
+    for label in labels {
+        let ours = sorted(relay, label);
+        let theirs = sorted(baseline, label);
+        let _ = writeln!(
+            out,
+            "  {label:<width$}  {:>10}  {:>10}  {:>10}  {:>10}",
+            number(ours.first().copied()),
+            number(middle(&ours)),
+            number(ours.last().copied()),
+            number(middle(&theirs)),
+        );
+    }
+    out
+}
+
 /// The line the integration test reads: `integrity SCENARIO TARGET: lost N, duplicated N, errors N`.
 pub fn integrity(name: &str, target: &str, outcome: &Outcome) -> String {
     format!(
@@ -98,6 +128,25 @@ pub fn integrity(name: &str, target: &str, outcome: &Outcome) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spreads_show_each_rows_range_over_the_runs() {
+        let run = |p99: f64, base: f64| {
+            let mut o = Outcome::default();
+            o.row("p99 ms", Some(p99));
+            o.row("nothing", None);
+            let mut b = Outcome::default();
+            b.row("p99 ms", Some(base));
+            (o, b)
+        };
+        let (relay, baseline): (Vec<_>, Vec<_>) = [run(829.0, 0.3), run(52.0, 0.5), run(141.0, 0.4)].into_iter().unzip();
+        let text = spread("live-1000", &relay, &baseline);
+        assert!(text.starts_with("== live-1000 over 3 runs =="), "{text}");
+        let row: Vec<&str> = text.lines().find(|l| l.contains("p99 ms")).unwrap().split_whitespace().collect();
+        assert_eq!(row, ["p99", "ms", "52", "141", "829", "0.40"], "{text}");
+        let empty: Vec<&str> = text.lines().find(|l| l.contains("nothing")).unwrap().split_whitespace().collect();
+        assert_eq!(empty, ["nothing", "-", "-", "-", "-"], "{text}");
+    }
 
     #[test]
     fn tables_show_ratios_and_counts() {
