@@ -29,11 +29,7 @@ pub async fn handle(req: &mut Request, env: &Env, url: &Url, rest: &[&str]) -> H
             if cookie(req, SESSION_COOKIE).as_deref() != Some(token.as_str()) {
                 return Ok(answer);
             }
-            let headers = Headers::new();
-            headers.set("Content-Type", "application/json").map_err(internal)?;
-            headers.set("Set-Cookie", &session_cookie(url, &token, config::session_secs(env))).map_err(internal)?;
-            headers.set("Cache-Control", "no-store").map_err(internal)?;
-            Ok(answer.with_headers(headers))
+            with_cookie(answer, &session_cookie(url, &token, config::session_secs(env)))
         }
         (Method::Get, ["accounts"]) => reply::json(&accounts::list(env).await.map_err(internal)?, 200).map_err(internal),
         (Method::Post, ["accounts"]) => {
@@ -210,12 +206,16 @@ async fn login(req: &mut Request, env: &Env, url: &Url) -> Handled {
     let session = accounts::login(env, &request).await.map_err(internal)??;
     let cookie = session_cookie(url, &session.token, config::session_secs(env));
     let token = login.bearer.then_some(session.token);
-    let response = signed_in_answer(env, session.account, token, 200)?;
+    with_cookie(signed_in_answer(env, session.account, token, 200)?, &cookie)
+}
+
+/// A signed-in answer (JSON) that sets the session cookie; never cached.
+fn with_cookie(answer: Response, cookie: &str) -> Handled {
     let headers = Headers::new();
     headers.set("Content-Type", "application/json").map_err(internal)?;
-    headers.set("Set-Cookie", &cookie).map_err(internal)?;
+    headers.set("Set-Cookie", cookie).map_err(internal)?;
     headers.set("Cache-Control", "no-store").map_err(internal)?;
-    Ok(response.with_headers(headers))
+    Ok(answer.with_headers(headers))
 }
 
 /// Ends the session: what it had open disconnects, on every site and in every conversation;

@@ -1746,11 +1746,10 @@ impl DurableObject for Conversation {
         let peer = ws.deserialize_attachment::<Peer>().ok().flatten();
         if let Some(peer) = peer.filter(|p| p.agent.is_some() && p.session.is_some()) {
             let open = worker::web_sys::WebSocket::OPEN;
+            // A session's tag is its token's: the same tag is the same agent.
             let same_session = |other: &WebSocket| {
                 other.as_ref().ready_state() == open
-                    && other.deserialize_attachment::<Peer>().ok().flatten().is_some_and(|p| {
-                        p.session.is_some() && p.session == peer.session && p.agent.map(|a| a.id) == peer.agent.as_ref().map(|a| a.id.clone())
-                    })
+                    && other.deserialize_attachment::<Peer>().ok().flatten().is_some_and(|p| p.session == peer.session)
             };
             let still_open = self.state.get_websockets_with_tag(Role::Agent.as_str()).iter().any(|other| other != &ws && same_session(other));
             if !still_open {

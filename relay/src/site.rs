@@ -833,22 +833,19 @@ impl Site {
             self.tell_agents(&ServerFrame::Agents { agents: self.presences(None)? });
         }
         let agent = gone.agent.as_str();
+        // The gone sessions' conversations leave the list as they are read from it.
         let viewed: Vec<IdRow> = match &gone.session {
             Some(session) => self.sql().exec(
-                "SELECT conversation_id AS id FROM viewers WHERE agent_id = ? AND session = ?",
+                "DELETE FROM viewers WHERE agent_id = ? AND session = ? RETURNING conversation_id AS id",
                 vec![agent.into(), session.as_str().into()],
             )?,
-            None => self.sql().exec("SELECT DISTINCT conversation_id AS id FROM viewers WHERE agent_id = ?", vec![agent.into()])?,
+            None => self.sql().exec("DELETE FROM viewers WHERE agent_id = ? RETURNING conversation_id AS id", vec![agent.into()])?,
         }
         .to_array()?;
         let responsible: Vec<IdRow> = if gone.removed {
             self.sql().exec("SELECT id FROM inbox WHERE status = 'open' AND assignee_id = ?", vec![agent.into()])?.to_array()?
         } else {
             Vec::new()
-        };
-        match &gone.session {
-            Some(session) => self.sql().exec("DELETE FROM viewers WHERE agent_id = ? AND session = ?", vec![agent.into(), session.as_str().into()])?,
-            None => self.sql().exec("DELETE FROM viewers WHERE agent_id = ?", vec![agent.into()])?,
         };
         let auto_assign = self.inbox_settings()?.auto_assign;
         let mut told_already = std::collections::HashSet::new();

@@ -68,14 +68,15 @@ pub fn MessageList(chat: Chat) -> impl IntoView {
             (mine, t.entries().len() - mine)
         });
         let list = list.get()?;
+        // Later changes while pinned are the observer's to follow.
         match seen.flatten() {
-            None => follow_changes(&list, pinned.clone()),
+            None => {
+                follow_changes(&list, pinned.clone());
+                to_end();
+            }
             Some((was_open, had_written, _)) if (open && !was_open) || written > had_written => to_end(),
             Some((_, _, had_received)) if received > had_received && !pinned.get() => unseen.set(true),
             Some(_) => {}
-        }
-        if pinned.get() {
-            list.set_scroll_top(list.scroll_height());
         }
         Some((open, written, received))
     });
