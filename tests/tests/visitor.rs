@@ -483,16 +483,17 @@ async fn on_a_phone_the_panel_fills_the_screen() {
     // What a phone needs that a desktop does not: fields a phone does not zoom into when they
     // take focus (16px text or more), and a thread whose scrolling stops at its ends instead
     // of carrying on into the page behind the panel.
+    // Read once the composer is there: it comes with the site's settings, after the panel.
     let phone = browser
-        .js(
-            "const root = document.getElementById('chat-widget').shadowRoot; \
-             const px = (sel) => parseFloat(getComputedStyle(root.querySelector(sel)).fontSize); \
-             const d = document.documentElement; \
-             return { field: px('.cw-input'), \
-                      thread: getComputedStyle(root.querySelector('.cw-scroll')).overscrollBehaviorY, \
-                      panel: getComputedStyle(root.querySelector('.cw-panel')).overscrollBehaviorY, \
-                      page_overflow: d.scrollWidth - d.clientWidth };",
-            vec![],
+        .wait_for(
+            "the composer on a phone",
+            "root.querySelector('.cw-input') && (() => { \
+               const style = (sel) => getComputedStyle(root.querySelector(sel)); \
+               const d = document.documentElement; \
+               return { field: parseFloat(style('.cw-input').fontSize), \
+                        thread: style('.cw-scroll').overscrollBehaviorY, \
+                        panel: style('.cw-panel').overscrollBehaviorY, \
+                        page_overflow: d.scrollWidth - d.clientWidth }; })()",
         )
         .await;
     assert!(phone["field"].as_f64().unwrap() >= 16.0, "the message field's text is under 16px: {phone}");
