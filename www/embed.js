@@ -40,6 +40,17 @@
   button.onclick = function () { wantOpen = true; button.setAttribute('aria-busy', 'true'); load(); };
   root.append(css, button);
   if (!site) return;
+  // Phones: an on-screen keyboard shrinks only the part of the page in view (the visual
+  // viewport), so the full-screen panel would sit half under it, its header panned out of
+  // sight. The panel's stylesheet places it on that part instead, unless the visitor has
+  // zoomed in: then the page is theirs to pan.
+  var view = w.visualViewport;
+  function fit() {
+    var zoomed = view.scale > 1.01;
+    host.style.setProperty('--cw-view-top', zoomed ? '' : view.offsetTop + 'px');
+    host.style.setProperty('--cw-view-height', zoomed ? '' : view.height + 'px');
+  }
+  if (view) { view.addEventListener('resize', fit); view.addEventListener('scroll', fit); fit(); }
   (d.body ? d.body.append(host) : d.addEventListener('DOMContentLoaded', function () { d.body.append(host); }));
   wantOpen ? load() : (w.requestIdleCallback || setTimeout)(load);
 })(window, document, document.currentScript);

@@ -504,6 +504,55 @@ async fn on_a_phone_the_panel_fills_the_screen() {
     browser.screenshot("visitor-phone").await;
 }
 
+/// What a phone reports as its on-screen keyboard opens under a focused field: the part of
+/// the page in view (the visual viewport) shrinks to `height` and pans down to `top`, or the
+/// visitor zooms in (`scale`). Headless Chromium has no keyboard, so the test reports it.
+fn visual_viewport(top: u32, height: u32, scale: u32) -> String {
+    format!(
+        "const v = window.visualViewport; \
+         Object.defineProperties(v, {{ offsetTop: {{ get: () => {top}, configurable: true }}, \
+           height: {{ get: () => {height}, configurable: true }}, scale: {{ get: () => {scale}, configurable: true }} }}); \
+         v.dispatchEvent(new Event('resize'));"
+    )
+}
+
+#[tokio::test]
+async fn on_a_phone_the_panel_stays_in_view_above_the_keyboard() {
+    let site = fresh_site();
+    let page = HostPage::serve(&relay().origin, site.as_str(), "").await;
+    let browser = Browser::open_with_size(390, 800).await;
+    browser.client.goto(&page.url).await.unwrap();
+    browser.open_widget().await;
+    browser.write("Hello").await;
+    browser.wait_for_texts(".cw-mine .cw-state", &["Sent"]).await;
+    let mut agent = relay().agent("Ana").await.join(&browser.conversation(site.as_str()).await, 0).await.unwrap();
+    for n in 1..=12 {
+        agent.post(&id(&format!("line-{n}")), &format!("Line {n} of a long answer")).await.unwrap();
+    }
+    browser.wait_for("the last line", "root && [...root.querySelectorAll('.cw-theirs .cw-body')].some(b => b.textContent === 'Line 12 of a long answer')").await;
+    browser.wait_for("the thread at its end", THREAD_AT_END).await;
+
+    // The keyboard opens: header, thread end and message field all stay in the part in view.
+    browser.js(&visual_viewport(160, 420, 1), vec![]).await;
+    let placed = "(() => { const box = (sel) => root.querySelector(sel).getBoundingClientRect(); \
+                   const panel = box('.cw-panel'), header = box('.cw-header'), field = box('.cw-input'); \
+                   return panel.top === TOP && panel.height === HEIGHT && header.top === TOP && field.bottom <= TOP + HEIGHT; })()";
+    browser.wait_for("the panel over the part in view", &placed.replace("TOP", "160").replace("HEIGHT", "420")).await;
+    browser.wait_for("the thread at its end", THREAD_AT_END).await;
+    browser.screenshot("visitor-phone-keyboard").await;
+
+    // Closed again: the whole screen.
+    let screen = browser.js("return document.documentElement.clientHeight;", vec![]).await.as_u64().unwrap().to_string();
+    browser.js(&visual_viewport(0, screen.parse().unwrap(), 1), vec![]).await;
+    let whole = placed.replace("TOP", "0").replace("HEIGHT", &screen);
+    browser.wait_for("the panel on the whole screen", &whole).await;
+    browser.wait_for("the thread at its end", THREAD_AT_END).await;
+
+    // Zoomed in, the visitor pans over the page: the panel stays put on it, full size.
+    browser.js(&visual_viewport(300, 400, 2), vec![]).await;
+    browser.wait_for("the panel on the page while zoomed", &whole).await;
+}
+
 #[tokio::test]
 async fn on_a_phone_the_email_field_takes_focus_without_zooming() {
     let site = fresh_site();

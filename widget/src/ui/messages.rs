@@ -141,7 +141,7 @@ pub fn MessageList(chat: Chat) -> impl IntoView {
     }
 }
 
-/// Keeps `list` scrolled to its end after any change inside it, while `pinned`.
+/// Keeps `list` scrolled to its end after any change inside it or to its size, while `pinned`.
 fn follow_changes(list: &web_sys::HtmlDivElement, pinned: Rc<Cell<bool>>) {
     let target = list.clone();
     let follow = Closure::<dyn FnMut()>::new(move || {
@@ -149,15 +149,19 @@ fn follow_changes(list: &web_sys::HtmlDivElement, pinned: Rc<Cell<bool>>) {
             target.set_scroll_top(target.scroll_height());
         }
     });
-    let Ok(observer) = web_sys::MutationObserver::new(follow.as_ref().unchecked_ref()) else { return };
+    let Ok(changes) = web_sys::MutationObserver::new(follow.as_ref().unchecked_ref()) else { return };
     let what = web_sys::MutationObserverInit::new();
     what.set_child_list(true);
     what.set_subtree(true);
     what.set_character_data(true);
-    if observer.observe_with_options(list, &what).is_ok() {
-        // The list lives as long as the widget, and the observer with it.
-        follow.forget();
+    let _ = changes.observe_with_options(list, &what);
+    // The thread's own size changes too: a phone's keyboard opening shrinks the panel, and
+    // the end would go out of view below.
+    if let Ok(size) = web_sys::ResizeObserver::new(follow.as_ref().unchecked_ref()) {
+        size.observe(list);
     }
+    // The list lives as long as the widget, and the observers with it.
+    follow.forget();
 }
 
 #[component]
