@@ -188,8 +188,17 @@ impl Thread {
 
     /// Stored messages by seq; unacknowledged ones after them, in the order written.
     fn sort(&mut self) {
-        // Stable sort keeps the written order among unacknowledged messages.
-        self.entries.sort_by_key(|e| e.seq.unwrap_or(Seq::MAX));
+        // An insertion sort: stable (the written order among unacknowledged messages stays),
+        // linear on a thread that is sorted but for its newest entry, and smaller in the wasm
+        // than the standard library's general sorts.
+        let key = |e: &Entry| e.seq.unwrap_or(Seq::MAX);
+        for i in 1..self.entries.len() {
+            let mut j = i;
+            while j > 0 && key(&self.entries[j - 1]) > key(&self.entries[j]) {
+                self.entries.swap(j - 1, j);
+                j -= 1;
+            }
+        }
     }
 }
 
