@@ -1,0 +1,100 @@
+// Release widget: gives the wasm's imports short names, in the wasm and in its glue.
+//   node scripts/shorten-imports.mjs dist/site/widget/widget_bg.wasm dist/site/widget/widget.js
+// wasm-bindgen names each import after what it calls plus a 16-digit hash
+// (`__wbg_set_title_7c9f7c08b10ea16a`), and every name is written twice, in the wasm's import
+// section and as a key of the glue's imports object: hashes that gzip cannot shrink. Each
+// name becomes a short one in both places; the build fails if the glue does not have every
+// name exactly once, so a changed glue can never load a wasm it does not match.
+import fs from 'node:fs';
+
+const [wasmPath, gluePath] = process.argv.slice(2);
+const MODULE = './widget_bg.js';
+const wasm = fs.readFileSync(wasmPath);
+let glue = fs.readFileSync(gluePath, 'utf8');
+
+function fail(why) {
+  console.error(`shorten-imports: ${why}`);
+  process.exit(1);
+}
+
+// LEB128, unsigned.
+function readU32(bytes, at) {
+  let value = 0, shift = 0, byte;
+  do {
+    byte = bytes[at++];
+    value |= (byte & 0x7f) << shift;
+    shift += 7;
+  } while (byte & 0x80);
+  return [value >>> 0, at];
+}
+function u32(value) {
+  const out = [];
+  do {
+    let byte = value & 0x7f;
+    value >>>= 7;
+    if (value) byte |= 0x80;
+    out.push(byte);
+  } while (value);
+  return Buffer.from(out);
+}
+function name(text) {
+  const bytes = Buffer.from(text, 'utf8');
+  return Buffer.concat([u32(bytes.length), bytes]);
+}
+
+// 'a'..'z', then 'aa'.. : valid as JS keys without quotes.
+function shortName(index) {
+  let text = '';
+  do {
+    text = String.fromCharCode(97 + (index % 26)) + text;
+    index = Math.floor(index / 26) - 1;
+  } while (index >= 0);
+  return text;
+}
+
+// The import section (id 2), rewritten; every other section is copied as it is.
+const parts = [wasm.subarray(0, 8)];
+let at = 8, renamed = 0;
+while (at < wasm.length) {
+  const id = wasm[at];
+  const [size, start] = readU32(wasm, at + 1);
+  const end = start + size;
+  if (id !== 2) {
+    parts.push(wasm.subarray(at, end));
+    at = end;
+    continue;
+  }
+  let [count, p] = readU32(wasm, start);
+  const entries = [u32(count)];
+  for (let i = 0; i < count; i++) {
+    const [moduleLength, m] = readU32(wasm, p);
+    const module = wasm.toString('utf8', m, m + moduleLength);
+    const [fieldLength, f] = readU32(wasm, m + moduleLength);
+    const field = wasm.toString('utf8', f, f + fieldLength);
+    p = f + fieldLength;
+    // What is imported: only functions come from the glue (kind 0, a type index).
+    const kind = wasm[p];
+    if (module !== MODULE) fail(`an import from ${module}, not the glue`);
+    if (kind !== 0) fail(`import ${field} is not a function`);
+    const [, next] = readU32(wasm, p + 1);
+    const short = shortName(renamed++);
+    // The glue's imports object has each name once, as a key: `,name:` or `{name:`.
+    const key = new RegExp(`([{,])${field.replace(/\$/g, '\\$')}:`, 'g');
+    const found = glue.match(key)?.length ?? 0;
+    if (found !== 1) fail(`the glue has import ${field} ${found} times, not once`);
+    glue = glue.replace(key, `$1${short}:`);
+    entries.push(name('w'), name(short), wasm.subarray(p, next));
+    p = next;
+  }
+  if (p !== end) fail('the import section did not end where it said');
+  const body = Buffer.concat(entries);
+  parts.push(Buffer.from([2]), u32(body.length), body);
+  at = end;
+}
+
+const moduleKey = `"${MODULE}":{`;
+if (glue.split(moduleKey).length !== 2) fail(`the glue has its imports object under ${MODULE} not once`);
+glue = glue.replace(moduleKey, 'w:{');
+fs.writeFileSync(wasmPath, Buffer.concat(parts));
+fs.writeFileSync(gluePath, glue);
+console.log(`shorten-imports: ${renamed} imports renamed`);
