@@ -9,7 +9,7 @@
 use crate::content::{short_text, Contact, Email};
 use crate::error::{ErrorCode, ProtocolError};
 use crate::frames::{validate_body, Status};
-use crate::ids::{AgentName, ConversationId, Seq, SiteId};
+use crate::ids::{AgentName, ClientMsgId, ConversationId, Seq, SiteId};
 use crate::limits::MAX_LABEL_CHARS;
 use serde::{Deserialize, Serialize};
 
@@ -342,11 +342,17 @@ pub fn mentions<'a>(note: &str, names: impl IntoIterator<Item = &'a AgentName>) 
         .collect()
 }
 
-/// `POST /api/agent/sites/{site}/outbound`: an online agent writes first to a known contact.
+/// `POST /api/agent/sites/{site}/outbound`: an online agent, or a program with an account's
+/// token, writes first to a known contact. A program's conversation waits in the queue for
+/// whoever is online to answer the contact.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outbound {
     pub email: Email,
     pub body: String,
+    /// The caller's id for this message: sent again with it (a retry after a lost answer),
+    /// the answer names the same conversation and nothing is written or emailed twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<ClientMsgId>,
 }
 
 /// Answer to an [`Outbound`].

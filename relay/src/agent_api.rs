@@ -20,7 +20,7 @@ pub async fn handle(req: &mut Request, env: &Env, url: &Url, rest: &[&str]) -> H
     if let (Method::Post, ["login"]) = (&method, rest) {
         return login(req, env, url).await;
     }
-    let (account, token) = signed_in(req, env, url).await?;
+    let (account, token, credential) = signed_in(req, env, url).await?;
     match (method, rest) {
         (Method::Post, ["logout"]) => logout(env, url, &account, &token).await,
         (Method::Get, ["me"]) => {
@@ -96,7 +96,7 @@ pub async fn handle(req: &mut Request, env: &Env, url: &Url, rest: &[&str]) -> H
             site_call(env, site, Method::Get, &format!("{}{range}", site::ANALYTICS_URL), None).await
         }
         (Method::Get, ["sites", site, "identity-secret"]) => site_secret(env, &account, site, protocol::token::identity_secret),
-        (Method::Post, ["sites", site, "outbound"]) => outbound(req, env, url, &account, site).await,
+        (Method::Post, ["sites", site, "outbound"]) => outbound(req, env, url, &account, credential, site).await,
         (Method::Get, ["sites", site, "connect"]) => {
             let site = config::served_site(env, site)?;
             crate::require_version(url)?;
@@ -159,9 +159,17 @@ fn cookie(req: &Request, name: &str) -> Option<String> {
     })
 }
 
-/// The signed-in account and its session token, or `unauthorized`.
-async fn signed_in(req: &Request, env: &Env, url: &Url) -> Result<(Account, String), ProtocolError> {
+/// How a request shows its session: the console's cookie, or the token a program sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Credential {
+    Cookie,
+    Bearer,
+}
+
+/// The signed-in account, its session token and how it came, or `unauthorized`.
+async fn signed_in(req: &Request, env: &Env, url: &Url) -> Result<(Account, String, Credential), ProtocolError> {
     let bearer = req.headers().get("Authorization").ok().flatten().and_then(|h| h.strip_prefix("Bearer ").map(str::to_owned));
+    let credential = if bearer.is_some() { Credential::Bearer } else { Credential::Cookie };
     let token = match bearer {
         Some(token) => token,
         None => {
@@ -178,7 +186,7 @@ async fn signed_in(req: &Request, env: &Env, url: &Url) -> Result<(Account, Stri
         return Err(ProtocolError::new(ErrorCode::Unauthorized, "sign in first"));
     }
     let account = accounts::session(env, &token).await.map_err(internal)??;
-    Ok((account, token))
+    Ok((account, token, credential))
 }
 
 fn session_cookie(url: &Url, token: &str, max_age: u64) -> String {
@@ -257,18 +265,21 @@ async fn admin_put(req: &mut Request, env: &Env, account: &Account, site: &str, 
     site_call(env, site, Method::Put, url, Some(body)).await
 }
 
-/// An online agent writes first to a known contact: into the contact's latest conversation
-/// (opened again if it had ended), else a new one; theirs, and the message goes out by email
-/// at once with a link into it.
-async fn outbound(req: &mut Request, env: &Env, url: &Url, account: &Account, site: &str) -> Handled {
+/// Someone writes first to a known contact: into the contact's latest conversation (opened
+/// again if it had ended), else a new one, and the message goes out by email at once with a
+/// link into it. An agent in the console must be online, and the conversation is theirs; a
+/// program (an account's token) need not be, and its conversation goes to whoever is online,
+/// unless its account is online itself.
+async fn outbound(req: &mut Request, env: &Env, url: &Url, account: &Account, credential: Credential, site: &str) -> Handled {
     let site: SiteId = config::served_site(env, site)?;
     let outbound: Outbound = json_body(req).await?;
     let body = protocol::frames::validate_body(&outbound.body)?;
-    if !site::is_online(&site_stub(env, &site)?, &account.id).await.map_err(internal)? {
+    let online = site::is_online(&site_stub(env, &site)?, &account.id).await.map_err(internal)?;
+    if !online && credential == Credential::Cookie {
         return Err(ProtocolError::new(ErrorCode::AgentOffline, "go online to start a conversation"));
     }
-    let assignee = Assignee { id: account.id.clone(), name: account.name.clone() };
-    let first = crate::conversation::Outbound { assignee, body };
+    let author = Assignee { id: account.id.clone(), name: account.name.clone() };
+    let first = crate::conversation::Outbound { author, take: online, body, client_id: outbound.client_id };
 
     // The contact's latest conversation, if they have one that can open again: their browser
     // already holds it, so the widget shows the message there.

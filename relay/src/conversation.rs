@@ -50,15 +50,21 @@ pub struct InitConversation {
     pub browser: Option<String>,
     /// The site's verified user this conversation belongs to.
     pub user_id: Option<String>,
-    /// An agent's outbound conversation: theirs from the start, with their first message.
+    /// An outbound conversation: it starts with this first message.
     pub outbound: Option<Outbound>,
 }
 
-/// The first message of a conversation an agent starts.
+/// The first message to a contact, from an agent or a program with an agent's token.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Outbound {
-    pub assignee: Assignee,
+    /// Who writes it.
+    pub author: Assignee,
+    /// The conversation becomes theirs (an online agent). A program's is left to routing and
+    /// the queue, so whoever is online answers the contact.
+    pub take: bool,
     pub body: String,
+    /// The caller's id for the message, so a retry writes and emails nothing twice.
+    pub client_id: Option<ClientMsgId>,
 }
 
 /// "Firefox on Android" from a User-Agent header: enough for an agent to picture the visitor.
@@ -472,14 +478,22 @@ impl Conversation {
         self.queue_event(EventKind::ConversationCreated, |_| {})?;
         match request.outbound {
             None => self.sync_inbox(true).await,
-            Some(outbound) => self.outbound(outbound).await.map_err(|e| worker::Error::RustError(e.message)),
+            Some(outbound) => self.outbound(outbound, true).await.map_err(|e| worker::Error::RustError(e.message)),
         }
     }
 
-    /// An agent writes first to the contact of this conversation: it opens again if it had
-    /// ended, becomes theirs, and the message goes out by email at once (the contact is not
-    /// here). A browser that holds this conversation shows it the next time the widget opens.
-    async fn outbound(&self, outbound: Outbound) -> std::result::Result<(), ProtocolError> {
+    /// An agent (or a program) writes first to the contact of this conversation (`new`: just
+    /// created for it): it opens again if it had ended, becomes the agent's if they take it,
+    /// and the message goes out by email at once (the contact is not here). A browser that
+    /// holds this conversation shows it the next time the widget opens. Sent again with its
+    /// client id, it is already done.
+    async fn outbound(&self, outbound: Outbound, new: bool) -> std::result::Result<(), ProtocolError> {
+        let peer = Peer { role: Role::Agent, name: Some(outbound.author.name.clone()), user: None, agent: Some(outbound.author.clone()), admin: false, session: None };
+        if let Some(client_id) = &outbound.client_id {
+            if self.known_message(&peer.author_key(), client_id).map_err(internal)?.is_some() {
+                return Ok(());
+            }
+        }
         match self.status().map_err(internal)? {
             Status::Open => {}
             Status::Ended => {
@@ -491,17 +505,19 @@ impl Conversation {
             }
         }
         match self.assignee().map_err(internal)? {
-            Some(current) if current.id != outbound.assignee.id => {
+            Some(current) if current.id != outbound.author.id => {
                 return Err(ProtocolError::new(
                     ErrorCode::NotResponsible,
                     format!("{} is responsible for this contact's open conversation", current.name),
                 ))
             }
-            Some(_) => {}
-            None => self.set_assignee(Some(&outbound.assignee)).map_err(internal)?,
+            None if outbound.take => self.set_assignee(Some(&outbound.author)).map_err(internal)?,
+            _ => {}
         }
-        let peer = Peer { role: Role::Agent, name: Some(outbound.assignee.name.clone()), user: None, agent: Some(outbound.assignee), admin: false, session: None };
-        let client_id = ClientMsgId::parse(&format!("outbound-{}", now_ms())).map_err(|e| ProtocolError::new(ErrorCode::Internal, e.message))?;
+        let client_id = match outbound.client_id {
+            Some(client_id) => client_id,
+            None => ClientMsgId::parse(&format!("outbound-{}", now_ms())).map_err(|e| ProtocolError::new(ErrorCode::Internal, e.message))?,
+        };
         let post = Post { client_id, body: outbound.body, card: None, suggestions: Vec::new(), note: false };
         let stored = self.store(&peer, post)?;
         self.broadcast(&ServerFrame::Message { message: stored.message }, None);
@@ -509,7 +525,7 @@ impl Conversation {
         self.delete_meta(&["email_due_at"]).map_err(internal)?;
         self.set_meta("email_due_at", &now.to_string()).map_err(internal)?;
         self.arm(now).await.map_err(internal)?;
-        self.sync_inbox(false).await.map_err(internal)
+        self.sync_inbox(new).await.map_err(internal)
     }
 
     fn store_contact(&self, contact: &Contact) -> Result<()> {
@@ -1040,19 +1056,24 @@ impl Conversation {
         }
     }
 
+    /// The message an author already wrote with this client id.
+    fn known_message(&self, author_key: &str, client_id: &ClientMsgId) -> Result<Option<Message>> {
+        let known: Vec<MessageRow> = self
+            .sql()
+            .exec(
+                "SELECT seq, client_id, author_role, author_name, body, card, suggestions, sent_at, note, edited, deleted, author_key
+                 FROM messages WHERE author_key = ? AND client_id = ?",
+                vec![author_key.into(), client_id.as_str().into()],
+            )?
+            .to_array()?;
+        Ok(known.into_iter().next().and_then(MessageRow::into_message))
+    }
+
     /// Stores a message once; a known client id gives back the message it already is.
     fn store(&self, peer: &Peer, post: Post) -> std::result::Result<Stored, ProtocolError> {
         let author_key = peer.author_key();
         let sql = self.sql();
-        let known: Vec<MessageRow> = sql
-            .exec(
-                "SELECT seq, client_id, author_role, author_name, body, card, suggestions, sent_at, note, edited, deleted, author_key
-                 FROM messages WHERE author_key = ? AND client_id = ?",
-                vec![author_key.as_str().into(), post.client_id.as_str().into()],
-            )
-            .and_then(|c| c.to_array())
-            .map_err(internal)?;
-        if let Some(message) = known.into_iter().next().and_then(MessageRow::into_message) {
+        if let Some(message) = self.known_message(&author_key, &post.client_id).map_err(internal)? {
             return Ok(Stored { message, new: false });
         }
         self.take_message_token(&author_key)?;
@@ -1568,7 +1589,7 @@ impl DurableObject for Conversation {
                 if !self.exists()? {
                     return reply::http_error(ProtocolError::new(ErrorCode::UnknownConversation, "no such conversation"));
                 }
-                match self.outbound(req.json().await?).await {
+                match self.outbound(req.json().await?, false).await {
                     Ok(()) => Response::empty(),
                     Err(err) => reply::http_error(err),
                 }

@@ -269,8 +269,8 @@ pub(crate) struct Origin {
     pub browser: Option<String>,
 }
 
-/// Creates a conversation on a site; it enters the site's inbox itself. An agent's
-/// outbound conversation starts assigned to them, with their first message.
+/// Creates a conversation on a site; it enters the site's inbox itself. An outbound
+/// conversation starts with its first message to the contact.
 pub(crate) async fn create_conversation(
     env: &Env,
     site: &SiteId,

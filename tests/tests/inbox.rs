@@ -274,12 +274,18 @@ async fn only_online_agents_write_first_and_the_contact_gets_an_email_with_a_lin
     let ana = relay.agent("Ana").await;
     let http = reqwest::Client::new();
     let url = format!("{}{}", relay.origin, protocol::http::outbound_path(&site));
-    let outbound = Outbound { email: Email::parse("lee@example.com").unwrap(), body: "Your parcel is ready".into() };
-    let offline = http.post(&url).bearer_auth(ana.session()).json(&outbound).send().await.unwrap();
+    let outbound = Outbound { email: Email::parse("lee@example.com").unwrap(), body: "Your parcel is ready".into(), client_id: None };
+    // From the console (its cookie), offline: refused.
+    let console = |request: reqwest::RequestBuilder| {
+        request.header("Cookie", format!("{}={}", protocol::http::SESSION_COOKIE, ana.session())).header("Origin", &relay.origin)
+    };
+    let offline = console(http.post(&url)).json(&outbound).send().await.unwrap();
     assert_eq!(offline.status(), 403);
+    let offline: protocol::http::ErrorBody = offline.json().await.unwrap();
+    assert_eq!(offline.error.code, ErrorCode::AgentOffline);
 
     let _online = ana.go_online(&site).await.unwrap();
-    let answer = agent::check(http.post(&url).bearer_auth(ana.session()).json(&outbound).send().await.unwrap()).await.unwrap();
+    let answer = agent::check(console(http.post(&url)).json(&outbound).send().await.unwrap()).await.unwrap();
     let started: OutboundStarted = answer.json().await.unwrap();
     let emails = relay.wait_for_emails(&started.conversation_id, 1).await;
     assert_eq!(emails.len(), 1);
@@ -288,6 +294,45 @@ async fn only_online_agents_write_first_and_the_contact_gets_an_email_with_a_lin
     let inbox = ana.conversations(&site).await.unwrap();
     let entry = inbox.conversations.iter().find(|e| e.conversation_id == started.conversation_id).unwrap();
     assert_eq!(entry.assignee.as_ref().unwrap().id, ana.account.id);
+}
+
+#[tokio::test]
+async fn a_program_writes_first_with_nobody_online_once_however_often_it_retries() {
+    let relay = relay();
+    let site = fresh_site();
+    // A shop's order system, signed in with its own account's token and never online.
+    let orders = relay.agent("Orders").await;
+    let http = reqwest::Client::new();
+    let url = format!("{}{}", relay.origin, protocol::http::outbound_path(&site));
+    let outbound = Outbound {
+        email: Email::parse("kim@example.com").unwrap(),
+        body: "Order 1234 has shipped".into(),
+        client_id: Some(id("order-1234-shipped")),
+    };
+    let first = agent::check(http.post(&url).bearer_auth(orders.session()).json(&outbound).send().await.unwrap()).await.unwrap();
+    let started: OutboundStarted = first.json().await.unwrap();
+    // Its answer was lost, so it sends the same again: the same conversation, nothing twice.
+    let retried = agent::check(http.post(&url).bearer_auth(orders.session()).json(&outbound).send().await.unwrap()).await.unwrap();
+    let retried: OutboundStarted = retried.json().await.unwrap();
+    assert_eq!(retried.conversation_id, started.conversation_id);
+
+    let emails = relay.wait_for_emails(&started.conversation_id, 1).await;
+    assert_eq!(emails.len(), 1);
+    assert_eq!(emails[0].to, "kim@example.com");
+    assert!(emails[0].text.contains("Order 1234 has shipped") && emails[0].text.contains("#chat-resume="));
+    // Nobody took it: it waits for whoever is online to answer the contact.
+    let ana = relay.agent("Ana").await;
+    let inbox = ana.conversations(&site).await.unwrap();
+    let entry = inbox.conversations.iter().find(|e| e.conversation_id == started.conversation_id).unwrap();
+    assert_eq!((entry.status, entry.assignee.as_ref()), (Status::Open, None));
+    assert_eq!(entry.preview, "Order 1234 has shipped");
+    let mut reading = ana.join(&started.conversation_id, 0).await.unwrap();
+    let (_, messages) = catch_up(&mut reading, 0).await;
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(matches!(&messages[0].author, protocol::Author::Agent { name, .. } if name.as_str() == "Orders"));
+    // Still one email once the retry has had time to send one.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(relay.emails_about(&started.conversation_id).len(), 1);
 }
 
 #[tokio::test]

@@ -20,7 +20,7 @@ pub fn Outbound(desk: Desk) -> impl IntoView {
         ev.prevent_default();
         let request = Email::parse(&email.get_untracked())
             .map_err(|_| "Enter the contact's email address.".to_owned())
-            .and_then(|email| Ok(OutboundRequest { email, body: validate_body(&body.get_untracked()).map_err(|e| e.message)? }));
+            .and_then(|email| Ok(OutboundRequest { email, body: validate_body(&body.get_untracked()).map_err(|e| e.message)?, client_id: None }));
         let request = match request {
             Ok(request) => request,
             Err(why) => return error.set(Some(why)),
