@@ -69,6 +69,9 @@ pub fn Lists(desk: Desk) -> impl IntoView {
                 <span class="tab-count" class:tab-count-zero=move || count.get() == 0 data-testid="tab-count">
                     {move || count.get()}
                 </span>
+                // The number counts what needs someone: every waiting conversation, elsewhere
+                // the unread ones. Screen readers hear which.
+                <span class="sr-only">{if list == InboxList::Waiting { "waiting" } else { "unread" }}</span>
             </button>
         }
     });
