@@ -2,11 +2,12 @@
 //! once).
 
 use crate::api;
+use crate::browser::new_client_id;
 use crate::state::desk::Desk;
 use leptos::prelude::*;
 use protocol::frames::validate_body;
 use protocol::inbox::Outbound as OutboundRequest;
-use protocol::Email;
+use protocol::{ClientMsgId, Email};
 
 #[component]
 pub fn Outbound(desk: Desk) -> impl IntoView {
@@ -15,12 +16,23 @@ pub fn Outbound(desk: Desk) -> impl IntoView {
     let body = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
+    // One id per message written: sending it again (a second click, a retry after an error)
+    // cannot start it twice. Changing the message makes it another one.
+    let attempt = StoredValue::new(None::<ClientMsgId>);
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
+        if busy.get_untracked() {
+            return;
+        }
+        let client_id = attempt.get_value().unwrap_or_else(new_client_id);
+        attempt.set_value(Some(client_id.clone()));
         let request = Email::parse(&email.get_untracked())
             .map_err(|_| "Enter the contact's email address.".to_owned())
-            .and_then(|email| Ok(OutboundRequest { email, body: validate_body(&body.get_untracked()).map_err(|e| e.message)?, client_id: None }));
+            .and_then(|email| {
+                let body = validate_body(&body.get_untracked()).map_err(|e| e.message)?;
+                Ok(OutboundRequest { email, body, client_id: Some(client_id) })
+            });
         let request = match request {
             Ok(request) => request,
             Err(why) => return error.set(Some(why)),
@@ -30,6 +42,7 @@ pub fn Outbound(desk: Desk) -> impl IntoView {
         leptos::task::spawn_local(async move {
             match desk.session.settle(api::start_outbound(&site, &request).await) {
                 Ok(started) => {
+                    attempt.set_value(None);
                     open.set(false);
                     email.set(String::new());
                     body.set(String::new());
@@ -63,7 +76,10 @@ pub fn Outbound(desk: Desk) -> impl IntoView {
                     type="email"
                     data-testid="outbound-email"
                     prop:value=move || email.get()
-                    on:input=move |ev| email.set(event_target_value(&ev))
+                    on:input=move |ev| {
+                        attempt.set_value(None);
+                        email.set(event_target_value(&ev));
+                    }
                 />
                 <label for="outbound-body">"Message"</label>
                 <textarea
@@ -71,7 +87,10 @@ pub fn Outbound(desk: Desk) -> impl IntoView {
                     rows="3"
                     data-testid="outbound-body"
                     prop:value=move || body.get()
-                    on:input=move |ev| body.set(event_target_value(&ev))
+                    on:input=move |ev| {
+                        attempt.set_value(None);
+                        body.set(event_target_value(&ev));
+                    }
                 ></textarea>
                 {move || error.get().map(|why| view! { <p class="form-error" role="alert">{why}</p> })}
                 <div class="form-actions">
