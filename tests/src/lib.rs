@@ -66,6 +66,24 @@ pub fn artifacts_dir() -> PathBuf {
     dir
 }
 
+/// Removes what the relays of earlier runs left in `target/e2e/` (`{name}-{pid}`: state and
+/// logs), once their process is gone: a run leaves its own for a look after it ends, until the
+/// next run starts. Without this a few hundred runs filled the disk.
+fn sweep_earlier_runs() {
+    static SWEPT: std::sync::Once = std::sync::Once::new();
+    SWEPT.call_once(|| {
+        let Ok(entries) = std::fs::read_dir(artifacts_dir()) else { return };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(pid) = name.rsplit_once('-').and_then(|(_, pid)| pid.parse::<u32>().ok()) else { continue };
+            let a_relay = entry.path().join("wrangler.log").exists();
+            if a_relay && pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    });
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free loopback port").port()
 }
@@ -135,6 +153,7 @@ impl Relay {
         for built in ["relay/build/index.js", "dist/site/embed.js"] {
             assert!(root.join(built).exists(), "{built} is missing: run scripts/build first (scripts/test does)");
         }
+        sweep_earlier_runs();
         let dir = artifacts_dir().join(format!("{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create relay dir");
@@ -207,6 +226,8 @@ impl Relay {
             .args(["--var", "PRESENCE_GRACE_SECONDS:1"])
             .args(self.vars.iter().flat_map(|(k, v)| ["--var".to_owned(), format!("{k}:{v}")]))
             .env("WRANGLER_SEND_METRICS", "false")
+            // No fetch of Cloudflare's sample `Request.cf` (this machine cannot reach it).
+            .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log handle"))
