@@ -8,11 +8,13 @@ pub use connection::{Connection, ConnectionError};
 
 use protocol::http::{
     account_path, agent_connect_path, agent_messages_path, automations_path, agent_conversations_path, agent_site_connect_path, availability_path, canned_path,
-    contact_conversations_path, inbox_settings_path, settings_path, start_conversation_path, verified_connect_path,
+    contact_conversations_path, inbox_settings_path, outbound_path, settings_path, start_conversation_path, verified_connect_path,
     visitor_connect_path, widget_view_path, ConversationStarted, ErrorBody, StartConversation, ACCOUNTS_PATH, LOGIN_PATH, LOGOUT_PATH,
 };
 use protocol::automations::Automations;
-use protocol::inbox::{Account, AccountChange, AccountList, AgentId, CannedResponses, Inbox, InboxSettings, Login, NewAccount, SignedIn};
+use protocol::inbox::{
+    Account, AccountChange, AccountList, AgentId, CannedResponses, Inbox, InboxSettings, Login, NewAccount, Outbound, OutboundStarted, SignedIn,
+};
 use protocol::site::{SiteView, WidgetSettings};
 use protocol::{ClientFrame, Contact, ConversationId, Email, Identity, ProtocolError, Seq, ServerFrame, SiteId};
 
@@ -111,6 +113,13 @@ impl Agent {
     /// The site's inbox, most recently active first.
     pub async fn conversations(&self, site: &SiteId) -> Result<Inbox, BoxError> {
         self.get(&agent_conversations_path(site)).await
+    }
+
+    /// Writes first to a contact, who gets it by email with a link into the conversation. A
+    /// program need not be online: the contact's answer waits for whoever is. Sent again with
+    /// the same client id, it answers the same conversation and writes nothing twice.
+    pub async fn write_first(&self, site: &SiteId, outbound: &Outbound) -> Result<OutboundStarted, BoxError> {
+        self.send_json(reqwest::Method::POST, &outbound_path(site), outbound).await
     }
 
     /// One contact's conversations on a site.

@@ -4,17 +4,20 @@
 //!     agent reply [ID|latest] TEXT   send one reply
 //!     agent join [ID|latest]         print the conversation live; each line you type is sent
 //!                                    (the agent is online for the site while joined)
+//!     agent write EMAIL TEXT         write first to a contact (by email, with a link back);
+//!                                    their answer waits in the queue
 //!
 //! Options (or environment): --relay (RELAY_URL, default http://127.0.0.1:8787),
 //! --email (AGENT_EMAIL), --password (AGENT_PASSWORD), --site (SITE, default demo).
 //! `scripts/run` prints the first admin's email and password.
 
 use agent::{Agent, BoxError, Connection};
+use protocol::inbox::Outbound;
 use protocol::{Author, ClientMsgId, ConversationId, Email, Message, ServerFrame, SiteId};
 use tokio::io::AsyncBufReadExt;
 
 const USAGE: &str =
-    "usage: agent [--relay URL] [--email EMAIL] [--password PASSWORD] [--site SITE] (list | reply [ID|latest] TEXT | join [ID|latest])";
+    "usage: agent [--relay URL] [--email EMAIL] [--password PASSWORD] [--site SITE] (list | reply [ID|latest] TEXT | join [ID|latest] | write EMAIL TEXT)";
 
 struct Options {
     agent: Agent,
@@ -123,6 +126,15 @@ async fn run() -> Result<(), BoxError> {
             let _online = options.agent.go_online(&options.site).await?;
             println!("online, joined {id}; type a line to reply, Ctrl-D to leave");
             follow(options.agent.join(&id, 0).await?).await?;
+        }
+        Some("write") => {
+            let [_, email, words @ ..] = options.command.as_slice() else { return Err(USAGE.into()) };
+            if words.is_empty() {
+                return Err(USAGE.into());
+            }
+            let outbound = Outbound { email: Email::parse(email)?, body: words.join(" "), client_id: Some(client_id()) };
+            let started = options.agent.write_first(&options.site, &outbound).await?;
+            println!("wrote to {email} in {}", started.conversation_id);
         }
         _ => return Err(USAGE.into()),
     }

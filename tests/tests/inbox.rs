@@ -302,18 +302,14 @@ async fn a_program_writes_first_with_nobody_online_once_however_often_it_retries
     let site = fresh_site();
     // A shop's order system, signed in with its own account's token and never online.
     let orders = relay.agent("Orders").await;
-    let http = reqwest::Client::new();
-    let url = format!("{}{}", relay.origin, protocol::http::outbound_path(&site));
     let outbound = Outbound {
         email: Email::parse("kim@example.com").unwrap(),
         body: "Order 1234 has shipped".into(),
         client_id: Some(id("order-1234-shipped")),
     };
-    let first = agent::check(http.post(&url).bearer_auth(orders.session()).json(&outbound).send().await.unwrap()).await.unwrap();
-    let started: OutboundStarted = first.json().await.unwrap();
+    let started = orders.write_first(&site, &outbound).await.unwrap();
     // Its answer was lost, so it sends the same again: the same conversation, nothing twice.
-    let retried = agent::check(http.post(&url).bearer_auth(orders.session()).json(&outbound).send().await.unwrap()).await.unwrap();
-    let retried: OutboundStarted = retried.json().await.unwrap();
+    let retried = orders.write_first(&site, &outbound).await.unwrap();
     assert_eq!(retried.conversation_id, started.conversation_id);
 
     let emails = relay.wait_for_emails(&started.conversation_id, 1).await;
