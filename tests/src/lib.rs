@@ -67,17 +67,20 @@ pub fn artifacts_dir() -> PathBuf {
 }
 
 /// Removes what the relays of earlier runs left in `target/e2e/` (`{name}-{pid}`: state and
-/// logs), once their process is gone: a run leaves its own for a look after it ends, until the
-/// next run starts. Without this a few hundred runs filled the disk.
+/// logs) once their process is gone and their log has been quiet for an hour: every test
+/// binary of a run keeps its relays' logs for a look after the run. Without this a few hundred
+/// runs filled the disk.
 fn sweep_earlier_runs() {
+    const QUIET: Duration = Duration::from_secs(3600);
     static SWEPT: std::sync::Once = std::sync::Once::new();
     SWEPT.call_once(|| {
         let Ok(entries) = std::fs::read_dir(artifacts_dir()) else { return };
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             let Some(pid) = name.rsplit_once('-').and_then(|(_, pid)| pid.parse::<u32>().ok()) else { continue };
-            let a_relay = entry.path().join("wrangler.log").exists();
-            if a_relay && pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let Ok(log) = std::fs::metadata(entry.path().join("wrangler.log")) else { continue };
+            let quiet = log.modified().ok().and_then(|at| at.elapsed().ok()).is_some_and(|quiet| quiet > QUIET);
+            if quiet && pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
                 let _ = std::fs::remove_dir_all(entry.path());
             }
         }
