@@ -9,6 +9,7 @@ import fs from 'node:fs';
 
 const [wasmPath, gluePath] = process.argv.slice(2);
 const MODULE = './widget_bg.js';
+const SHORT_MODULE = 'w';
 const wasm = fs.readFileSync(wasmPath);
 let glue = fs.readFileSync(gluePath, 'utf8');
 
@@ -83,7 +84,7 @@ while (at < wasm.length) {
     const found = glue.match(key)?.length ?? 0;
     if (found !== 1) fail(`the glue has import ${field} ${found} times, not once`);
     glue = glue.replace(key, `$1${short}:`);
-    entries.push(name('w'), name(short), wasm.subarray(p, next));
+    entries.push(name(SHORT_MODULE), name(short), wasm.subarray(p, next));
     p = next;
   }
   if (p !== end) fail('the import section did not end where it said');
@@ -94,7 +95,7 @@ while (at < wasm.length) {
 
 const moduleKey = `"${MODULE}":{`;
 if (glue.split(moduleKey).length !== 2) fail(`the glue has its imports object under ${MODULE} not once`);
-glue = glue.replace(moduleKey, 'w:{');
+glue = glue.replace(moduleKey, `${SHORT_MODULE}:{`);
 fs.writeFileSync(wasmPath, Buffer.concat(parts));
 fs.writeFileSync(gluePath, glue);
 console.log(`shorten-imports: ${renamed} imports renamed`);

@@ -384,6 +384,14 @@ async fn an_ended_chat_stays_readable_and_writing_again_starts_a_new_one() {
 const THREAD_AT_END: &str =
     "root && (() => { const l = root.querySelector('.cw-scroll'); return l.scrollHeight - l.scrollTop - l.clientHeight <= 4; })()";
 
+/// The visitor scrolls back to the thread's start to read.
+const READ_BACK: &str = "document.getElementById('chat-widget').shadowRoot.querySelector('.cw-scroll').scrollTop = 0;";
+
+/// The thread shows a message with this text, the visitor's (`mine`) or the agents' (`theirs`).
+fn shown(side: &str, text: &str) -> String {
+    format!("root && [...root.querySelectorAll('.cw-{side} .cw-body')].some(b => b.textContent === '{text}')")
+}
+
 #[tokio::test]
 async fn the_thread_follows_new_messages_but_not_a_visitor_reading_back() {
     let site = fresh_site();
@@ -392,14 +400,14 @@ async fn the_thread_follows_new_messages_but_not_a_visitor_reading_back() {
     for n in 1..=20 {
         agent.post(&id(&format!("long-{n}")), &format!("Line {n} of a long answer")).await.unwrap();
     }
-    browser.wait_for("the last line", "root && [...root.querySelectorAll('.cw-theirs .cw-body')].some(b => b.textContent === 'Line 20 of a long answer')").await;
+    browser.wait_for("the last line", &shown("theirs", "Line 20 of a long answer")).await;
     browser.wait_for("the thread at its end", THREAD_AT_END).await;
 
     // Scrolled back to read: a new message does not pull the visitor away.
-    browser.js("document.getElementById('chat-widget').shadowRoot.querySelector('.cw-scroll').scrollTop = 0;", vec![]).await;
+    browser.js(READ_BACK, vec![]).await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     agent.post(&id("long-21"), "One more thing").await.unwrap();
-    browser.wait_for("the new message", "root && [...root.querySelectorAll('.cw-theirs .cw-body')].some(b => b.textContent === 'One more thing')").await;
+    browser.wait_for("the new message", &shown("theirs", "One more thing")).await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let top = browser.js("return document.getElementById('chat-widget').shadowRoot.querySelector('.cw-scroll').scrollTop;", vec![]).await;
     assert_eq!(top.as_f64(), Some(0.0), "the thread moved while the visitor read back");
@@ -414,13 +422,13 @@ async fn the_thread_follows_new_messages_but_not_a_visitor_reading_back() {
         .await;
 
     // Back to reading; writing brings the end back too.
-    browser.js("document.getElementById('chat-widget').shadowRoot.querySelector('.cw-scroll').scrollTop = 0;", vec![]).await;
+    browser.js(READ_BACK, vec![]).await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     browser.write("Got it").await;
-    browser.wait_for("the visitor's message", "root && [...root.querySelectorAll('.cw-mine .cw-body')].some(b => b.textContent === 'Got it')").await;
+    browser.wait_for("the visitor's message", &shown("mine", "Got it")).await;
     browser.wait_for("the thread at its end", THREAD_AT_END).await;
     agent.post(&id("long-22"), "Great").await.unwrap();
-    browser.wait_for("the reply", "root && [...root.querySelectorAll('.cw-theirs .cw-body')].some(b => b.textContent === 'Great')").await;
+    browser.wait_for("the reply", &shown("theirs", "Great")).await;
     browser.wait_for("the thread at its end", THREAD_AT_END).await;
     assert_eq!(browser.js("return document.getElementById('chat-widget').shadowRoot.querySelector('.cw-jump').hidden;", vec![]).await, Value::Bool(true));
 }
@@ -529,7 +537,7 @@ async fn on_a_phone_the_panel_stays_in_view_above_the_keyboard() {
     for n in 1..=12 {
         agent.post(&id(&format!("line-{n}")), &format!("Line {n} of a long answer")).await.unwrap();
     }
-    browser.wait_for("the last line", "root && [...root.querySelectorAll('.cw-theirs .cw-body')].some(b => b.textContent === 'Line 12 of a long answer')").await;
+    browser.wait_for("the last line", &shown("theirs", "Line 12 of a long answer")).await;
     browser.wait_for("the thread at its end", THREAD_AT_END).await;
 
     // The keyboard opens: header, thread end and message field all stay in the part in view.
