@@ -66,12 +66,16 @@ pub fn Lists(desk: Desk) -> impl IntoView {
                 }
             >
                 {label}
-                <span class="tab-count" class:tab-count-zero=move || count.get() == 0 data-testid="tab-count">
-                    {move || count.get()}
-                </span>
-                // The number counts what needs someone: every waiting conversation, elsewhere
-                // the unread ones. Screen readers hear which.
-                <span class="sr-only">{if list == InboxList::Waiting { "waiting" } else { "unread" }}</span>
+                // A badge only when something needs someone: every waiting conversation, elsewhere
+                // the unread ones. Its word says which, to screen readers and on hover.
+                {move || {
+                    let n = count.get();
+                    let what = if list == InboxList::Waiting { "waiting" } else { "unread" };
+                    (n > 0).then(|| view! {
+                        <span class="tab-count" title=format!("{n} {what}") data-testid="tab-count">{n}</span>
+                        <span class="sr-only">{what}</span>
+                    })
+                }}
             </button>
         }
     });
