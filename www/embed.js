@@ -15,10 +15,17 @@
   resume = resume && decodeURIComponent(resume[1]);
   if (resume) { wantOpen = true; site = site || resume.split('.')[1]; }
   var opens = /^(open|toggle)$/;
+  // The widget speaks English; another language's words come as a bundle, fetched alongside
+  // it. Without the bundle (none for this language, or no network) the widget stays English.
+  var lang = (data.lang || navigator.language || '').split(/[-_]/)[0].toLowerCase();
   function load() {
-    return loading = loading || import(relay + '/widget/widget.js').then(function (m) {
+    if (loading) return loading;
+    var words = /^(de|fr|es|ar)$/.test(lang) && fetch(relay + '/widget/locales/' + lang + '.json')
+      .then(function (r) { return r.json(); }).catch(function () {});
+    return loading = Promise.all([import(relay + '/widget/widget.js'), words]).then(function (r) {
+      var m = r[0];
       return m.default({ module_or_path: relay + '/widget/widget_bg.wasm' }).then(function () {
-        var widget = m.mount(root, { site: site, relay: relay, open: wantOpen, lang: data.lang, resume: resume, consent: data.consent });
+        var widget = m.mount(root, { site: site, relay: relay, open: wantOpen, words: r[1], resume: resume, consent: data.consent });
         button.remove();
         w.ChatWidget = function (c, a, b) { widget.command(c, a, b); };
         queue.forEach(function (q) { if (!opens.test(q[0])) widget.command(q[0], q[1], q[2]); });

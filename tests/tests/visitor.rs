@@ -471,7 +471,26 @@ async fn arabic_lays_out_right_to_left_and_german_speaks_german() {
     let (german, _page) = visit(&fresh_site(), "data-lang=\"de\"", "").await;
     german.open_widget().await;
     let placeholder = german.widget(".cw-input").await.attr("placeholder").await.unwrap().unwrap();
-    assert_ne!(placeholder, "Write a message…");
+    assert_eq!(placeholder, "Nachricht schreiben…");
+}
+
+/// Words other than English come as a bundle the loader fetches with the widget: a region
+/// tag finds its language's, and a language without one gets English and fetches nothing.
+#[tokio::test]
+async fn a_language_comes_as_its_own_bundle_and_any_other_is_english() {
+    const BUNDLES_FETCHED: &str =
+        "return performance.getEntriesByType('resource').filter(e => e.name.includes('/widget/locales/')).map(e => e.name.split('/').pop());";
+    let (spanish, _page) = visit(&fresh_site(), "data-lang=\"es-419\"", "").await;
+    spanish.open_widget().await;
+    spanish.wait_for_texts(".cw-send", &["Enviar"]).await;
+    assert_eq!(spanish.js("return document.getElementById('chat-widget').shadowRoot.querySelector('.cw').lang;", vec![]).await, Value::from("es"));
+    assert_eq!(spanish.js(BUNDLES_FETCHED, vec![]).await, serde_json::json!(["es.json"]));
+
+    let (japanese, _page) = visit(&fresh_site(), "data-lang=\"ja\"", "").await;
+    japanese.open_widget().await;
+    japanese.wait_for_texts(".cw-send", &["Send"]).await;
+    assert_eq!(japanese.js("return document.getElementById('chat-widget').shadowRoot.querySelector('.cw').lang;", vec![]).await, Value::from("en"));
+    assert_eq!(japanese.js(BUNDLES_FETCHED, vec![]).await, serde_json::json!([]));
 }
 
 #[tokio::test]

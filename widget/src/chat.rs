@@ -529,7 +529,7 @@ impl Chat {
                 let incoming = !matches!(message.author, Author::Visitor);
                 if let (true, Author::Agent { name, .. }) = (incoming, &message.author) {
                     let text = if message.body.is_empty() { card_title(&message.card) } else { message.body.clone() };
-                    self.announcement.set(self.strings.announce_message.replace("{name}", name.as_str()).replace("{text}", &text));
+                    self.announcement.set(self.strings.announce_message().replace("{name}", name.as_str()).replace("{text}", &text));
                     self.view.update(|v| v.agent_typing = None);
                     let unseen = !self.open.get_untracked() || !self.page_visible.get_untracked();
                     if unseen && self.settings.with_untracked(|s| s.sound) {
@@ -785,7 +785,7 @@ impl Chat {
                 chat.emit("unread", JsValue::from_f64(unread as f64));
             }
             let hint = unread > 0 && (!chat.open.get() || !chat.page_visible.get());
-            attention::title_hint(hint.then(|| chat.strings.title_hint.replace("{n}", &unread.to_string())));
+            attention::title_hint(hint.then(|| chat.strings.title_hint().replace("{n}", &unread.to_string())));
             unread
         });
 

@@ -1,5 +1,5 @@
-//! What the loader passes to `mount`: the site, the relay, the language, and whether to open
-//! at once.
+//! What the loader passes to `mount`: the site, the relay, the words of the visitor's
+//! language, and whether to open at once.
 
 use protocol::SiteId;
 use wasm_bindgen::JsValue;
@@ -11,8 +11,9 @@ pub struct WidgetConfig {
     pub relay: String,
     /// The visitor clicked the launcher (or the page called `open`) before the widget loaded.
     pub open: bool,
-    /// `data-lang` of the embed tag, else the browser's language.
-    pub lang: String,
+    /// The visitor's language's bundle (`/widget/locales/{lang}.json`, parsed), fetched by the
+    /// loader; none for English, or when it could not be fetched.
+    pub words: Option<JsValue>,
     /// A conversation token from an email link (`#chat-resume=`): reopen that conversation.
     pub resume: Option<String>,
     /// `data-consent="required"`: store nothing in the browser until the visitor opens the chat.
@@ -26,13 +27,9 @@ impl WidgetConfig {
         let site = SiteId::parse(&site).map_err(|e| e.message)?;
         let relay = get("relay").and_then(|v| v.as_string()).ok_or("the relay URL is missing")?;
         let open = get("open").and_then(|v| v.as_bool()).unwrap_or(false);
-        let lang = get("lang")
-            .and_then(|v| v.as_string())
-            .filter(|l| !l.is_empty())
-            .or_else(|| web_sys::window().and_then(|w| w.navigator().language()))
-            .unwrap_or_else(|| "en".to_owned());
+        let words = get("words").filter(|w| w.is_object());
         let resume = get("resume").and_then(|v| v.as_string()).filter(|t| !t.is_empty());
         let consent_required = get("consent").and_then(|v| v.as_string()).as_deref() == Some("required");
-        Ok(Self { site, relay: relay.trim_end_matches('/').to_owned(), open, lang, resume, consent_required })
+        Ok(Self { site, relay: relay.trim_end_matches('/').to_owned(), open, words, resume, consent_required })
     }
 }

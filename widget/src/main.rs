@@ -86,7 +86,10 @@ pub fn mount(root: web_sys::ShadowRoot, config: JsValue) -> Result<Widget, JsVal
     let container: web_sys::HtmlElement = document.create_element("div")?.unchecked_into();
     container.set_class_name("cw-mount");
     root.append_child(&container)?;
-    let strings = i18n::strings_for(&config.lang);
+    let strings: &'static i18n::Strings = match &config.words {
+        Some(bundle) => Box::leak(Box::new(i18n::Strings::from_bundle(bundle))),
+        None => &i18n::EN,
+    };
     // The state's effects and tasks need the executor and an owner before the view exists;
     // both live as long as the page.
     let _ = any_spawner::Executor::init_wasm_bindgen();

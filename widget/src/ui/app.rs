@@ -78,14 +78,14 @@ pub fn App(chat: Chat) -> impl IntoView {
     let subtitle = move || {
         let online = chat.agents_online.get();
         match chat.settings.with(|s| s.reply_time_minutes) {
-            Some(minutes) if online => strings.reply_time.replace("{n}", &minutes.to_string()),
-            _ if online => strings.agents_online.to_owned(),
+            Some(minutes) if online => strings.reply_time().replace("{n}", &minutes.to_string()),
+            _ if online => strings.agents_online().to_owned(),
             _ => String::new(),
         }
     };
     let link_state = move || match chat.link.get() {
-        LinkStatus::Reconnecting => strings.reconnecting,
-        LinkStatus::Connecting if chat.thread.with(|t| !t.entries().is_empty()) => strings.connecting,
+        LinkStatus::Reconnecting => strings.reconnecting(),
+        LinkStatus::Connecting if chat.thread.with(|t| !t.entries().is_empty()) => strings.connecting(),
         _ => "",
     };
 
@@ -111,7 +111,7 @@ pub fn App(chat: Chat) -> impl IntoView {
                     </div>
                     <p class="cw-link-state" role="status">{link_state}</p>
                     <DeleteButton chat=chat/>
-                    <button class="cw-close" type="button" aria-label=strings.close_chat on:click=move |_| open.set(false)>
+                    <button class="cw-close" type="button" aria-label=strings.close_chat() on:click=move |_| open.set(false)>
                         <span aria-hidden="true">"×"</span>
                     </button>
                 </header>
@@ -139,14 +139,14 @@ fn DeleteButton(chat: Chat) -> impl IntoView {
                 <button type="button" class="cw-header-action cw-confirm-delete" on:click=move |_| {
                     confirming.set(false);
                     chat.delete_my_data();
-                }>{strings.confirm_delete}</button>
-                <button type="button" class="cw-header-action" on:click=move |_| confirming.set(false)>{strings.cancel}</button>
+                }>{strings.confirm_delete()}</button>
+                <button type="button" class="cw-header-action" on:click=move |_| confirming.set(false)>{strings.cancel()}</button>
             }
             .into_any()
         } else {
             view! {
                 <button type="button" class="cw-header-action cw-delete" on:click=move |_| confirming.set(true)>
-                    {strings.delete_conversation}
+                    {strings.delete_conversation()}
                 </button>
             }
             .into_any()

@@ -29,8 +29,8 @@ pub fn Composer(chat: Chat) -> impl IntoView {
                 class="cw-input"
                 rows="1"
                 data-autofocus=""
-                aria-label=strings.message_field
-                placeholder=strings.placeholder
+                aria-label=strings.message_field()
+                placeholder=strings.placeholder()
                 maxlength=MAX_BODY_CHARS.to_string()
                 prop:value=move || draft.get()
                 on:input=move |ev| {
@@ -45,7 +45,7 @@ pub fn Composer(chat: Chat) -> impl IntoView {
                     }
                 }
             ></textarea>
-            <button class="cw-send" type="submit">{strings.send}</button>
+            <button class="cw-send" type="submit">{strings.send()}</button>
         </form>
     }
 }

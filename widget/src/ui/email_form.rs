@@ -34,10 +34,10 @@ pub fn EmailForm(chat: Chat, prechat: bool, #[prop(optional)] on_done: Option<Ca
     view! {
         <form class="cw-email-form" novalidate="" on:submit=submit>
             <p class="cw-email-prompt" id="cw-email-prompt">
-                {if prechat { strings.email_prompt_prechat } else { strings.email_prompt_inchat }}
+                {if prechat { strings.email_prompt_prechat() } else { strings.email_prompt_inchat() }}
             </p>
             <label class="cw-field">
-                <span>{strings.email_label}</span>
+                <span>{strings.email_label()}</span>
                 <input
                     class="cw-email-input"
                     type="email"
@@ -53,16 +53,16 @@ pub fn EmailForm(chat: Chat, prechat: bool, #[prop(optional)] on_done: Option<Ca
             </label>
             {prechat.then(|| view! {
                 <label class="cw-field">
-                    <span>{strings.name_label}</span>
+                    <span>{strings.name_label()}</span>
                     <input class="cw-name-input" type="text" autocomplete="name" maxlength="80"
                         prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/>
                 </label>
             })}
-            <p id="cw-email-error" class="cw-error" role="alert">{move || error.get().then_some(strings.invalid_email)}</p>
+            <p id="cw-email-error" class="cw-error" role="alert">{move || error.get().then_some(strings.invalid_email())}</p>
             <div class="cw-actions">
-                <button type="submit" class="cw-button">{if prechat { strings.start_chat } else { strings.save }}</button>
+                <button type="submit" class="cw-button">{if prechat { strings.start_chat() } else { strings.save() }}</button>
                 {(!prechat).then(|| view! {
-                    <button type="button" class="cw-text-button" on:click=skip>{strings.skip}</button>
+                    <button type="button" class="cw-text-button" on:click=skip>{strings.skip()}</button>
                 })}
             </div>
         </form>

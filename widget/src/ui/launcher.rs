@@ -13,9 +13,9 @@ pub fn Launcher(chat: Chat, node_ref: NodeRef<html::Button>) -> impl IntoView {
         chat.thread.with(|t| t.unread(read))
     };
     let label = move || match (open.get(), unread()) {
-        (true, _) => strings.close_chat.to_owned(),
-        (false, 0) => strings.open_chat.to_owned(),
-        (false, n) => strings.open_chat_unread.replace("{n}", &n.to_string()),
+        (true, _) => strings.close_chat().to_owned(),
+        (false, 0) => strings.open_chat().to_owned(),
+        (false, n) => strings.open_chat_unread().replace("{n}", &n.to_string()),
     };
     view! {
         <button

@@ -86,26 +86,26 @@ pub fn MessageList(chat: Chat) -> impl IntoView {
         let entries = chat.earlier.get();
         (!entries.is_empty()).then(|| {
             view! {
-                <section class="cw-earlier" aria-label=strings.earlier_conversation>
-                    <h3 class="cw-divider">{strings.earlier_conversation}</h3>
+                <section class="cw-earlier" aria-label=strings.earlier_conversation()>
+                    <h3 class="cw-divider">{strings.earlier_conversation()}</h3>
                     <ol class="cw-messages">
                         {entries.into_iter().map(|entry| view! { <MessageRow entry=entry chat=chat/> }).collect_view()}
                     </ol>
-                    <p class="cw-divider">{strings.chat_ended}</p>
+                    <p class="cw-divider">{strings.chat_ended()}</p>
                 </section>
             }
         })
     };
     let typing = move || {
         chat.view.with(|v| v.agent_typing.clone()).map(|name| {
-            view! { <p class="cw-typing">{strings.typing.replace("{name}", &name)}</p> }
+            view! { <p class="cw-typing">{strings.typing().replace("{name}", &name)}</p> }
         })
     };
     let suggestions = move || {
         let offered = thread.with(|t| t.open_suggestions());
         (!offered.is_empty()).then(|| {
             view! {
-                <div class="cw-suggestions" role="group" aria-label=strings.suggested_replies>
+                <div class="cw-suggestions" role="group" aria-label=strings.suggested_replies()>
                     {offered
                         .into_iter()
                         .map(|text| {
@@ -119,7 +119,7 @@ pub fn MessageList(chat: Chat) -> impl IntoView {
     };
 
     view! {
-        <div class="cw-scroll" node_ref=list tabindex="0" aria-label=strings.messages_label on:scroll=on_scroll>
+        <div class="cw-scroll" node_ref=list tabindex="0" aria-label=strings.messages_label() on:scroll=on_scroll>
             {earlier}
             <Show when=move || !greeting().is_empty()>
                 <p class="cw-greeting" dir="auto">{greeting}</p>
@@ -136,7 +136,7 @@ pub fn MessageList(chat: Chat) -> impl IntoView {
             // What the visitor should know now (away, ended, blocked, the email form) is the
             // latest thing in the conversation, and scrolls with it.
             <Notices chat=chat/>
-            <button type="button" class="cw-jump" hidden=move || !unseen.get() on:click=jump>{strings.new_messages}</button>
+            <button type="button" class="cw-jump" hidden=move || !unseen.get() on:click=jump>{strings.new_messages()}</button>
         </div>
     }
 }
@@ -169,7 +169,7 @@ fn MessageRow(entry: Entry, chat: Chat) -> impl IntoView {
     let strings = chat.strings;
     let mine = entry.is_mine();
     let author = match &entry.author {
-        Author::Visitor => strings.you.to_owned(),
+        Author::Visitor => strings.you().to_owned(),
         Author::Agent { name, .. } => name.to_string(),
     };
     let client_id = entry.client_id.clone();
@@ -182,25 +182,25 @@ fn MessageRow(entry: Entry, chat: Chat) -> impl IntoView {
     };
     let state = match entry.delivery {
         _ if !mine => None,
-        Delivery::Sending => Some(view! { <span class="cw-state">{strings.sending}</span> }.into_any()),
+        Delivery::Sending => Some(view! { <span class="cw-state">{strings.sending()}</span> }.into_any()),
         Delivery::Sent => Some(
-            view! { <span class="cw-state">{move || if seen() { strings.seen } else { strings.sent }}</span> }.into_any(),
+            view! { <span class="cw-state">{move || if seen() { strings.seen() } else { strings.sent() }}</span> }.into_any(),
         ),
         Delivery::Failed => Some(
             view! {
                 <span class="cw-state cw-failed" role="alert">
-                    {strings.not_sent} {entry.error.map(|why| format!(": {why}"))} " "
+                    {strings.not_sent()} {entry.error.map(|why| format!(": {why}"))} " "
                     <button type="button" class="cw-retry" on:click=move |_| chat.retry(&client_id)>
-                        {strings.retry}
+                        {strings.retry()}
                     </button>
                 </span>
             }
             .into_any(),
         ),
     };
-    let edited = entry.edited.then(|| view! { <span class="cw-edited">" (" {strings.edited} ")"</span> });
+    let edited = entry.edited.then(|| view! { <span class="cw-edited">" (" {strings.edited()} ")"</span> });
     let body = if entry.deleted {
-        Some(view! { <p class="cw-body cw-deleted">{strings.message_deleted}</p> }.into_any())
+        Some(view! { <p class="cw-body cw-deleted">{strings.message_deleted()}</p> }.into_any())
     } else {
         (!entry.body.is_empty()).then(|| view! { <p class="cw-body" dir="auto">{entry.body} {edited}</p> }.into_any())
     };
@@ -209,7 +209,7 @@ fn MessageRow(entry: Entry, chat: Chat) -> impl IntoView {
             <div class="cw-card">
                 <p class="cw-card-title" dir="auto">{title}</p>
                 <p class="cw-card-summary" dir="auto">{summary}</p>
-                <a class="cw-card-link" href=url.to_string() target="_blank" rel="noopener noreferrer">{strings.read_article}</a>
+                <a class="cw-card-link" href=url.to_string() target="_blank" rel="noopener noreferrer">{strings.read_article()}</a>
             </div>
         }
         .into_any(),

@@ -55,21 +55,21 @@ pub fn Notices(chat: Chat) -> impl IntoView {
     });
     move || match notice.get() {
         Notice::None => ().into_any(),
-        Notice::Deleted => view! { <p class="cw-notice" role="status">{strings.deleted}</p> }.into_any(),
-        Notice::LinkExpired => view! { <p class="cw-notice" role="alert">{strings.link_expired}</p> }.into_any(),
-        Notice::Blocked => view! { <p class="cw-notice cw-notice-strong" role="status">{strings.blocked}</p> }.into_any(),
+        Notice::Deleted => view! { <p class="cw-notice" role="status">{strings.deleted()}</p> }.into_any(),
+        Notice::LinkExpired => view! { <p class="cw-notice" role="alert">{strings.link_expired()}</p> }.into_any(),
+        Notice::Blocked => view! { <p class="cw-notice cw-notice-strong" role="status">{strings.blocked()}</p> }.into_any(),
         Notice::Ended => view! {
-            <p class="cw-notice" role="status">{strings.chat_ended} " " {strings.write_to_start_new}</p>
+            <p class="cw-notice" role="status">{strings.chat_ended()} " " {strings.write_to_start_new()}</p>
         }
         .into_any(),
         Notice::Away { email, ask } => view! {
             <div class="cw-notice" role="status">
-                <p>{strings.away_async}</p>
+                <p>{strings.away_async()}</p>
                 {email.map(|email| view! {
                     <p class="cw-reply-to">
-                        {strings.reply_to_email.replace("{email}", &email)} " "
+                        {strings.reply_to_email().replace("{email}", &email)} " "
                         <button type="button" class="cw-text-button" on:click=move |_| editing_email.set(true)>
-                            {strings.change_email}
+                            {strings.change_email()}
                         </button>
                     </p>
                 })}

@@ -50,10 +50,10 @@ pub fn QuickReplies(chat: Chat) -> impl IntoView {
             })
             .collect_view();
         view! {
-            <div class="cw-quick" role="group" aria-label=strings.quick_replies>
+            <div class="cw-quick" role="group" aria-label=strings.quick_replies()>
                 {(!path.get().is_empty()).then(|| view! {
                     <button type="button" class="cw-chip cw-back" on:click=move |_| path.update(|p| { p.pop(); })>
-                        {strings.back}
+                        {strings.back()}
                     </button>
                 })}
                 {buttons}
