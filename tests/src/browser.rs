@@ -65,6 +65,15 @@ impl Browser {
     }
 
     pub async fn open_with_size(width: u32, height: u32) -> Browser {
+        Self::launch(width, height, "en-US").await
+    }
+
+    /// A browser whose user reads `lang` (a BCP 47 tag): `navigator.language` says so.
+    pub async fn open_in_language(lang: &str) -> Browser {
+        Self::launch(1280, 800, lang).await
+    }
+
+    async fn launch(width: u32, height: u32, lang: &str) -> Browser {
         let capabilities = json!({
             "browserName": "chrome",
             "goog:chromeOptions": {
@@ -73,7 +82,9 @@ impl Browser {
                     "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
                     "--no-first-run", "--disable-quic", format!("--window-size={width},{height}"),
+                    format!("--lang={lang}"),
                 ],
+                "prefs": { "intl.accept_languages": lang },
             },
             "goog:loggingPrefs": { "browser": "ALL" },
         });

@@ -475,7 +475,8 @@ async fn arabic_lays_out_right_to_left_and_german_speaks_german() {
 }
 
 /// Words other than English come as a bundle the loader fetches with the widget: a region
-/// tag finds its language's, and a language without one gets English and fetches nothing.
+/// tag finds its language's, without `data-lang` the browser's language decides, and a
+/// language without a bundle gets English and fetches nothing.
 #[tokio::test]
 async fn a_language_comes_as_its_own_bundle_and_any_other_is_english() {
     const BUNDLES_FETCHED: &str =
@@ -485,6 +486,14 @@ async fn a_language_comes_as_its_own_bundle_and_any_other_is_english() {
     spanish.wait_for_texts(".cw-send", &["Enviar"]).await;
     assert_eq!(spanish.js("return document.getElementById('chat-widget').shadowRoot.querySelector('.cw').lang;", vec![]).await, Value::from("es"));
     assert_eq!(spanish.js(BUNDLES_FETCHED, vec![]).await, serde_json::json!(["es.json"]));
+
+    // Without `data-lang`, the browser's language decides.
+    let page = HostPage::serve_with_script(&relay().origin, fresh_site().as_str(), "", "").await;
+    let french = Browser::open_in_language("fr-FR").await;
+    french.client.goto(&page.url).await.unwrap();
+    french.open_widget().await;
+    french.wait_for_texts(".cw-send", &["Envoyer"]).await;
+    assert_eq!(french.js(BUNDLES_FETCHED, vec![]).await, serde_json::json!(["fr.json"]));
 
     let (japanese, _page) = visit(&fresh_site(), "data-lang=\"ja\"", "").await;
     japanese.open_widget().await;
