@@ -154,6 +154,8 @@ fn now_ms() -> u64 {
 
 async fn websocket(server: Arc<Server>, stream: TcpStream) {
     let mut uri = String::new();
+    // tungstenite's callback type: its error is an HTTP response, large or not.
+    #[allow(clippy::result_large_err)]
     let remember_uri = |req: &Request, resp| {
         uri = req.uri().to_string();
         Ok(resp)

@@ -96,7 +96,7 @@ fn raise_fd_limit_once() -> u64 {
         }
         libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
     }
-    limit.rlim_cur as u64
+    limit.rlim_cur
 }
 
 fn machine(fd_limit: u64) -> String {

@@ -43,7 +43,7 @@ proptest! {
     #[test]
     fn over_long_bodies_are_refused(extra in 1usize..50, c in any::<char>()) {
         prop_assume!(!c.is_whitespace() && !c.is_control());
-        let body: String = std::iter::repeat(c).take(MAX_BODY_CHARS + extra).collect();
+        let body: String = std::iter::repeat_n(c, MAX_BODY_CHARS + extra).collect();
         let frame = ClientFrame::Send { client_id: ClientMsgId::parse("a").unwrap(), body, card: None, suggestions: vec![] }.encode();
         let code = ClientFrame::decode(&frame).unwrap_err().code;
         let expected = if frame.len() > MAX_FRAME_BYTES { ErrorCode::FrameTooLarge } else { ErrorCode::BodyTooLong };

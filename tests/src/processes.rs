@@ -88,6 +88,8 @@ fn scratch_dir() -> &'static PathBuf {
 }
 
 /// Starts `command` as the leader of a new process group, stopped at exit.
+// Nothing waits for the child: its group is killed when the test binary exits, which reaps it.
+#[allow(clippy::zombie_processes)]
 pub fn spawn_group(command: &mut Command) -> i32 {
     command.process_group(0).env("TMPDIR", scratch_dir());
     let child = command.spawn().unwrap_or_else(|e| panic!("could not start {:?}: {e}", command.get_program()));
