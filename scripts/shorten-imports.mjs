@@ -1,4 +1,5 @@
-// Release widget: gives the wasm's imports short names, in the wasm and in its glue.
+// Release builds (the widget, the console): give the wasm's imports short names, in the wasm
+// and in its glue.
 //   node scripts/shorten-imports.mjs dist/site/widget/widget_bg.wasm dist/site/widget/widget.js
 // wasm-bindgen names each import after what it calls plus a 16-digit hash
 // (`__wbg_set_title_7c9f7c08b10ea16a`), and every name is written twice, in the wasm's import
@@ -6,9 +7,11 @@
 // name becomes a short one in both places; the build fails if the glue does not have every
 // name exactly once, so a changed glue can never load a wasm it does not match.
 import fs from 'node:fs';
+import path from 'node:path';
 
 const [wasmPath, gluePath] = process.argv.slice(2);
-const MODULE = './widget_bg.js';
+// wasm-bindgen's glue `NAME.js` imports into the wasm as the module `./NAME_bg.js`.
+const MODULE = `./${path.basename(gluePath, '.js')}_bg.js`;
 const SHORT_MODULE = 'w';
 const wasm = fs.readFileSync(wasmPath);
 let glue = fs.readFileSync(gluePath, 'utf8');
