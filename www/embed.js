@@ -16,12 +16,15 @@
   if (resume) { wantOpen = true; site = site || resume.split('.')[1]; }
   var opens = /^(open|toggle)$/;
   // The widget speaks English; another language's words come as a bundle, fetched alongside
-  // it. Without the bundle (none for this language, or no network) the widget stays English.
+  // it. Without the bundle (none for this language, no network, or none within 3 s: the chat
+  // matters more than its language) the widget is English.
   var lang = (data.lang || navigator.language || '').split(/[-_]/)[0].toLowerCase();
   function load() {
     if (loading) return loading;
-    var words = /^(de|fr|es|ar)$/.test(lang) && fetch(relay + '/widget/locales/' + lang + '.json')
-      .then(function (r) { return r.json(); }).catch(function () {});
+    var words = /^(de|fr|es|ar)$/.test(lang) && Promise.race([
+      fetch(relay + '/widget/locales/' + lang + '.json').then(function (r) { return r.json(); }),
+      new Promise(function (done) { setTimeout(done, 3000); })
+    ]).catch(function () {});
     return loading = Promise.all([import(relay + '/widget/widget.js'), words]).then(function (r) {
       var m = r[0];
       return m.default({ module_or_path: relay + '/widget/widget_bg.wasm' }).then(function () {

@@ -502,6 +502,19 @@ async fn a_language_comes_as_its_own_bundle_and_any_other_is_english() {
     assert_eq!(japanese.js(BUNDLES_FETCHED, vec![]).await, serde_json::json!([]));
 }
 
+/// A language bundle that never comes (a stalled network) costs the visitor their words, not
+/// the chat: after a few seconds the widget opens in English.
+#[tokio::test]
+async fn a_bundle_that_never_comes_leaves_the_chat_in_english() {
+    let stall_bundles = "const fetchNow = window.fetch; \
+        window.fetch = (url, init) => String(url).includes('/widget/locales/') ? new Promise(() => {}) : fetchNow(url, init);";
+    let (german, _page) = visit(&fresh_site(), "data-lang=\"de\"", stall_bundles).await;
+    german.open_widget().await;
+    german.wait_for_texts(".cw-send", &["Send"]).await;
+    german.write("Hallo").await;
+    german.wait_for_texts(".cw-mine .cw-body", &["Hallo"]).await;
+}
+
 #[tokio::test]
 async fn on_a_phone_the_panel_fills_the_screen() {
     let browser = Browser::open_with_size(390, 800).await;
