@@ -28,9 +28,7 @@ pub fn Launcher(chat: Chat, node_ref: NodeRef<html::Button>) -> impl IntoView {
             on:click=move |_| open.update(|o| *o = !*o)
         >
             <span aria-hidden="true">{move || if open.get() { "×" } else { "💬" }}</span>
-            <Show when=move || { !open.get() && unread() > 0 }>
-                <span class="cw-badge" aria-hidden="true">{unread}</span>
-            </Show>
+            {move || (!open.get() && unread() > 0).then(|| view! { <span class="cw-badge" aria-hidden="true">{unread}</span> })}
         </button>
     }
 }

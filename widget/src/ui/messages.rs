@@ -121,9 +121,7 @@ pub fn MessageList(chat: Chat) -> impl IntoView {
     view! {
         <div class="cw-scroll" node_ref=list tabindex="0" aria-label=strings.messages_label() on:scroll=on_scroll>
             {earlier}
-            <Show when=move || !greeting().is_empty()>
-                <p class="cw-greeting" dir="auto">{greeting}</p>
-            </Show>
+            {move || (!greeting().is_empty()).then(|| view! { <p class="cw-greeting" dir="auto">{greeting}</p> })}
             <ol class="cw-messages">
                 <For
                     each=move || thread.with(|t| t.entries().to_vec())
