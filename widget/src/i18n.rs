@@ -61,7 +61,7 @@ impl Strings {
 words! {
     open_chat = "Open chat",
     close_chat = "Close chat",
-    /// Launcher label with unread messages: "{n}" is the count.
+    /// Launcher label with unread messages.
     open_chat_unread = "Open chat, {n} unread",
     messages_label = "Messages",
     message_field = "Message",
@@ -75,10 +75,8 @@ words! {
     retry = "Retry",
     connecting = "Connecting…",
     reconnecting = "Reconnecting…",
-    /// "{name} is typing…"
     typing = "{name} is typing…",
     agents_online = "We are online",
-    /// "Typically replies in {n} minutes"
     reply_time = "Typically replies in {n} minutes",
     /// Nobody online, async on: the answer will come by email.
     away_async = "We are away right now. Leave a message and we will answer by email.",
@@ -90,7 +88,6 @@ words! {
     save = "Save",
     skip = "Not now",
     invalid_email = "Please enter a valid email address.",
-    /// "We will reply to {email}."
     reply_to_email = "We will reply to {email}.",
     change_email = "Change",
     chat_ended = "This chat has ended.",
@@ -101,9 +98,9 @@ words! {
     back = "Back",
     suggested_replies = "Suggested replies",
     quick_replies = "Quick replies",
-    /// Title prefix while there are unread messages: "({n}) New message"
+    /// Title prefix while there are unread messages.
     title_hint = "({n}) New message",
-    /// Announced to screen readers for an incoming message: "{name}: {text}"
+    /// Announced to screen readers for an incoming message.
     announce_message = "{name}: {text}",
     /// An email link that no longer opens its conversation.
     link_expired = "This link has expired or is not valid. Write a message to start a new conversation.",
