@@ -25,9 +25,8 @@
       fetch(relay + '/widget/locales/' + lang + '.json').then(function (r) { return r.json(); }),
       new Promise(function (done) { setTimeout(done, 3000); })
     ]).catch(function () {});
-    return loading = Promise.all([import(relay + '/widget/widget.js'), words]).then(function (r) {
-      var m = r[0];
-      return m.default({ module_or_path: relay + '/widget/widget_bg.wasm' }).then(function () {
+    return loading = import(relay + '/widget/widget.js').then(function (m) {
+      return Promise.all([m.default({ module_or_path: relay + '/widget/widget_bg.wasm' }), words]).then(function (r) {
         var widget = m.mount(root, { site: site, relay: relay, open: wantOpen, words: r[1], resume: resume, consent: data.consent });
         button.remove();
         w.ChatWidget = function (c, a, b) { widget.command(c, a, b); };
