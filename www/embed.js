@@ -15,12 +15,13 @@
   resume = resume && decodeURIComponent(resume[1]);
   if (resume) { wantOpen = true; site = site || resume.split('.')[1]; }
   var opens = /^(open|toggle)$/;
-  // The widget speaks English; another language's words come as a bundle, fetched alongside
-  // it. Without the bundle (none for this language, no network, or none within 3 s: the chat
-  // matters more than its language) the widget is English.
-  var lang = (data.lang || navigator.language || '').split(/[-_]/)[0].toLowerCase();
   function load() {
     if (loading) return loading;
+    // The widget speaks English; another language's words come as a bundle, fetched alongside
+    // it. Without the bundle (none for this language, no network, or none within 3 s: the
+    // chat matters more than its language) the widget is English. Worked out here, so page
+    // load does nothing but the launcher.
+    var lang = (data.lang || navigator.language || '').split(/[-_]/)[0].toLowerCase();
     var words = /^(de|fr|es|ar)$/.test(lang) && Promise.race([
       fetch(relay + '/widget/locales/' + lang + '.json').then(function (r) { return r.json(); }),
       new Promise(function (done) { setTimeout(done, 3000); })

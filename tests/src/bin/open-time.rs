@@ -59,7 +59,7 @@ async fn main() {
         long_tasks.push(load_long);
         cold.push(first);
         warm.push(again);
-        eprintln!("[open-time] run {}/{RUNS}: cold {first:.1} ms, warm {again:.1} ms", run + 1);
+        eprintln!("[open-time] run {}/{RUNS}: cold {first:.1} ms, warm {again:.1} ms, long tasks at page load {load_long:.1} ms", run + 1);
         browser.close().await;
     }
 
