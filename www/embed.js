@@ -17,6 +17,7 @@
   var opens = /^(open|toggle)$/;
   function load() {
     if (loading) return loading;
+    if (view) fit();
     // The widget speaks English; another language's words come as a bundle, fetched alongside
     // it. Without the bundle (none for this language, no network, or none within 3 s: the
     // chat matters more than its language) the widget is English. Worked out here, so page
@@ -60,7 +61,10 @@
     host.style.setProperty('--cw-view-top', zoomed ? '' : view.offsetTop + 'px');
     host.style.setProperty('--cw-view-height', zoomed ? '' : view.height + 'px');
   }
-  if (view) { view.addEventListener('resize', fit); view.addEventListener('scroll', fit); fit(); }
+  // Not measured now but when the widget loads: reading the visual viewport forces the page's
+  // first layout into this script (up to 90 ms in a cold browser here), and until a keyboard
+  // opens the stylesheet's own values are the same.
+  if (view) { view.addEventListener('resize', fit); view.addEventListener('scroll', fit); }
   (d.body ? d.body.append(host) : d.addEventListener('DOMContentLoaded', function () { d.body.append(host); }));
   wantOpen ? load() : (w.requestIdleCallback || setTimeout)(load);
 })(window, document, document.currentScript);

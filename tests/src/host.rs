@@ -28,14 +28,13 @@ impl HostPage {
     /// Also serves `/site.js` with `script` (the site's own code, e.g. `ChatWidget` calls),
     /// loaded before the embed tag, as a site would.
     pub async fn serve_with_script(relay: &str, site: &str, attributes: &str, script: &str) -> HostPage {
-        let html = format!(
-            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>A customer's shop</title>\
-             <link rel=\"icon\" href=\"data:,\"></head>\
-             <body><main><h1>A customer's shop</h1><p>Some page content.</p><button type=\"button\">Buy</button></main>\
-             <script src=\"/site.js\"></script>\
-             <script async src=\"{relay}/embed.js\" data-site=\"{site}\" {attributes}></script></body></html>"
-        );
-        Self::serve_html(html, script.to_owned(), strict_csp(relay)).await
+        let embed = format!("<script async src=\"{relay}/embed.js\" data-site=\"{site}\" {attributes}></script>");
+        Self::serve_html(page_html(&embed), script.to_owned(), strict_csp(relay)).await
+    }
+
+    /// The same page without the widget: what the page costs by itself.
+    pub async fn serve_without_widget(relay: &str) -> HostPage {
+        Self::serve_html(page_html(""), String::new(), strict_csp(relay)).await
     }
 
     pub async fn serve_html(html: String, script: String, csp: String) -> HostPage {
@@ -71,6 +70,16 @@ impl HostPage {
         });
         HostPage { url }
     }
+}
+
+/// The customer's page, with `embed` (the widget's tag, or nothing) at the end of its body.
+fn page_html(embed: &str) -> String {
+    format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>A customer's shop</title>\
+         <link rel=\"icon\" href=\"data:,\"></head>\
+         <body><main><h1>A customer's shop</h1><p>Some page content.</p><button type=\"button\">Buy</button></main>\
+         <script src=\"/site.js\"></script>{embed}</body></html>"
+    )
 }
 
 /// A visitor on a customer's page for `site` (its widget talking to `relay`: the relay, or a

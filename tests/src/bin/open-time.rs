@@ -2,12 +2,14 @@
 //!
 //!     scripts/build --release && cargo run --release -p e2e --bin open-time
 //!
-//! For each of 10 runs: long tasks while the page loads with only the loader (there must be
-//! none), and the time from the first click on the launcher until the panel is interactive
-//! (the message field is there and focused), with a cold cache (a fresh browser profile) and a
-//! warm one (the same browser, reloaded). Prints medians and extremes.
+//! For each of 10 runs, on a customer's page (its own origin, a strict CSP, the one tag): long
+//! tasks while the page loads with only the loader (it must add none: the same page without
+//! the tag is measured too), and the time from the first click on the launcher until the panel
+//! is interactive (the message field is there and focused), with a cold cache (a fresh browser
+//! profile) and a warm one (the same browser, reloaded). Prints medians and extremes.
 
 use e2e::browser::Browser;
+use e2e::host::HostPage;
 use e2e::Relay;
 use serde_json::Value;
 
@@ -51,26 +53,45 @@ async fn load_and_open(browser: &Browser, url: &str) -> (f64, f64) {
     (load_long.as_f64().unwrap_or(0.0), opened.as_f64().unwrap())
 }
 
+/// Long tasks while a fresh browser loads `url` and nothing else happens yet.
+async fn page_load_long_tasks(url: &str) -> f64 {
+    let browser = Browser::open().await;
+    browser.client.goto(url).await.unwrap();
+    browser.js(OBSERVE_LONG_TASKS, vec![]).await;
+    let long = browser.js(PAGE_LOAD_LONG_TASKS, vec![]).await.as_f64().unwrap_or(0.0);
+    browser.close().await;
+    long
+}
+
 #[tokio::main]
 async fn main() {
     let profile = std::fs::read_to_string(e2e::repo_root().join("dist/build-profile")).unwrap_or_default();
     let relay = Relay::start("open-time");
-    let url = format!("{}/", relay.origin);
+    // A customer's page on its own origin, under its strict CSP, with the one tag; and the
+    // same page without it, for what the page costs by itself.
+    let page = HostPage::serve(&relay.origin, e2e::fresh_site().as_str(), "").await;
+    let bare = HostPage::serve_without_widget(&relay.origin).await;
 
-    let (mut cold, mut warm, mut long_tasks) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut cold, mut warm, mut long_tasks, mut bare_long_tasks) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for run in 0..RUNS {
+        let alone = page_load_long_tasks(&bare.url).await;
         let browser = Browser::open().await;
-        let (load_long, first) = load_and_open(&browser, &url).await;
-        let (_, again) = load_and_open(&browser, &url).await;
+        let (load_long, first) = load_and_open(&browser, &page.url).await;
+        let (_, again) = load_and_open(&browser, &page.url).await;
+        bare_long_tasks.push(alone);
         long_tasks.push(load_long);
         cold.push(first);
         warm.push(again);
-        eprintln!("[open-time] run {}/{RUNS}: cold {first:.1} ms, warm {again:.1} ms, long tasks at page load {load_long:.1} ms", run + 1);
+        eprintln!(
+            "[open-time] run {}/{RUNS}: cold {first:.1} ms, warm {again:.1} ms, long tasks at page load {load_long:.1} ms (the page alone {alone:.1} ms)",
+            run + 1
+        );
         browser.close().await;
     }
 
     println!("widget open time ({} build, headless Chromium, {RUNS} runs)", profile.trim());
-    println!("  long tasks during page load (loader only): {}", stats(long_tasks));
-    println!("  first click → panel interactive, cold cache: {}", stats(cold));
-    println!("  first click → panel interactive, warm cache: {}", stats(warm));
+    println!("  long tasks during page load, the page alone:       {}", stats(bare_long_tasks));
+    println!("  long tasks during page load, with the loader:      {}", stats(long_tasks));
+    println!("  first click → panel interactive, cold cache:       {}", stats(cold));
+    println!("  first click → panel interactive, warm cache:       {}", stats(warm));
 }
