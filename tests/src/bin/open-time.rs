@@ -11,7 +11,6 @@
 use e2e::browser::Browser;
 use e2e::host::HostPage;
 use e2e::Relay;
-use serde_json::Value;
 
 const RUNS: usize = 10;
 
@@ -44,21 +43,24 @@ fn stats(mut values: Vec<f64>) -> String {
     format!("median {median:7.1} ms   min {:7.1}   max {:7.1}", values[0], values[values.len() - 1])
 }
 
-async fn load_and_open(browser: &Browser, url: &str) -> (f64, f64) {
+/// Loads `url` and returns its page load's long tasks.
+async fn load(browser: &Browser, url: &str) -> f64 {
     browser.client.goto(url).await.unwrap();
     browser.js(OBSERVE_LONG_TASKS, vec![]).await;
-    let load_long: Value = browser.js(PAGE_LOAD_LONG_TASKS, vec![]).await;
+    browser.js(PAGE_LOAD_LONG_TASKS, vec![]).await.as_f64().unwrap_or(0.0)
+}
+
+async fn load_and_open(browser: &Browser, url: &str) -> (f64, f64) {
+    let load_long = load(browser, url).await;
     browser.wait_for("the loader's launcher", "root && root.querySelector('.cw-launcher')").await;
     let opened = browser.client.execute_async(CLICK_TO_INTERACTIVE, vec![]).await.unwrap();
-    (load_long.as_f64().unwrap_or(0.0), opened.as_f64().unwrap())
+    (load_long, opened.as_f64().unwrap())
 }
 
 /// Long tasks while a fresh browser loads `url` and nothing else happens yet.
 async fn page_load_long_tasks(url: &str) -> f64 {
     let browser = Browser::open().await;
-    browser.client.goto(url).await.unwrap();
-    browser.js(OBSERVE_LONG_TASKS, vec![]).await;
-    let long = browser.js(PAGE_LOAD_LONG_TASKS, vec![]).await.as_f64().unwrap_or(0.0);
+    let long = load(&browser, url).await;
     browser.close().await;
     long
 }
