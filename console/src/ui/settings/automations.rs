@@ -292,8 +292,9 @@ fn WebhookRow(rows: RwSignal<Rows>, id: u32) -> impl IntoView {
                 <legend>"Events"</legend>
                 {EventKind::ALL
                     .into_iter()
-                    .map(|kind| {
-                        let input_id = format!("webhook-{id}-{kind:?}");
+                    .enumerate()
+                    .map(|(n, kind)| {
+                        let input_id = format!("webhook-{id}-event-{n}");
                         let label_for = input_id.clone();
                         view! {
                             <label class="check" for=label_for>
