@@ -7,6 +7,9 @@ import { gzipSync, brotliCompressSync, constants } from 'node:zlib';
 const KB = 1024;
 // Budgets, in gzip bytes: the loader runs on every page view; the rest loads at first open.
 const budgets = { loader: 1.5 * KB, firstOpen: 100 * KB };
+// First open is over its budget (BENCHMARKS.md says why). Until it is within, it may not grow
+// past this ceiling, which only ever comes down: 138.7 KB at 47e1f7c.
+const ceilings = { firstOpen: 140 * KB };
 const files = [
   ['loader', 'dist/site/embed.js', 'page load'],
   ['widget.js', 'dist/site/widget/widget.js', 'first open'],
@@ -37,9 +40,10 @@ const firstOpenEnglish = sum(rows);
 const firstOpen = sum([...rows, heaviestLocale]);
 const report = {
   profile, rows, heaviestLocale, firstOpenEnglish, firstOpen,
-  budgets,
+  budgets, ceilings,
   loaderWithinBudget: loader.gzip <= budgets.loader,
   firstOpenWithinBudget: firstOpen.gzip <= budgets.firstOpen,
+  firstOpenWithinCeiling: firstOpen.gzip <= ceilings.firstOpen,
 };
 
 if (process.argv.includes('--json')) {
@@ -55,5 +59,8 @@ if (process.argv.includes('--json')) {
   const verdict = (ok) => (ok ? 'within budget' : 'OVER BUDGET');
   console.log(`budget: loader ≤ ${budgets.loader} B gzip: ${loader.gzip} B, ${verdict(report.loaderWithinBudget)}`);
   console.log(`budget: first open ≤ ${budgets.firstOpen} B gzip: ${firstOpen.gzip} B, ${verdict(report.firstOpenWithinBudget)}`);
+  if (!report.firstOpenWithinBudget) {
+    console.log(`ceiling while over budget: first open ≤ ${ceilings.firstOpen} B gzip: ${report.firstOpenWithinCeiling ? 'not grown past it' : 'GROWN PAST IT'}`);
+  }
   if (profile !== 'release') console.log('note: not a release build; run scripts/build --release for the numbers visitors get');
 }
