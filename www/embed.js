@@ -15,15 +15,18 @@
   resume = resume && decodeURIComponent(resume[1]);
   if (resume) { wantOpen = true; site = site || resume.split('.')[1]; }
   var opens = /^(open|toggle)$/;
+  // The widget speaks English; another language's words come as a bundle, fetched alongside
+  // it. LAUNCHER_LABELS is put here by scripts/build from widget/locales/: each language with
+  // a bundle, and its launcher's label, so the launcher speaks it before the widget loads.
+  // The first subtag decides.
+  var lang = (data.lang || navigator.language || '').split(/[-_]/)[0].toLowerCase();
+  var labels = LAUNCHER_LABELS, bundled = {}.hasOwnProperty.call(labels, lang);
   function load() {
     if (loading) return loading;
     if (view) fit();
-    // The widget speaks English; another language's words come as a bundle, fetched alongside
-    // it. Without the bundle (none for this language, no network, or none within 3 s: the
-    // chat matters more than its language) the widget is English. Worked out here, so page
-    // load does nothing but the launcher.
-    var lang = (data.lang || navigator.language || '').split(/[-_]/)[0].toLowerCase();
-    var words = /^(de|fr|es|ar)$/.test(lang) && Promise.race([
+    // Without the bundle (no network, or none within 3 s: the chat matters more than its
+    // language) the widget is English.
+    var words = bundled && Promise.race([
       fetch(relay + '/widget/locales/' + lang + '.json').then(function (r) { return r.json(); }),
       new Promise(function (done) { setTimeout(done, 3000); })
     ]).catch(function () {});
@@ -46,7 +49,8 @@
   css.href = relay + '/widget/style.css';
   button.className = 'cw-launcher cw-boot';
   button.type = 'button';
-  button.setAttribute('aria-label', 'Open chat');
+  button.setAttribute('aria-label', bundled ? labels[lang] : 'Open chat');
+  if (bundled) button.lang = lang;
   button.textContent = '\uD83D\uDCAC';
   button.onclick = function () { wantOpen = true; button.setAttribute('aria-busy', 'true'); load(); };
   root.append(css, button);

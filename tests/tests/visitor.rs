@@ -509,6 +509,15 @@ async fn a_bundle_that_never_comes_leaves_the_chat_in_english() {
     let stall_bundles = "const fetchNow = window.fetch; \
         window.fetch = (url, init) => String(url).includes('/widget/locales/') ? new Promise(() => {}) : fetchNow(url, init);";
     let (german, _page) = visit(&fresh_site(), "data-lang=\"de\"", stall_bundles).await;
+    // Until the widget has loaded, the loader's own launcher speaks the visitor's language.
+    let boot = german
+        .wait_for(
+            "the loader's launcher",
+            "(b => b && { label: b.getAttribute('aria-label'), lang: b.lang })(root && root.querySelector('.cw-boot'))",
+        )
+        .await;
+    assert_eq!(boot["label"], "Chat öffnen", "{boot}");
+    assert_eq!(boot["lang"], "de", "{boot}");
     german.open_widget().await;
     german.wait_for_texts(".cw-send", &["Send"]).await;
     german.write("Hallo").await;
