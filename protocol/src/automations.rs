@@ -176,7 +176,7 @@ impl Webhook {
                 return invalid(format!("a field's name is 1 to {MAX_FIELD_KEY_CHARS} characters"));
             }
             if seen.contains(&key) {
-                return invalid(format!("the field name {key:?} is used twice"));
+                return invalid(format!("the field name \"{key}\" is used twice"));
             }
             seen.push(key);
         }

@@ -212,7 +212,7 @@ impl ClientFrame {
         if !Self::TYPES.contains(&kind.as_str()) {
             return Err(ProtocolError::new(
                 ErrorCode::UnknownFrameType,
-                format!("unknown frame type {kind:?}"),
+                format!("unknown frame type \"{kind}\""),
             ));
         }
         let frame: ClientFrame = match serde_json::from_value(value.clone()) {

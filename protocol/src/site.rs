@@ -108,7 +108,7 @@ pub fn parse_origin(raw: &str) -> Result<String, ProtocolError> {
     if valid {
         Ok(origin)
     } else {
-        Err(ProtocolError::new(ErrorCode::InvalidContent, format!("{raw:?} is not an origin like https://shop.example")))
+        Err(ProtocolError::new(ErrorCode::InvalidContent, format!("\"{raw}\" is not an origin like https://shop.example")))
     }
 }
 

@@ -44,3 +44,36 @@ fn first_open_does_not_grow_past_its_ceiling_while_over_budget() {
         report["ceilings"]["firstOpen"]
     );
 }
+
+/// The release build of the widget and the console compiles `{:?}` to nothing
+/// (`-Zfmt-debug=none`, `scripts/build`): a message that formats with Debug would lose its
+/// value there and nowhere else. So the code they run (outside its tests) uses none.
+#[test]
+fn the_browser_code_formats_nothing_with_debug() {
+    fn sources(dir: &std::path::Path, found: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                sources(&path, found);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                found.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    for crate_dir in ["widget/src", "console/src", "protocol/src"] {
+        sources(&repo_root().join(crate_dir), &mut files);
+    }
+    let mut debug_formats = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        // Unit tests sit at the end of their file, after `#[cfg(test)]`.
+        let code = text.split("#[cfg(test)]").next().unwrap();
+        for (n, line) in code.lines().enumerate() {
+            if line.contains(":?}") || line.contains(":#?}") {
+                debug_formats.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(debug_formats.is_empty(), "Debug formatting in code the browsers run:\n{}", debug_formats.join("\n"));
+}

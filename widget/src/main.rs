@@ -60,7 +60,7 @@ impl Widget {
                 (Some(event), Ok(callback)) => chat.on(event, callback),
                 _ => web_sys::console::warn_1(&"ChatWidget('on', event, callback)".into()),
             },
-            other => web_sys::console::warn_1(&format!("ChatWidget: unknown command {other:?}").into()),
+            other => web_sys::console::warn_1(&format!("ChatWidget: unknown command \"{other}\"").into()),
         }
     }
 }
