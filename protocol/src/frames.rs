@@ -349,9 +349,12 @@ pub enum ServerFrame {
         #[serde(default)]
         assignee: Option<Assignee>,
     },
-    /// A message was edited or taken back: replace the one with the same seq.
+    /// A message was edited or taken back: replace the one with the same seq. Live, and after
+    /// a (re)connect's replay for every changed message up to its `after_seq` (what the
+    /// client may have missed): applying one twice changes nothing.
     Revised { message: Message },
-    /// On agents' site connections: a conversation's inbox entry changed (or is new).
+    /// On agents' site connections: a conversation's inbox entry changed (or is new), or,
+    /// with status `deleted`, was erased and leaves the lists.
     Inbox { entry: InboxEntry },
     /// On agents' site connections: the site's agents, online or not, and their load.
     Agents { agents: Vec<AgentPresence> },

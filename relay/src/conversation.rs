@@ -17,8 +17,12 @@
 //!
 //! Visitors and agents connect through the WebSocket hibernation API, tagged by role, with
 //! their identity in the socket attachment, so the object sleeps between messages without
-//! dropping anyone. On connect it replays exactly the messages after `after_seq`. Typing
+//! dropping anyone. On connect it replays exactly the messages after `after_seq`, then the
+//! edited and deleted ones before it (a client away during an edit has the old text). Typing
 //! indicators are relayed and never stored.
+//!
+//! The inbox update after a change carries the automations' events; one the site did not
+//! take leaves its events in `unsent_events` and the alarm sends them again.
 
 use crate::{config, email, reply};
 use protocol::limits::HISTORY_PAGE;
@@ -34,7 +38,7 @@ use serde::{Deserialize, Serialize};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use worker::{
-    durable_object, Date, DurableObject, Env, Method, Request, Response, Result, SqlStorage, SqlStorageValue, State,
+    durable_object, Date, DurableObject, Env, Method, Request, Response, Result, SqlStorage, SqlStorageValue, State, Stub,
     WebSocket, WebSocketIncomingMessage, WebSocketPair,
 };
 
@@ -425,6 +429,11 @@ impl Conversation {
         Ok(row.last_seq.unwrap_or(0) as Seq)
     }
 
+    fn visitor_wrote(&self) -> Result<bool> {
+        let rows: Vec<SeqRow> = self.sql().exec("SELECT seq FROM messages WHERE author_role = 'visitor' LIMIT 1", None)?.to_array()?;
+        Ok(!rows.is_empty())
+    }
+
     /// The newest message the visitor can see (private notes are not theirs).
     fn last_public_seq(&self) -> Result<Seq> {
         let row: MaxSeqRow = self.sql().exec("SELECT MAX(seq) AS last_seq FROM messages WHERE note = 0", None)?.one()?;
@@ -436,9 +445,22 @@ impl Conversation {
         let rows: Vec<MessageRow> = self
             .sql()
             .exec(
-                "SELECT seq, client_id, author_role, author_name, body, card, suggestions, sent_at, note, edited, deleted FROM messages
-                 WHERE seq > ? AND (note = 0 OR ?) ORDER BY seq LIMIT ?",
+                "SELECT seq, client_id, author_role, author_name, body, card, suggestions, sent_at, note, edited, deleted, author_key
+                 FROM messages WHERE seq > ? AND (note = 0 OR ?) ORDER BY seq LIMIT ?",
                 vec![SqlStorageValue::try_from_i64(after_seq as i64)?, (with_notes as i64).into(), (limit as i64).into()],
+            )?
+            .to_array()?;
+        Ok(rows.into_iter().filter_map(MessageRow::into_message).collect())
+    }
+
+    /// Edited or deleted messages up to a seq, in order; `with_notes` for agents only.
+    fn revised_up_to(&self, seq: Seq, with_notes: bool) -> Result<Vec<Message>> {
+        let rows: Vec<MessageRow> = self
+            .sql()
+            .exec(
+                "SELECT seq, client_id, author_role, author_name, body, card, suggestions, sent_at, note, edited, deleted, author_key
+                 FROM messages WHERE seq <= ? AND (edited = 1 OR deleted = 1) AND (note = 0 OR ?) ORDER BY seq",
+                vec![SqlStorageValue::try_from_i64(seq as i64)?, (with_notes as i64).into()],
             )?
             .to_array()?;
         Ok(rows.into_iter().filter_map(MessageRow::into_message).collect())
@@ -494,25 +516,28 @@ impl Conversation {
                 return Ok(());
             }
         }
-        match self.status().map_err(internal)? {
-            Status::Open => {}
-            Status::Ended => {
-                self.delete_meta(&["erase_at", "close_at"]).map_err(internal)?;
-                self.set_status(Status::Open).map_err(internal)?;
-            }
-            Status::Blocked | Status::Deleted => {
-                return Err(ProtocolError::new(ErrorCode::ConversationClosed, "this contact's conversation is closed for good"))
-            }
+        let status = self.status().map_err(internal)?;
+        if matches!(status, Status::Blocked | Status::Deleted) {
+            return Err(ProtocolError::new(ErrorCode::ConversationClosed, "this contact's conversation is closed for good"));
         }
+        // Checked before anything changes: a refused outbound leaves the conversation as it was.
         match self.assignee().map_err(internal)? {
-            Some(current) if current.id != outbound.author.id => {
+            // An ended conversation's agent is only who handled it last: a new outbound is anyone's.
+            Some(current) if current.id != outbound.author.id && status == Status::Open => {
                 return Err(ProtocolError::new(
                     ErrorCode::NotResponsible,
                     format!("{} is responsible for this contact's open conversation", current.name),
                 ))
             }
+            Some(current) if current.id != outbound.author.id => {
+                self.set_assignee(outbound.take.then_some(&outbound.author)).map_err(internal)?
+            }
             None if outbound.take => self.set_assignee(Some(&outbound.author)).map_err(internal)?,
             _ => {}
+        }
+        if status == Status::Ended {
+            self.delete_meta(&["erase_at", "close_at"]).map_err(internal)?;
+            self.set_status(Status::Open).map_err(internal)?;
         }
         let client_id = match outbound.client_id {
             Some(client_id) => client_id,
@@ -588,6 +613,13 @@ impl Conversation {
             let Some(last) = page.last() else { break };
             cursor = last.seq;
             send(&pair.server, &ServerFrame::History { messages: page });
+        }
+        // What changed in the messages it already has: edits and deletions made while it was
+        // away. Few in a conversation, so they are sent as they are, not from a mark.
+        if after_seq > 0 {
+            for message in self.revised_up_to(after_seq, is_agent)? {
+                send(&pair.server, &ServerFrame::Revised { message });
+            }
         }
         if role == Role::Agent {
             if let Some(status) = self.meta("email_status")?.and_then(|json| serde_json::from_str(&json).ok()) {
@@ -963,8 +995,8 @@ impl Conversation {
         let rows: Vec<MessageRow> = self
             .sql()
             .exec(
-                "SELECT seq, client_id, author_role, author_name, body, card, suggestions, sent_at, note, edited, deleted FROM messages
-                 WHERE note = 0 ORDER BY seq DESC LIMIT 1",
+                "SELECT seq, client_id, author_role, author_name, body, card, suggestions, sent_at, note, edited, deleted, author_key
+                 FROM messages WHERE note = 0 ORDER BY seq DESC LIMIT 1",
                 None,
             )?
             .to_array()?;
@@ -979,7 +1011,7 @@ impl Conversation {
         }
         let put = self.inbox_update(new)?;
         let stub = self.site_stub().map_err(|e| worker::Error::RustError(e.message))?;
-        let answer = crate::site::put_entry(&stub, &put).await?;
+        let answer = self.put_entry(&stub, &put).await?;
         if let Some(bot) = &answer.bot {
             // It starts with the site's bot, as the site already lists it.
             self.set_meta("bot", bot.as_str())?;
@@ -987,7 +1019,7 @@ impl Conversation {
         if let Some(assignee) = answer.assign {
             // Routing chose an agent: the site already counts them.
             self.set_assignee(Some(&assignee))?;
-            crate::site::put_entry(&stub, &self.inbox_update(false)?).await?;
+            self.put_entry(&stub, &self.inbox_update(false)?).await?;
             self.alert(&assignee.id, Alert::Assigned).await?;
         }
         self.schedule_auto_close(put.entry.updated_at, answer.auto_close_ms).await
@@ -997,14 +1029,39 @@ impl Conversation {
     /// automation events since the last update.
     fn inbox_update(&self, new: bool) -> Result<crate::site::PutEntry> {
         let (entry, waits) = self.inbox_entry()?;
+        // Events an earlier update could not deliver go first, in the order they happened.
+        let mut events: Vec<WebhookEvent> = self.meta("unsent_events")?.and_then(|json| serde_json::from_str(&json).ok()).unwrap_or_default();
+        events.extend(self.pending_events.take());
         Ok(crate::site::PutEntry {
             unread_since: waits.unread_since,
             waiting_since: waits.waiting_since,
             muted: self.muted()?,
-            events: self.pending_events.take(),
+            events,
             new,
             entry,
         })
+    }
+
+    /// Sends an update; when the site cannot be reached, its events are stored and the
+    /// alarm tries again, so the automations still hear of them ("retried until delivered").
+    async fn put_entry(&self, stub: &Stub, put: &crate::site::PutEntry) -> Result<crate::site::PutAnswer> {
+        match crate::site::put_entry(stub, put).await {
+            Ok(answer) => {
+                if self.meta("unsent_events")?.is_some() {
+                    self.delete_meta(&["unsent_events", "inbox_retry_at"])?;
+                }
+                Ok(answer)
+            }
+            Err(err) => {
+                if !put.events.is_empty() {
+                    self.set_meta("unsent_events", &serde_json::to_string(&put.events).unwrap_or_default())?;
+                    let retry = now_ms() + config::webhook_retry_base_ms(&self.env);
+                    self.set_meta("inbox_retry_at", &retry.to_string())?;
+                    self.arm(retry).await?;
+                }
+                Err(err)
+            }
+        }
     }
 
     /// An open conversation quiet for the site's inactivity period (`after_ms`) ends by
@@ -1121,9 +1178,17 @@ impl Conversation {
             .map_err(internal)?;
         let seq = row.seq as Seq;
         // The author has read their own message (and an agent, everything before it).
-        self.mark_read(peer.role, seq).map_err(internal)?;
-        // A person's first answer: the site's bot does not count.
-        if peer.role == Role::Agent && peer.agent.is_some() && !post.note && self.meta("first_response_at").map_err(internal)?.is_none() {
+        if self.reads_for_agents(peer).map_err(internal)? {
+            self.mark_read(peer.role, seq).map_err(internal)?;
+        }
+        // A person's first answer to the visitor: the site's bot does not count, nor does an
+        // agent writing first (an outbound conversation is answered once the contact wrote).
+        if peer.role == Role::Agent
+            && peer.agent.is_some()
+            && !post.note
+            && self.meta("first_response_at").map_err(internal)?.is_none()
+            && self.visitor_wrote().map_err(internal)?
+        {
             self.set_meta("first_response_at", &sent_at.to_string()).map_err(internal)?;
         }
         let message = Message {
@@ -1176,12 +1241,30 @@ impl Conversation {
         self.set_meta("contact_changes", &serde_json::to_string(&changes).unwrap_or_default()).map_err(internal)
     }
 
+    /// Whether this peer's reading moves its side's mark. The agents' mark is what the
+    /// responsible agent has read (what the inbox's unread count, the escalation and the
+    /// visitor's "seen" mean): a colleague reading along, or writing a note, does not move it.
+    /// While nobody is responsible, any agent's reading counts.
+    fn reads_for_agents(&self, peer: &Peer) -> Result<bool> {
+        if peer.role != Role::Agent {
+            return Ok(true);
+        }
+        Ok(match (self.assignee()?, &peer.agent) {
+            (None, _) => true,
+            (Some(assignee), Some(me)) => assignee.id == me.id,
+            // The site's bot (no account) answers for the conversation while it has it.
+            (Some(_), None) => false,
+        })
+    }
+
     /// Moves a side's read mark forward (never back, never past the last message).
     /// Returns the new mark when it moved.
     fn mark_read(&self, role: Role, up_to: Seq) -> Result<Option<Seq>> {
         let marks = self.read_marks()?;
         let current = if role == Role::Visitor { marks.visitor } else { marks.agent };
-        let last = self.last_seq()?;
+        // Private notes are not the visitor's to read: a note after the last reply must not
+        // keep the visitor's read from counting as "read in time".
+        let last = if role == Role::Visitor { self.last_public_seq()? } else { self.last_seq()? };
         let up_to = up_to.min(last);
         if up_to <= current {
             return Ok(None);
@@ -1277,6 +1360,9 @@ impl Conversation {
                 return Ok(Handled::nothing());
             }
             ClientFrame::Read { up_to } => {
+                if !self.reads_for_agents(peer).map_err(internal)? {
+                    return Ok(Handled::nothing());
+                }
                 if let Some(up_to) = self.mark_read(peer.role, up_to).map_err(internal)? {
                     self.broadcast(&ServerFrame::Read { role: peer.role, up_to }, None);
                     return Ok(Handled::inbox());
@@ -1287,6 +1373,7 @@ impl Conversation {
                 if peer.role != Role::Visitor {
                     return Err(ProtocolError::new(ErrorCode::Forbidden, "only the visitor sets their contact details"));
                 }
+                self.visitor_may_write(peer)?;
                 self.take_contact_change()?;
                 self.store_contact(&contact).map_err(internal)?;
                 self.broadcast(&ServerFrame::Contact { contact: self.contact().map_err(internal)? }, None);
@@ -1331,6 +1418,18 @@ impl Conversation {
         Ok(Handled::inbox())
     }
 
+    /// A visitor changes nothing in a conversation that is not open: an ended one stays as
+    /// it ended (writing again starts a new one), a blocked visitor can no longer write.
+    fn visitor_may_write(&self, peer: &Peer) -> std::result::Result<(), ProtocolError> {
+        match self.status().map_err(internal)? {
+            _ if peer.role != Role::Visitor => Ok(()),
+            Status::Open => Ok(()),
+            Status::Ended => Err(ProtocolError::new(ErrorCode::ConversationClosed, "this conversation has ended")),
+            Status::Blocked => Err(ProtocolError::new(ErrorCode::ConversationClosed, "this visitor is blocked")),
+            Status::Deleted => Err(ProtocolError::new(ErrorCode::ConversationClosed, "this conversation was deleted")),
+        }
+    }
+
     /// The author edits (`Some(body)`) or takes back (`None`) their own message; everyone
     /// who can see it gets the revised message.
     fn revise(&self, peer: &Peer, seq: Seq, body: Option<String>) -> std::result::Result<(), ProtocolError> {
@@ -1341,6 +1440,9 @@ impl Conversation {
         if row.deleted != 0 {
             return Err(ProtocolError::new(ErrorCode::ConversationClosed, "that message was deleted"));
         }
+        self.visitor_may_write(peer)?;
+        // An edit is sent to everyone like a message, so it counts as one.
+        self.take_message_token(&row.author_key)?;
         let seq_value = SqlStorageValue::try_from_i64(seq as i64).map_err(internal)?;
         match &body {
             Some(body) => self.sql().exec("UPDATE messages SET body = ?, edited = 1 WHERE seq = ?", vec![body.as_str().into(), seq_value]),
@@ -1532,6 +1634,7 @@ impl Conversation {
                     self.arm(due).await?;
                 } else {
                     self.set_meta("notified_up_to", &up_to.to_string())?;
+                    self.delete_meta(&["email_attempts"])?;
                     self.tell_agents(EmailStatus::Failed { reason });
                 }
             }
@@ -1542,6 +1645,13 @@ impl Conversation {
     /// A reply by email: stored as the visitor's message (once per mail), passed on live.
     fn inbound(&self, reply: InboundReply) -> std::result::Result<Message, ProtocolError> {
         let peer = Peer { role: Role::Visitor, name: None, user: None, agent: None, admin: false, session: None };
+        let known = self.known_message(&peer.author_key(), &reply.client_id).map_err(internal)?.is_some();
+        if !known && self.status().map_err(internal)? == Status::Ended {
+            // The visitor answers the email after the chat ended (for quiet, often): the
+            // conversation the email belongs to opens again instead of refusing the reply.
+            self.delete_meta(&["erase_at", "close_at"]).map_err(internal)?;
+            self.set_status(Status::Open).map_err(internal)?;
+        }
         let post = Post { client_id: reply.client_id, body: reply.body, card: None, suggestions: Vec::new(), note: false };
         let stored = self.store(&peer, post)?;
         if stored.new {
@@ -1727,7 +1837,19 @@ impl DurableObject for Conversation {
         if let Some(due) = due_at("email_due_at")? {
             if due <= now_ms() {
                 self.delete_meta(&["email_due_at"])?;
-                self.send_unread_email().await?;
+                if let Err(err) = self.send_unread_email().await {
+                    // Nothing was mailed (what was, is marked and not sent again): later.
+                    worker::console_error!("conversation: could not prepare the unread email: {err}");
+                    let retry = now_ms() + config::email_retry_base_ms(&self.env);
+                    self.set_meta("email_due_at", &retry.to_string())?;
+                }
+            }
+        }
+        if due_at("inbox_retry_at")?.is_some_and(|due| due <= now_ms()) {
+            self.delete_meta(&["inbox_retry_at"])?;
+            // On failure this stores the time of its next try.
+            if let Err(err) = self.sync_inbox(false).await {
+                worker::console_error!("conversation: the inbox update failed again: {err}");
             }
         }
         if due_at("close_at")?.is_some_and(|due| due <= now_ms()) {
@@ -1751,7 +1873,8 @@ impl DurableObject for Conversation {
                 self.erase().await?;
             }
         }
-        let ahead = [due_at("email_due_at")?, due_at("close_at")?, due_at("erase_at")?].into_iter().flatten().min();
+        let ahead =
+            [due_at("email_due_at")?, due_at("close_at")?, due_at("erase_at")?, due_at("inbox_retry_at")?].into_iter().flatten().min();
         if let Some(due) = ahead {
             self.arm(due).await?;
         }

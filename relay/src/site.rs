@@ -25,7 +25,9 @@ use protocol::automations::{Automations, WebhookEvent};
 use protocol::http::query;
 use protocol::inbox::{Account, AgentPresence, Alert, CannedResponses, Inbox, InboxSettings};
 use protocol::site::{SiteView, WidgetSettings};
-use protocol::{AgentId, AgentName, Assignee, ClientFrame, ConversationId, ErrorCode, InboxEntry, ProtocolError, ServerFrame, Status};
+use protocol::{
+    AgentId, AgentName, Assignee, ClientFrame, Contact, ConversationId, ErrorCode, InboxEntry, ProtocolError, ServerFrame, Status,
+};
 use serde::{Deserialize, Serialize};
 use worker::{
     durable_object, Date, DurableObject, Env, Method, Request, RequestInit, Response, Result, SqlStorageValue,
@@ -490,20 +492,27 @@ impl Site {
         self.sql().exec("UPDATE agents SET online = ? WHERE id = ?", vec![(online as i64).into(), presence.id.as_str().into()])?;
         self.announce(None)?;
         if online {
-            self.assign_waiting().await?;
+            self.assign_waiting(None).await?;
         }
         Ok(())
     }
 
-    /// Someone came online: conversations that waited for a free agent are routed now,
-    /// oldest first.
-    async fn assign_waiting(&self) -> Result<()> {
+    /// Someone came online or has room again: conversations that waited for a free agent
+    /// are routed now, oldest first. `returned`: a conversation just given back to the queue,
+    /// and by whom; it goes to someone else (or waits), never straight back to them.
+    async fn assign_waiting(&self, returned: Option<(&ConversationId, AgentId)>) -> Result<()> {
         // The bot's conversations are not waiting: they come to the queue when it hands them over.
         let mut waiting: Vec<InboxEntry> =
             self.entries(None)?.into_iter().filter(|e| e.status == Status::Open && e.assignee.is_none() && !e.bot).collect();
         waiting.sort_by_key(|e| e.created_at);
         for entry in waiting {
-            let Some(assignee) = self.route()? else { break };
+            let except = returned.as_ref().filter(|(id, _)| **id == entry.conversation_id).map(|(_, agent)| agent);
+            let Some(assignee) = self.route(except)? else {
+                if except.is_some() {
+                    continue; // only its last agent has room: it waits, and others may still be routed
+                }
+                break;
+            };
             let mut routed = entry.clone();
             routed.assignee = Some(assignee.clone());
             self.sql().exec(
@@ -587,11 +596,11 @@ impl Site {
     }
 
     /// The next agent in turn, if the site routes automatically and someone is free.
-    fn route(&self) -> Result<Option<Assignee>> {
+    fn route(&self, except: Option<&AgentId>) -> Result<Option<Assignee>> {
         if !self.inbox_settings()?.auto_assign {
             return Ok(None);
         }
-        self.next_in_turn(None)
+        self.next_in_turn(except)
     }
 
     /// The next online agent below their limit in round-robin order, other than `except`;
@@ -618,7 +627,7 @@ impl Site {
         // A conversation just made starts with the site's bot, if it has one.
         let bot = if waiting && before.is_none() { self.stored::<Automations>("automations")?.bot.map(|bot| bot.name) } else { None };
         entry.bot |= bot.is_some();
-        let assign = if waiting && !entry.bot { self.route()? } else { None };
+        let assign = if waiting && !entry.bot { self.route(None)? } else { None };
         if assign.is_some() {
             // Counted now, so the next new conversation sees this agent's load.
             entry.assignee = assign.clone();
@@ -627,6 +636,7 @@ impl Site {
         let clocks = self.write_entry(&entry, waits, &put.muted, put.new)?;
         self.queue_deliveries(put.events, entry.bot).await?;
         let put_entry_for_limits = entry.clone();
+        let conversation_id = entry.conversation_id.clone();
         let entry_status = entry.status;
         let entry_assignee_gone = entry.assignee.is_none();
         let assignee_id = entry.assignee.as_ref().map(|a| a.id.as_str().to_owned());
@@ -639,8 +649,13 @@ impl Site {
         let freed = before.as_ref().is_some_and(|b| b.status == Status::Open.as_str() && b.assignee_id.is_some())
             && (entry_status != Status::Open || entry_assignee_gone);
         if freed {
-            // An agent has room again: a conversation waiting for one goes to them.
-            self.assign_waiting().await?;
+            // An agent has room again: a conversation waiting for one goes to them; this one,
+            // if it went back to the queue, to someone else.
+            let returned = (entry_status == Status::Open)
+                .then(|| before.as_ref().and_then(|b| b.assignee_id.as_deref()).and_then(|id| AgentId::parse(id).ok()))
+                .flatten()
+                .map(|agent| (&conversation_id, agent));
+            self.assign_waiting(returned).await?;
         }
         // A due time already past is the alarm's business: it looked, or is about to.
         if let Some(due) = self.time_limit_due(&put_entry_for_limits, &clocks)?.filter(|&due| due > now_ms()) {
@@ -1008,9 +1023,24 @@ impl DurableObject for Site {
             (Method::Post, "/forget") => {
                 let Forget { conversation, erased } = req.json().await?;
                 self.queue_deliveries(erased.into_iter().collect(), false).await?;
+                let listed: Vec<EntryRow> =
+                    self.sql().exec("SELECT entry FROM inbox WHERE id = ?", vec![conversation.as_str().into()])?.to_array()?;
                 self.sql().exec("DELETE FROM inbox WHERE id = ?", vec![conversation.as_str().into()])?;
                 self.sql().exec("DELETE FROM users WHERE conversation_id = ?", vec![conversation.as_str().into()])?;
                 self.sql().exec("DELETE FROM viewers WHERE conversation_id = ?", vec![conversation.as_str().into()])?;
+                // Open consoles drop it from their lists: the entry once more, as deleted and
+                // without anything of the visitor.
+                if let Some(entry) = listed.first().and_then(|row| serde_json::from_str::<InboxEntry>(&row.entry).ok()) {
+                    let entry = InboxEntry {
+                        status: Status::Deleted,
+                        contact: Contact::default(),
+                        preview: String::new(),
+                        page_url: None,
+                        browser: None,
+                        ..entry
+                    };
+                    self.tell_agents(&ServerFrame::Inbox { entry });
+                }
                 self.tell_agents(&ServerFrame::Agents { agents: self.presences(None)? });
                 Response::empty()
             }

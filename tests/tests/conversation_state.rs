@@ -166,10 +166,22 @@ async fn a_blocked_visitor_can_no_longer_write() {
     let started = start().await;
     let (mut visitor, _) = visitor_connection(&started, 0).await;
     let (mut agent, _) = agent_connection("Ana", &started.conversation_id).await;
+    let seq = visitor.post(&id("v1"), "hello").await.unwrap();
+    expect_message(&mut agent).await;
     agent.send_frame(&ClientFrame::Block).await.unwrap();
     assert_eq!(visitor.next().await.unwrap(), ServerFrame::Status { status: Status::Blocked });
     visitor.send_text(r#"{"type":"send","client_id":"spam","body":"buy now"}"#).await.unwrap();
     assert_eq!(expect_error(&mut visitor).await, (ErrorCode::ConversationClosed, Some(id("spam"))));
+    // Nor does what they wrote change, nor their contact details.
+    visitor.send_frame(&ClientFrame::Edit { seq, body: "buy now".into() }).await.unwrap();
+    assert_eq!(expect_error(&mut visitor).await.0, ErrorCode::ConversationClosed);
+    visitor.send_frame(&ClientFrame::Retract { seq }).await.unwrap();
+    assert_eq!(expect_error(&mut visitor).await.0, ErrorCode::ConversationClosed);
+    let contact = Contact { email: Some(Email::parse("spam@example.com").unwrap()), name: None };
+    visitor.send_frame(&ClientFrame::SetContact { contact }).await.unwrap();
+    assert_eq!(expect_error(&mut visitor).await.0, ErrorCode::ConversationClosed);
+    let (_, history) = agent_connection("Ana", &started.conversation_id).await;
+    assert_eq!((history[0].body.as_str(), history[0].edited), ("hello", false));
     let mut again = relay().visitor().connect(&started.token, 0).await.unwrap();
     assert!(matches!(again.next().await.unwrap(), ServerFrame::Welcome { status: Status::Blocked, .. }));
 }

@@ -7,7 +7,7 @@ use e2e::chat::{catch_up, connected, expect_message, id, visitor_says, wait_for}
 use e2e::{fresh_site, relay, Relay};
 use protocol::http::ConversationStarted;
 use protocol::inbox::{AccountChange, Alert, InboxSettings, Login, NewAccount, Outbound, OutboundStarted};
-use protocol::{AccountRole, AgentName, ClientFrame, Email, ErrorCode, InboxEntry, ServerFrame, Status};
+use protocol::{AccountRole, AgentName, Author, ClientFrame, Email, ErrorCode, InboxEntry, ServerFrame, Status};
 
 /// The next status change a connection hears.
 async fn next_status(connection: &mut Connection) -> Status {
@@ -144,6 +144,22 @@ async fn authors_edit_and_take_back_their_own_messages_everywhere() {
     assert!(gone.deleted && gone.body.is_empty());
     let (_, history) = catch_up(&mut relay.visitor().connect(&started.token, 0).await.unwrap(), 0).await;
     assert!(history.iter().any(|m| m.seq == seq && m.deleted), "stays deleted after a reconnect");
+
+    // A client that had the message and was away when it changed hears the change on its
+    // return, after the (here empty) replay of what is new.
+    let mut back = relay.visitor().connect(&started.token, seq).await.unwrap();
+    let (_, new) = catch_up(&mut back, seq).await;
+    assert!(new.is_empty());
+    match back.next().await.unwrap() {
+        ServerFrame::Revised { message } => assert!(message.seq == seq && message.deleted, "{message:?}"),
+        other => panic!("expected the missed revision, got {other:?}"),
+    }
+    // History says who wrote each message, so the author's console still offers its edit
+    // and delete after a reload.
+    let ana_again = ana.join(&started.conversation_id, 0).await.unwrap();
+    let (_, history) = catch_up(&mut { ana_again }, 0).await;
+    let hers = history.iter().find(|m| m.seq == seq).unwrap();
+    assert!(matches!(&hers.author, Author::Agent { id: Some(id), .. } if *id == ana.account.id), "{hers:?}");
 }
 
 #[tokio::test]
@@ -216,6 +232,16 @@ async fn routing_takes_turns_respects_the_cap_and_hands_out_waiting_chats_when_s
     chat.send_frame(&ClientFrame::End).await.unwrap();
     let routed = entry_where(&mut ana_site, &started[2], |e| e.assignee.is_some()).await;
     assert_eq!(routed.assignee.unwrap().name.as_str(), "Ana");
+
+    // She gives it back to the queue: it does not come straight back to her. Bo is at his
+    // limit, so it waits, and goes to him when he has room.
+    let mut returned = joined(&ana, &started[2]).await;
+    returned.send_frame(&ClientFrame::Transfer { to: None }).await.unwrap();
+    entry_where(&mut ana_site, &started[2], |e| e.assignee.is_none()).await;
+    let bos = if anas == &started[0] { &started[1] } else { &started[0] };
+    joined(&bo, bos).await.send_frame(&ClientFrame::End).await.unwrap();
+    let routed = entry_where(&mut ana_site, &started[2], |e| e.assignee.is_some()).await;
+    assert_eq!(routed.assignee.unwrap().name.as_str(), "Bo");
 }
 
 #[tokio::test]
@@ -243,6 +269,30 @@ async fn the_inbox_lists_entries_live_with_unread_counts_and_a_contacts_earlier_
     let ids: Vec<_> = theirs.conversations.iter().map(|e| e.conversation_id.clone()).collect();
     assert_eq!(ids.len(), 2);
     assert!(ids.contains(&earlier.conversation_id) && ids.contains(&started.conversation_id));
+}
+
+#[tokio::test]
+async fn a_colleague_reading_along_leaves_the_responsible_agents_messages_unread() {
+    let relay = relay();
+    let site = fresh_site();
+    let (started, mut visitor) = visitor_says(relay, &site, "hello?").await;
+    let (ana, bo) = (relay.agent("Ana").await, relay.agent("Bo").await);
+    let mut ana_site = ana.site_connection(&site).await.unwrap();
+    let mut ana_chat = joined(&ana, &started).await;
+    ana_chat.post(&id("a1"), "Hi, Ana here").await.unwrap();
+    let seq = visitor.post(&id("v2"), "my order is late").await.unwrap();
+
+    // Bo reads along and writes a note: Ana still has not read it.
+    let mut bo_chat = joined(&bo, &started).await;
+    bo_chat.send_frame(&ClientFrame::Read { up_to: seq }).await.unwrap();
+    let note = ClientFrame::Note { client_id: id("n1"), body: "I know this one".into() };
+    bo_chat.post_frame(&id("n1"), &note).await.unwrap();
+    visitor.post(&id("v3"), "order 1234").await.unwrap();
+    let entry = entry_where(&mut ana_site, &started, |e| e.preview == "order 1234").await;
+    assert_eq!(entry.unread, 2, "both of the visitor's messages wait for Ana");
+
+    ana_chat.send_frame(&ClientFrame::Read { up_to: entry.last_seq }).await.unwrap();
+    entry_where(&mut ana_site, &started, |e| e.unread == 0).await;
 }
 
 #[tokio::test]
@@ -294,6 +344,35 @@ async fn only_online_agents_write_first_and_the_contact_gets_an_email_with_a_lin
     let inbox = ana.conversations(&site).await.unwrap();
     let entry = inbox.conversations.iter().find(|e| e.conversation_id == started.conversation_id).unwrap();
     assert_eq!(entry.assignee.as_ref().unwrap().id, ana.account.id);
+    assert_eq!(entry.first_response_at, None, "writing first answers nobody: no first-response time for the analytics");
+}
+
+#[tokio::test]
+async fn writing_first_to_a_contact_another_agent_is_talking_to_is_refused_and_changes_nothing() {
+    let relay = relay();
+    let site = fresh_site();
+    let (ana, bo) = (relay.agent("Ana").await, relay.agent("Bo").await);
+    let (_ana_online, _bo_online) = (ana.go_online(&site).await.unwrap(), bo.go_online(&site).await.unwrap());
+    let to_lee = |body: &str| Outbound { email: Email::parse("lee@example.com").unwrap(), body: body.into(), client_id: None };
+    let started = bo.write_first(&site, &to_lee("Your parcel is ready")).await.unwrap();
+    let entry = |list: protocol::inbox::Inbox| {
+        list.conversations.into_iter().find(|e| e.conversation_id == started.conversation_id).unwrap()
+    };
+
+    // Bo's chat with Lee is open: Ana is refused, and the chat stays Bo's.
+    let refused = ana.write_first(&site, &to_lee("Hello from Ana")).await.unwrap_err();
+    assert_eq!(refused.downcast::<agent::HttpError>().unwrap().error.unwrap().code, ErrorCode::NotResponsible);
+    let mut bo_chat = bo.join(&started.conversation_id, 0).await.unwrap();
+    catch_up(&mut bo_chat, 0).await;
+    bo_chat.send_frame(&ClientFrame::End).await.unwrap();
+    assert_eq!(next_status(&mut bo_chat).await, Status::Ended);
+
+    // Ended, it is nobody's: Ana's message opens it again, as hers.
+    let again = ana.write_first(&site, &to_lee("Hello again, Ana here")).await.unwrap();
+    assert_eq!(again.conversation_id, started.conversation_id, "the contact's conversation, opened again");
+    let listed = entry(ana.conversations(&site).await.unwrap());
+    assert_eq!((listed.status, listed.assignee.map(|a| a.id)), (Status::Open, Some(ana.account.id.clone())));
+    assert_eq!(listed.preview, "Hello again, Ana here");
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //! request, and a site's retention erases closed conversations; nothing of them is kept.
 
 use e2e::browser::Browser;
-use e2e::chat::{catch_up, id};
+use e2e::chat::{catch_up, id, wait_for};
 use e2e::host::HostPage;
 use e2e::{fresh_site, relay, Relay};
 use protocol::http::{agent_conversation_path, ErrorBody};
@@ -33,7 +33,10 @@ async fn a_visitor_deletes_their_data_and_nothing_is_kept() {
     let mut visitor = relay.visitor().connect(&started.token, 0).await.unwrap();
     catch_up(&mut visitor, 0).await;
     visitor.post(&id("m1"), "my private question").await.unwrap();
-    let mut agent = relay.agent("Ana").await.join(&started.conversation_id, 0).await.unwrap();
+    let ana = relay.agent("Ana").await;
+    // An agent's console is open on the site: its inbox lists the conversation.
+    let mut console = ana.site_connection(&site).await.unwrap();
+    let mut agent = ana.join(&started.conversation_id, 0).await.unwrap();
     catch_up(&mut agent, 0).await;
 
     agent.send_frame(&ClientFrame::DeleteMyData).await.unwrap();
@@ -43,6 +46,13 @@ async fn a_visitor_deletes_their_data_and_nothing_is_kept() {
     assert_eq!(agent.next().await.unwrap(), ServerFrame::Status { status: Status::Deleted });
     assert_eq!(what_is_left(relay, &started.conversation_id).await, (Status::Deleted, 0, Contact::default()));
     assert!(!listed(relay, &site, &started.conversation_id).await, "the inbox forgot it");
+    // The open console is told to drop it, and hears nothing of the visitor in that.
+    let gone = wait_for(&mut console, |frame| match frame {
+        ServerFrame::Inbox { entry } if entry.conversation_id == started.conversation_id && entry.status == Status::Deleted => Some(entry),
+        _ => None,
+    })
+    .await;
+    assert_eq!((gone.contact, gone.preview.as_str()), (Contact::default(), ""));
 }
 
 #[tokio::test]

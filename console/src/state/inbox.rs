@@ -6,7 +6,7 @@
 //! a change is never lost, and never undone by an older list.
 
 use protocol::inbox::{InboxEntry, InboxList};
-use protocol::{AgentId, ConversationId};
+use protocol::{AgentId, ConversationId, Status};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InboxState {
@@ -46,6 +46,11 @@ impl InboxState {
     }
 
     fn apply(&mut self, entry: InboxEntry) {
+        if entry.status == Status::Deleted {
+            // Erased (the visitor asked, or an agent did): it leaves every list.
+            self.entries.retain(|e| e.conversation_id != entry.conversation_id);
+            return;
+        }
         match self.entries.iter_mut().find(|e| e.conversation_id == entry.conversation_id) {
             Some(known) => *known = entry,
             None => self.entries.push(entry),
@@ -74,7 +79,7 @@ impl InboxState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use protocol::{Assignee, Contact, Status};
+    use protocol::{Assignee, Contact};
 
     fn me() -> AgentId {
         AgentId::parse("ag-000000000000000a").unwrap()
@@ -106,6 +111,18 @@ mod tests {
         inbox.upsert(entry(1, 30, 2));
         assert_eq!(inbox.list(InboxList::Waiting, &me()), [entry(1, 0, 0).conversation_id, entry(2, 0, 0).conversation_id]);
         assert_eq!(inbox.get(&entry(1, 0, 0).conversation_id).unwrap().unread, 2);
+    }
+
+    #[test]
+    fn an_erased_conversation_leaves_the_list_even_when_it_arrives_during_a_load() {
+        let mut inbox = InboxState::default();
+        inbox.upsert(entry(1, 10, 0));
+        inbox.begin_load();
+        inbox.upsert(InboxEntry { status: Status::Deleted, ..entry(1, 10, 0) });
+        assert!(inbox.get(&entry(1, 0, 0).conversation_id).is_none());
+        inbox.finish_load(Some(vec![entry(1, 10, 0), entry(2, 5, 0)]));
+        assert!(inbox.get(&entry(1, 0, 0).conversation_id).is_none(), "the older list does not bring it back");
+        assert!(inbox.get(&entry(2, 0, 0).conversation_id).is_some());
     }
 
     #[test]
