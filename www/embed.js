@@ -14,7 +14,10 @@
   var resume = /[#&]chat-resume=([^&]+)/.exec(location.hash), site = data.site;
   resume = resume && decodeURIComponent(resume[1]);
   if (resume) { wantOpen = true; site = site || resume.split('.')[1]; }
-  var opens = /^(open|toggle)$/;
+  // Whether the panel should be open, after each call in the order made: the widget mounts
+  // that way, and the other calls are replayed to it in their order.
+  var opens = /^(open|close|toggle)$/;
+  function track(c) { wantOpen = c == 'toggle' ? !wantOpen : c == 'open' || (wantOpen && !/^(close|shutdown)$/.test(c)); }
   // The widget speaks English; another language's words come as a bundle, fetched alongside
   // it. LAUNCHER_LABELS is put here by scripts/build from widget/locales/: each language with
   // a bundle, and its launcher's label, so the launcher speaks it before the widget loads.
@@ -36,14 +39,17 @@
         button.remove();
         w.ChatWidget = function (c, a, b) { widget.command(c, a, b); };
         queue.forEach(function (q) { if (!opens.test(q[0])) widget.command(q[0], q[1], q[2]); });
+        // A `shutdown` replayed closes the panel; an `open` or a click after it opens it again.
+        if (wantOpen) widget.command('open');
       });
     });
   }
   w.ChatWidget = function () {
     queue.push(arguments);
-    if (opens.test(arguments[0])) { wantOpen = true; load(); }
+    track(arguments[0]);
+    if (wantOpen) load();
   };
-  queue.forEach(function (q) { if (opens.test(q[0])) wantOpen = true; });
+  queue.forEach(function (q) { track(q[0]); });
   host.id = 'chat-widget';
   css.rel = 'stylesheet';
   css.href = relay + '/widget/style.css';

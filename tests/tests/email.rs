@@ -108,6 +108,41 @@ async fn one_email_covers_every_unread_reply_and_its_link_reopens_the_conversati
 }
 
 #[tokio::test]
+async fn a_link_opens_only_its_own_sites_chat_and_tells_it_nothing_this_browser_knows() {
+    let relay = relay();
+    let site = fresh_site();
+    // A conversation on this site someone else started, and one on another site.
+    let theirs = relay.visitor().start(&site).await.unwrap();
+    let elsewhere = relay.visitor().start(&fresh_site()).await.unwrap();
+    // This browser's visitor is known here: the page identified them on an earlier visit.
+    let script = "window.ChatWidget=window.ChatWidget||function(){(ChatWidget.q=ChatWidget.q||[]).push(arguments)};\
+        if (!location.hash) ChatWidget('identify', {email: 'me@example.com', name: 'Me'});";
+    let page = HostPage::serve_with_script(&relay.origin, site.as_str(), "", script).await;
+    let browser = Browser::open().await;
+    browser.client.goto(&page.url).await.unwrap();
+    browser.wait_for("the contact stored", &format!("localStorage.getItem('chat-widget:{site}:contact')")).await;
+
+    // Another site's link opens nothing here.
+    browser.client.goto(&format!("{}?from=mail#chat-resume={}", page.url, elsewhere.token)).await.unwrap();
+    browser.widget(".cw-panel").await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(browser.local_storage(&format!("chat-widget:{site}:session")).await.is_none());
+    assert!(browser.widget_texts(".cw-body").await.is_empty());
+
+    // This site's link opens its conversation, and what this browser knows of its visitor
+    // stays here: the conversation is not told this visitor's email.
+    browser.client.goto(&format!("{}?from=mail2#chat-resume={}", page.url, theirs.token)).await.unwrap();
+    assert_eq!(browser.conversation(site.as_str()).await, theirs.conversation_id);
+    browser.write("Hello?").await;
+    browser.wait_for_texts(".cw-mine .cw-state", &["Sent"]).await;
+    let mut agent = relay.agent("Ana").await.join(&theirs.conversation_id, 0).await.unwrap();
+    match agent.next().await.unwrap() {
+        ServerFrame::Welcome { contact, .. } => assert_eq!(contact, Contact::default()),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
 async fn a_visitor_who_reads_in_time_gets_no_email_and_a_later_batch_gets_its_own() {
     let relay = relay();
     let site = site_with_short_delay(relay).await;
@@ -119,13 +154,17 @@ async fn a_visitor_who_reads_in_time_gets_no_email_and_a_later_batch_gets_its_ow
 
     let seq = agent.post(&id("r1"), "Here you go").await.unwrap();
     next_message(&mut visitor).await;
+    // A colleague's private note after the reply: the visitor never sees it, and reading up
+    // to the reply is reading everything.
+    let note = ClientFrame::Note { client_id: id("n1"), body: "they asked about returns too".into() };
+    agent.post_frame(&id("n1"), &note).await.unwrap();
     visitor.send_frame(&ClientFrame::Read { up_to: seq }).await.unwrap();
     wait_past_the_delay().await;
     assert!(relay.emails_about(&started.conversation_id).is_empty(), "read in time: no email");
 
     // A new batch after the read: a new email later, with only the new message.
     agent.post(&id("r2"), "Anything else?").await.unwrap();
-    assert_eq!(email_status(&mut agent).await, EmailStatus::Sent { up_to: seq + 1 });
+    assert_eq!(email_status(&mut agent).await, EmailStatus::Sent { up_to: seq + 2 });
     let emails = relay.wait_for_emails(&started.conversation_id, 1).await;
     assert_eq!(emails.len(), 1);
     assert!(emails[0].text.contains("Anything else?") && !emails[0].text.contains("Here you go"));
@@ -235,6 +274,28 @@ async fn a_reply_by_email_lands_in_the_conversation_once_and_live() {
 }
 
 #[tokio::test]
+async fn a_reply_by_email_after_the_chat_ended_opens_it_again() {
+    let relay = relay();
+    let started = start_with_email(relay, &fresh_site(), "late@example.com").await;
+    let mut agent = relay.agent("Ana").await.join(&started.conversation_id, 0).await.unwrap();
+    catch_up(&mut agent, 0).await;
+    agent.post(&id("r1"), "Your refund is on its way.").await.unwrap();
+    agent.send_frame(&ClientFrame::End).await.unwrap();
+    assert_eq!(agent.next().await.unwrap(), ServerFrame::Status { status: protocol::Status::Ended });
+
+    // Hours later (the chat ended for quiet, say) the visitor answers the email.
+    let mail = InboundEmail {
+        to: reply_to(&started.conversation_id),
+        from: "late@example.com".into(),
+        text: "It has not arrived yet.".into(),
+        message_id: Some("<late@mail.example.com>".into()),
+    };
+    assert_eq!(post_inbound(relay, &mail, INBOUND_SECRET).await.status(), 200);
+    assert_eq!(agent.next().await.unwrap(), ServerFrame::Status { status: protocol::Status::Open });
+    assert_eq!(next_message(&mut agent).await.body, "It has not arrived yet.");
+}
+
+#[tokio::test]
 async fn forged_unknown_and_oversized_inbound_mail_is_refused_and_stores_nothing() {
     let relay = relay();
     let started = relay.visitor().start(&SiteId::parse("demo").unwrap()).await.unwrap();
@@ -326,8 +387,9 @@ async fn through_an_http_mail_api_a_failed_send_is_retried_until_it_goes_out_onc
 }
 
 #[tokio::test]
-async fn a_send_that_keeps_failing_is_given_up_and_agents_are_told() {
-    let api = e2e::mail_api::MailApi::start(usize::MAX).await;
+async fn a_send_that_keeps_failing_is_given_up_and_agents_are_told_and_the_next_batch_gets_its_own_tries() {
+    // Down for the first batch's five tries and the next batch's first.
+    let api = e2e::mail_api::MailApi::start(6).await;
     let relay = Relay::start_with("email-api-down", &[("MAIL_API_URL", &api.url), ("EMAIL_RETRY_BASE_MS", "200")]);
     let site = site_with_short_delay(&relay).await;
     let started = start_with_email(&relay, &site, "down@example.com").await;
@@ -340,6 +402,11 @@ async fn a_send_that_keeps_failing_is_given_up_and_agents_are_told() {
     }
     // And the chat itself never waited on it: the agent can still write.
     assert_eq!(agent.post(&id("r2"), "Still here").await.unwrap(), 2);
+    // The next batch is tried again after its first failure, and goes out.
+    assert_eq!(email_status(&mut agent).await, EmailStatus::Sent { up_to: 2 });
+    let sent = api.sent();
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].1["text"].as_str().unwrap().contains("Still here"));
 }
 
 /// Delivers a raw email the way Cloudflare Email Workers would (wrangler's local endpoint).

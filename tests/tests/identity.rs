@@ -97,4 +97,14 @@ async fn the_widget_carries_the_identity_the_page_gives_it() {
     // The same user on a fresh device finds the conversation.
     let again = relay().visitor().start_verified(&site, kim.clone()).await.unwrap();
     assert_eq!(again.conversation_id, browser.conversation(site.as_str()).await);
+
+    // Kim signs out (the page calls `shutdown`, no reload) and someone else writes: the
+    // widget no longer speaks for Kim, so this site (which verifies) opens nothing for them.
+    browser.js("ChatWidget('shutdown'); return true;", vec![]).await;
+    browser.open_widget().await;
+    browser.write("Whose chat is this?").await;
+    browser.wait_for("the message refused", "root && !!root.querySelector('.cw-failed')").await;
+    assert_eq!(browser.widget_texts(".cw-body").await, ["Whose chat is this?"], "none of Kim's conversation shows");
+    let (_, history) = catch_up(&mut relay().visitor().connect_verified(&again.token, 0, &kim).await.unwrap(), 0).await;
+    assert_eq!(history.len(), 1, "Kim's conversation has only Kim's message");
 }

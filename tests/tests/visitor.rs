@@ -83,6 +83,55 @@ async fn a_lost_connection_comes_back_by_itself_and_catches_up() {
 }
 
 #[tokio::test]
+async fn messages_written_while_away_from_a_chat_that_ended_start_the_next_one() {
+    let site = fresh_site();
+    let network = Network::start(&relay().origin).await;
+    let (browser, _page, first) = visitor_writes(&network.origin, &site, "first").await;
+    let mut agent = relay().agent("Ana").await.join(&first, 0).await.unwrap();
+    catch_up(&mut agent, 0).await;
+
+    network.cut();
+    browser.wait_for_texts(".cw-link-state", &["Reconnecting…"]).await;
+    agent.post(&id("bye"), "Glad I could help, bye!").await.unwrap();
+    agent.send_frame(&ClientFrame::End).await.unwrap();
+    browser.write("wait, one more thing").await;
+    network.restore();
+
+    // Back online, the widget finds the chat ended: the message starts the next conversation,
+    // and the ended one stays readable with the goodbye the visitor missed.
+    let now = ".cw-messages:not(.cw-earlier .cw-messages)";
+    browser.wait_for_texts(&format!("{now} .cw-mine .cw-state"), &["Sent"]).await;
+    browser.wait_for_texts(&format!("{now} .cw-mine .cw-body"), &["wait, one more thing"]).await;
+    browser.wait_for_texts(".cw-earlier .cw-body", &["first", "Glad I could help, bye!"]).await;
+    let second = browser.conversation(site.as_str()).await;
+    assert_ne!(second, first);
+    let bodies = |messages: Vec<protocol::Message>| messages.into_iter().map(|m| m.body).collect::<Vec<_>>();
+    let (_, ended) = catch_up(&mut relay().agent("Ana").await.join(&first, 0).await.unwrap(), 0).await;
+    assert_eq!(bodies(ended), ["first", "Glad I could help, bye!"]);
+    let (_, next) = catch_up(&mut relay().agent("Ana").await.join(&second, 0).await.unwrap(), 0).await;
+    assert_eq!(bodies(next), ["wait, one more thing"], "exactly once, in the new conversation");
+    assert!(browser.local_storage(&format!("chat-widget:{site}:outbox")).await.is_none());
+}
+
+#[tokio::test]
+async fn a_first_message_that_could_not_start_the_chat_goes_out_after_a_reload() {
+    let site = fresh_site();
+    let (browser, _page) = visit(&site, "", "").await;
+    browser.open_widget().await;
+    browser.set_offline(true).await;
+    browser.write("written on a dead network").await;
+    browser.wait_for("the message marked not sent", "root && !!root.querySelector('.cw-failed')").await;
+
+    browser.set_offline(false).await;
+    browser.client.refresh().await.unwrap();
+    browser.open_widget().await;
+    browser.wait_for_texts(".cw-mine .cw-state", &["Sent"]).await;
+    let conversation = browser.conversation(site.as_str()).await;
+    let (_, history) = catch_up(&mut relay().agent("Ana").await.join(&conversation, 0).await.unwrap(), 0).await;
+    assert_eq!(history.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), ["written on a dead network"]);
+}
+
+#[tokio::test]
 async fn two_tabs_show_the_same_conversation_live() {
     let browser = demo().await;
     let first_tab = browser.client.window().await.unwrap();
@@ -130,6 +179,46 @@ async fn nobody_online_with_async_on_the_visitor_writes_and_leaves_an_email() {
         other => panic!("{other:?}"),
     }
     browser.screenshot("visitor-async-email").await;
+}
+
+#[tokio::test]
+async fn a_known_email_can_be_changed_before_the_first_message() {
+    let site = fresh_site();
+    let script = "window.ChatWidget=window.ChatWidget||function(){(ChatWidget.q=ChatWidget.q||[]).push(arguments)};\
+        ChatWidget('identify', {email: 'old@example.com'});";
+    let (browser, _page) = visit(&site, "", script).await;
+    browser.open_widget().await;
+    browser.wait_for_texts(".cw-reply-to", &["We will reply to old@example.com. Change"]).await;
+    browser.widget(".cw-reply-to button").await.click().await.unwrap();
+    // The form holds the address it replaces.
+    let email = browser.widget(".cw-email-input").await;
+    assert_eq!(email.prop("value").await.unwrap().as_deref(), Some("old@example.com"));
+    email.clear().await.unwrap();
+    email.send_keys("new@example.com").await.unwrap();
+    browser.widget(".cw-email-form button[type=submit]").await.click().await.unwrap();
+    browser.wait_for_texts(".cw-reply-to", &["We will reply to new@example.com. Change"]).await;
+
+    browser.write("Is the shop open on Sunday?").await;
+    browser.wait_for_texts(".cw-mine .cw-state", &["Sent"]).await;
+    let mut agent = relay().agent("Ana").await.join(&browser.conversation(site.as_str()).await, 0).await.unwrap();
+    match agent.next().await.unwrap() {
+        ServerFrame::Welcome { contact, .. } => assert_eq!(contact.email.unwrap().as_str(), "new@example.com"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn open_close_toggle_and_shutdown_made_before_load_count_in_their_order() {
+    let stub = "window.ChatWidget=window.ChatWidget||function(){(ChatWidget.q=ChatWidget.q||[]).push(arguments)};";
+    let panel_open = "root && root.querySelector('.cw-mount .cw-launcher') && !root.querySelector('.cw-panel').hidden";
+    let site = fresh_site();
+    for (calls, open) in [("ChatWidget('toggle'); ChatWidget('toggle');", false), ("ChatWidget('shutdown'); ChatWidget('open');", true)] {
+        let (browser, _page) = visit(&site, "", &format!("{stub}{calls}")).await;
+        browser.widget(".cw-mount .cw-launcher").await;
+        let shown = browser.js(&format!("const root = document.getElementById('chat-widget').shadowRoot; return !!({panel_open});"), vec![]).await;
+        assert_eq!(shown, Value::Bool(open), "{calls}");
+        browser.close().await;
+    }
 }
 
 #[tokio::test]

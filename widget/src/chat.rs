@@ -23,7 +23,7 @@ use protocol::http::{availability_path, verified_connect_path, visitor_connect_p
 use protocol::json_tree::ToJson;
 use protocol::site::WidgetSettings;
 use protocol::{
-    Author, ClientFrame, ClientMsgId, Contact, ConversationId, ErrorCode, Identity, ReadMarks, ServerFrame, Status,
+    Author, ClientFrame, ClientMsgId, Contact, ConversationId, ErrorCode, Identity, ReadMarks, Seq, ServerFrame, Status,
 };
 use std::time::Duration;
 use wasm_bindgen::JsValue;
@@ -83,6 +83,12 @@ struct Inner {
     /// The site's signed-in user from `identify` (kept in memory only: the site identifies
     /// on every page load, and the hash is a credential).
     identity: Option<Identity>,
+    /// The visitor changed their contact details while the relay could not hear it: on the
+    /// next welcome ours replace the relay's.
+    contact_unsent: bool,
+    /// The welcome found the conversation ended while messages waited in the outbox: once
+    /// the replay reaches this seq they start the next conversation.
+    carry_after: Option<Seq>,
 }
 
 /// A handle on the widget's state; `Copy`, so every component and callback can hold one.
@@ -135,6 +141,10 @@ impl Chat {
         }
         let stored: Option<Session> = session::load(&site, Slot::Session);
         let linked = config.resume.as_ref().and_then(|token| {
+            // Another site's link (or a forged one) is not this chat's to open.
+            if token.split('.').nth(1)? != site.as_str() {
+                return None;
+            }
             let conversation_id = ConversationId::parse(token.split('.').nth(2)?).ok()?;
             Some(Session { conversation_id, token: token.clone() })
         });
@@ -167,6 +177,8 @@ impl Chat {
                 agent_typing_generation: 0,
                 listeners: Vec::new(),
                 identity: None,
+                contact_unsent: false,
+                carry_after: None,
             }),
             strings,
             settings: RwSignal::new(WidgetSettings::default()),
@@ -188,6 +200,9 @@ impl Chat {
         chat.load_earlier();
         if has_session {
             chat.connect();
+        } else if chat.thread.with_untracked(|t| !t.unacked().is_empty()) {
+            // Written before the conversation could be started (offline), then reloaded.
+            chat.start_conversation();
         }
         chat.watch();
         chat
@@ -258,6 +273,13 @@ impl Chat {
     }
 
     pub fn retry(&self, client_id: &ClientMsgId) {
+        if self.view.with_untracked(|v| v.status) == Status::Ended {
+            // Refused because the chat ended: it goes to the next conversation instead.
+            if let Some(body) = self.thread.try_update(|t| t.take_unsent(client_id)).flatten() {
+                self.send(body);
+            }
+            return;
+        }
         if let Some(body) = self.thread.try_update(|t| t.retry(client_id)).flatten() {
             self.transmit(client_id.clone(), body);
         }
@@ -306,10 +328,15 @@ impl Chat {
             email: contact.email.or_else(|| known.email.clone()),
             name: contact.name.or_else(|| known.name.clone()),
         });
+        // `identify` on every page load repeats what is known: nothing to tell anyone.
+        if self.contact.with_untracked(|known| *known == merged) {
+            return;
+        }
         session::save(&self.config().site, Slot::Contact, &merged);
         self.contact.set(merged.clone());
         if self.has_session() {
-            self.send_frame(&ClientFrame::SetContact { contact: merged });
+            let sent = self.send_frame(&ClientFrame::SetContact { contact: merged });
+            self.inner.update_value(|i| i.contact_unsent = !sent);
         }
     }
 
@@ -358,6 +385,10 @@ impl Chat {
             .try_update_value(|i| {
                 i.session = None;
                 i.welcomed = false;
+                // The next person here is not the signed-in user the site named.
+                i.identity = None;
+                i.contact_unsent = false;
+                i.carry_after = None;
                 (i.socket.take(), i.availability.take())
             })
             .unwrap_or((None, None));
@@ -388,12 +419,17 @@ impl Chat {
 
     // ---- the connection ----------------------------------------------------------------
 
-    fn send_frame(&self, frame: &ClientFrame) {
-        self.inner.with_value(|i| {
-            if let (true, Some(socket)) = (i.welcomed, &i.socket) {
-                socket.send(frame);
-            }
-        });
+    /// Sends on the welcomed connection; `false` when there is none.
+    fn send_frame(&self, frame: &ClientFrame) -> bool {
+        self.inner
+            .try_with_value(|i| match (i.welcomed, &i.socket) {
+                (true, Some(socket)) => {
+                    socket.send(frame);
+                    true
+                }
+                _ => false,
+            })
+            .unwrap_or(false)
     }
 
     fn save_outbox(&self) {
@@ -501,12 +537,13 @@ impl Chat {
         self.inner.update_value(|i| i.last_frame_ms = now_ms());
         match frame {
             ServerFrame::Welcome { status: Status::Deleted, .. } => self.forget_session(),
-            ServerFrame::Welcome { status, read, contact, .. } => {
+            ServerFrame::Welcome { status, read, contact, last_seq, .. } => {
                 let confirmed = self.inner.try_update_value(|i| {
                     i.welcomed = true;
                     i.failed_attempts = 0;
                     std::mem::replace(&mut i.resuming, false).then(|| i.session.clone()).flatten()
                 });
+                let from_link = matches!(confirmed, Some(Some(_)));
                 if let Some(Some(linked)) = confirmed {
                     // The email link opened its conversation: it is this device's now.
                     let site = self.config().site;
@@ -518,13 +555,24 @@ impl Chat {
                     v.read = read;
                 });
                 self.link.set(LinkStatus::Connected);
-                self.reconcile_contact(contact);
+                self.reconcile_contact(contact, from_link);
+                let outbox = self.thread.with_untracked(Thread::unacked);
+                if status == Status::Ended && !outbox.is_empty() {
+                    // Written while away, and the chat ended meanwhile: the messages start the
+                    // next conversation, once the ended one's replay has arrived.
+                    self.inner.update_value(|i| i.carry_after = Some(last_seq));
+                    self.carry_outbox_when_replayed();
+                    return;
+                }
                 // The outbox: everything not yet acknowledged goes out again, same client ids.
-                for (client_id, body) in self.thread.with_untracked(Thread::unacked) {
+                for (client_id, body) in outbox {
                     self.transmit(client_id, body);
                 }
             }
-            ServerFrame::History { messages } => self.thread.update(|t| messages.into_iter().for_each(|m| t.receive(m))),
+            ServerFrame::History { messages } => {
+                self.thread.update(|t| messages.into_iter().for_each(|m| t.receive(m)));
+                self.carry_outbox_when_replayed();
+            }
             ServerFrame::Message { message } => {
                 let incoming = !matches!(message.author, Author::Visitor);
                 if let (true, Author::Agent { name, .. }) = (incoming, &message.author) {
@@ -593,15 +641,34 @@ impl Chat {
         }
     }
 
+    /// The outbox of an ended conversation, once its replay is complete: the old thread
+    /// becomes the earlier conversation and the messages, same client ids, start a new one.
+    fn carry_outbox_when_replayed(&self) {
+        let Some(after) = self.inner.with_value(|i| i.carry_after) else { return };
+        if self.thread.with_untracked(Thread::last_seq) < after {
+            return;
+        }
+        self.inner.update_value(|i| i.carry_after = None);
+        let outbox = self.thread.try_update(Thread::take_unacked).unwrap_or_default();
+        self.begin_new_conversation();
+        self.thread.update(|t| outbox.into_iter().for_each(|(client_id, body)| t.push_own(client_id, body)));
+        self.save_outbox();
+        self.start_conversation();
+    }
+
     /// On welcome: the relay's contact and ours meet. What the relay lacks, it is told;
-    /// what it has that we lack, we keep.
-    fn reconcile_contact(&self, relay: Contact) {
-        let known = self.contact.get_untracked();
-        let missing_there = (known.email.is_some() && relay.email.is_none()) || (known.name.is_some() && relay.name.is_none());
-        if missing_there {
+    /// what it has that we lack, we keep; a change the relay missed replaces its own. A
+    /// conversation opened from an email link is told nothing: what this browser knows may
+    /// be someone else's, and the link's conversation keeps its own.
+    fn reconcile_contact(&self, relay: Contact, from_link: bool) {
+        let known = if from_link { Contact::default() } else { self.contact.get_untracked() };
+        let unsent = self.inner.try_update_value(|i| std::mem::take(&mut i.contact_unsent)).unwrap_or(false);
+        if unsent && !from_link {
+            self.send_frame(&ClientFrame::SetContact { contact: known.clone() });
+        } else if (known.email.is_some() && relay.email.is_none()) || (known.name.is_some() && relay.name.is_none()) {
             self.send_frame(&ClientFrame::SetContact { contact: known.clone() });
         }
-        let merged = Contact { email: known.email.or(relay.email), name: known.name.or(relay.name) };
+        let merged = if unsent && !from_link { known } else { Contact { email: known.email.or(relay.email), name: known.name.or(relay.name) } };
         session::save(&self.config().site, Slot::Contact, &merged);
         self.contact.set(merged);
     }
@@ -702,10 +769,13 @@ impl Chat {
 
     /// The browser is back online: do not wait for the backoff.
     fn reconnect_now(&self) {
-        let disconnected = self.inner.with_value(|i| i.session.is_some() && !i.welcomed);
+        let (has_session, disconnected) = self.inner.with_value(|i| (i.session.is_some(), i.session.is_some() && !i.welcomed));
         if disconnected {
             self.inner.update_value(|i| i.failed_attempts = 0);
             self.connect();
+        } else if !has_session && self.thread.with_untracked(|t| !t.unacked().is_empty()) {
+            // The first message could not start the conversation while offline.
+            self.start_conversation();
         }
     }
 
@@ -809,12 +879,20 @@ impl Chat {
             let stored: Option<Session> = session::load(&site, Slot::Session);
             let changed = self.inner.with_value(|i| i.session != stored);
             if changed {
+                let ours = self.inner.with_value(|i| i.session.as_ref().map(|s| s.conversation_id.clone()));
                 match stored {
                     Some(session) => {
-                        // The other tab started (or restarted) the conversation: join it.
+                        // The other tab started (or restarted) the conversation: join it. A
+                        // different conversation brings its own thread, from its start.
+                        if ours.is_some_and(|ours| ours != session.conversation_id) {
+                            self.thread.set(Thread::default());
+                            self.view.set(ConversationView::default());
+                        }
                         self.inner.update_value(|i| i.session = Some(session));
                         self.connect();
                     }
+                    // The other tab wrote after the chat ended: this one is the earlier conversation now.
+                    None if self.view.with_untracked(|v| v.status) == Status::Ended => self.begin_new_conversation(),
                     None => self.forget_session(),
                 }
             }

@@ -113,6 +113,14 @@ impl Thread {
     /// An agent edited or took back a message: it changes in place.
     pub fn revise(&mut self, message: Message) {
         if let Some(entry) = self.entries.iter_mut().find(|e| e.seq == Some(message.seq)) {
+            // A reconnect hears every earlier revision again: unchanged, it is not drawn again.
+            let unchanged = entry.body == message.body
+                && entry.card == message.card
+                && entry.suggestions == message.suggestions
+                && (entry.edited, entry.deleted) == (message.edited, message.deleted);
+            if unchanged {
+                return;
+            }
             entry.body = message.body;
             entry.card = message.card;
             entry.suggestions = message.suggestions;
@@ -180,6 +188,19 @@ impl Thread {
             .filter(|e| e.is_mine() && e.delivery == Delivery::Sending)
             .map(|e| (e.client_id.clone(), e.body.clone()))
             .collect()
+    }
+
+    /// Takes the messages still waiting for an ack out of the thread (they go elsewhere).
+    pub fn take_unacked(&mut self) -> Vec<(ClientMsgId, String)> {
+        let unacked = self.unacked();
+        self.entries.retain(|e| !(e.is_mine() && e.delivery == Delivery::Sending));
+        unacked
+    }
+
+    /// Takes one of the visitor's unsent messages out of the thread; returns its body.
+    pub fn take_unsent(&mut self, client_id: &ClientMsgId) -> Option<String> {
+        let at = self.entries.iter().position(|e| e.is_mine() && e.seq.is_none() && &e.client_id == client_id)?;
+        Some(self.entries.remove(at).body)
     }
 
     fn own_mut(&mut self, client_id: &ClientMsgId) -> Option<&mut Entry> {
@@ -292,6 +313,31 @@ mod tests {
         thread.revise(Message { body: String::new(), deleted: true, ..stored(1, "a1", agent()) });
         assert!(thread.entries()[0].deleted);
         assert_eq!(thread.entries().len(), 1);
+    }
+
+    #[test]
+    fn a_revision_heard_again_is_not_drawn_again() {
+        let mut thread = Thread::default();
+        thread.receive(stored(1, "a1", agent()));
+        let fixed = Message { body: "fixed".into(), edited: true, ..stored(1, "a1", agent()) };
+        thread.revise(fixed.clone());
+        let key = thread.entries()[0].key();
+        thread.revise(fixed);
+        assert_eq!(thread.entries()[0].key(), key);
+    }
+
+    #[test]
+    fn unsent_messages_can_be_taken_out_to_go_elsewhere() {
+        let mut t = Thread::default();
+        t.receive(stored(1, "a1", agent()));
+        t.push_own(id("a"), "one".into());
+        t.push_own(id("b"), "two".into());
+        t.fail(&id("b"), "refused".into());
+        assert_eq!(t.take_unacked(), vec![(id("a"), "one".to_owned())]);
+        assert_eq!(t.entries().len(), 2, "the failed one and the agent's stay");
+        assert_eq!(t.take_unsent(&id("b")).as_deref(), Some("two"));
+        assert_eq!(t.take_unsent(&id("b")), None);
+        assert_eq!(t.entries().len(), 1);
     }
 
     #[test]

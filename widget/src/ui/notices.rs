@@ -44,11 +44,13 @@ pub fn Notices(chat: Chat) -> impl IntoView {
             Status::Open if chat.agents_online.get() || !async_mode => Notice::None,
             Status::Open => {
                 let email = chat.contact.with(|c| c.email.as_ref().map(|e| e.to_string()));
-                // Ask once the visitor has written, unless we know the email or they said not now.
-                let ask = capture != EmailCapture::Off
-                    && chat.thread.with(|t| t.visitor_wrote())
-                    && (email.is_none() || editing_email.get())
-                    && !chat.email_skipped.get();
+                // Ask once the visitor has written, unless we know the email or they said not
+                // now; and whenever they asked to change it.
+                let ask = editing_email.get()
+                    || (capture != EmailCapture::Off
+                        && chat.thread.with(|t| t.visitor_wrote())
+                        && email.is_none()
+                        && !chat.email_skipped.get());
                 Notice::Away { email: email.filter(|_| !editing_email.get()), ask }
             }
         }
