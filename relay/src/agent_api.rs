@@ -206,10 +206,13 @@ async fn login(req: &mut Request, env: &Env, url: &Url) -> Handled {
     }
     let login: Login = json_body(req).await?;
     // Per address and account: nobody guesses an account's password quickly, and one
-    // person's typos do not lock out a colleague behind the same office address.
+    // person's typos do not lock out a colleague behind the same office address. Per
+    // account from anywhere, ten times that: many addresses guessing together are slowed too.
     let take = limiter::Take { limit: config::logins_per_window(env), window_secs: 15 * 60 };
+    let from_anywhere = limiter::Take { limit: take.limit.saturating_mul(10), window_secs: take.window_secs };
     let who = login.email.as_str().to_lowercase();
     limit(env, &format!("logins:{}:{who}", client_ip(req)), "sign-in attempts", take).await?;
+    limit(env, &format!("logins:{who}"), "sign-in attempts", from_anywhere).await?;
     let request = accounts::LoginRequest { email: login.email, password: login.password };
     let session = accounts::login(env, &request).await.map_err(internal)??;
     let cookie = session_cookie(url, &session.token, config::session_secs(env));

@@ -1341,7 +1341,9 @@ impl Conversation {
         let agent_only = |what: &str| if peer.role == Role::Agent { Ok(()) } else { Err(forbidden(what)) };
         match frame {
             ClientFrame::Send { client_id, body, card, suggestions } => {
-                if peer.role == Role::Agent && self.status().map_err(internal)? == Status::Open {
+                // A resend of a stored message is answered as stored, whoever is responsible now.
+                let resend = self.known_message(&peer.author_key(), &client_id).map_err(internal)?.is_some();
+                if !resend && peer.role == Role::Agent && self.status().map_err(internal)? == Status::Open {
                     self.claim_for_reply(peer)?;
                 }
                 let stored = self.store(peer, Post { client_id, body, card, suggestions, note: false })?;
@@ -1642,6 +1644,22 @@ impl Conversation {
         Ok(())
     }
 
+    /// After the alarm ended a quiet conversation: its retention and the site's inbox (which
+    /// frees its agent). The status is already stored, so a failure here is tried again by
+    /// the alarm rather than left for a retry that would find the conversation ended.
+    async fn tell_site_it_closed(&self) -> Result<()> {
+        let told = async {
+            self.schedule_retention().await?;
+            self.sync_inbox(false).await
+        };
+        if let Err(err) = told.await {
+            worker::console_error!("conversation: the site did not hear it closed: {err}");
+            let retry = now_ms() + config::webhook_retry_base_ms(&self.env);
+            self.set_meta("closed_retry_at", &retry.to_string())?;
+        }
+        Ok(())
+    }
+
     /// A reply by email: stored as the visitor's message (once per mail), passed on live.
     fn inbound(&self, reply: InboundReply) -> std::result::Result<Message, ProtocolError> {
         let peer = Peer { role: Role::Visitor, name: None, user: None, agent: None, admin: false, session: None };
@@ -1852,6 +1870,10 @@ impl DurableObject for Conversation {
                 worker::console_error!("conversation: the inbox update failed again: {err}");
             }
         }
+        if due_at("closed_retry_at")?.is_some_and(|due| due <= now_ms()) {
+            self.delete_meta(&["closed_retry_at"])?;
+            self.tell_site_it_closed().await?;
+        }
         if due_at("close_at")?.is_some_and(|due| due <= now_ms()) {
             let open = self.status()? == Status::Open;
             match self.auto_close_due()?.filter(|&at| at > now_ms()) {
@@ -1862,8 +1884,7 @@ impl DurableObject for Conversation {
                     if open {
                         // Quiet too long: ended, as if an agent ended it; both sides see it.
                         self.set_status(Status::Ended)?;
-                        self.schedule_retention().await?;
-                        self.sync_inbox(false).await?;
+                        self.tell_site_it_closed().await?;
                     }
                 }
             }
@@ -1874,7 +1895,10 @@ impl DurableObject for Conversation {
             }
         }
         let ahead =
-            [due_at("email_due_at")?, due_at("close_at")?, due_at("erase_at")?, due_at("inbox_retry_at")?].into_iter().flatten().min();
+            [due_at("email_due_at")?, due_at("close_at")?, due_at("erase_at")?, due_at("inbox_retry_at")?, due_at("closed_retry_at")?]
+                .into_iter()
+                .flatten()
+                .min();
         if let Some(due) = ahead {
             self.arm(due).await?;
         }

@@ -181,8 +181,17 @@ pub(crate) async fn limit(env: &Env, key: &str, what: &str, take: limiter::Take)
     }
 }
 
+/// Who is asking, for the rate limits: the client's IPv4 address, or its IPv6 /64 (one
+/// subscriber's whole network: anyone can change the other 64 bits at will).
 pub(crate) fn client_ip(req: &Request) -> String {
-    req.headers().get("CF-Connecting-IP").ok().flatten().unwrap_or_else(|| "unknown".to_owned())
+    let ip = req.headers().get("CF-Connecting-IP").ok().flatten().unwrap_or_else(|| "unknown".to_owned());
+    match ip.parse::<std::net::Ipv6Addr>() {
+        Ok(v6) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        _ => ip,
+    }
 }
 
 pub(crate) async fn site_view(env: &Env, site: &SiteId) -> std::result::Result<protocol::site::SiteView, ProtocolError> {

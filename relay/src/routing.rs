@@ -41,7 +41,7 @@ pub struct Clocks {
 /// The time limit an open conversation runs against next, if any. A waiting one: the accept
 /// timeout, counted again from its last offer or its return to the queue. An assigned one:
 /// the unanswered alert (once per unread batch) and the reply timeout, counted from the
-/// visitor's oldest unanswered message but never from before the agent took it on.
+/// visitor's oldest unread (unanswered) message but never from before the agent took it on.
 pub fn time_limit(settings: &InboxSettings, minute_ms: u64, entry: &InboxEntry, clocks: &Clocks) -> Option<TimeLimit> {
     if entry.bot {
         // The site's bot has it: no agent is late until it hands it over.
@@ -57,7 +57,7 @@ pub fn time_limit(settings: &InboxSettings, minute_ms: u64, entry: &InboxEntry, 
             let alert = clocks
                 .unread_since
                 .filter(|&since| clocks.alerted_at.is_none_or(|at| at < since))
-                .map(|since| TimeLimit::Alert(after(since, settings.unanswered_alert_minutes)));
+                .map(|since| TimeLimit::Alert(after(since.max(clocks.responsible_since.unwrap_or(0)), settings.unanswered_alert_minutes)));
             let give_back = clocks.waiting_since.zip(settings.reply_timeout_minutes).map(|(since, minutes)| {
                 TimeLimit::Return(after(since.max(clocks.responsible_since.unwrap_or(0)), minutes))
             });
@@ -142,6 +142,9 @@ mod tests {
         let alerted = |at: u64| Clocks { alerted_at: Some(at), ..unread(3_000) };
         assert_eq!(time_limit(&settings, 1, &entry, &alerted(3_020)), None, "this batch was alerted");
         assert_eq!(time_limit(&settings, 1, &entry, &Clocks { unread_since: Some(4_000), ..alerted(3_020) }), Some(TimeLimit::Alert(4_010)), "a new batch");
+        // Taken on long after the visitor wrote: the agent has their ten minutes from then.
+        let taken_late = Clocks { responsible_since: Some(9_000), ..unread(3_000) };
+        assert_eq!(time_limit(&settings, 1, &entry, &taken_late), Some(TimeLimit::Alert(9_010)));
     }
 
     #[test]

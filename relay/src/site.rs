@@ -657,9 +657,9 @@ impl Site {
                 .map(|agent| (&conversation_id, agent));
             self.assign_waiting(returned).await?;
         }
-        // A due time already past is the alarm's business: it looked, or is about to.
-        if let Some(due) = self.time_limit_due(&put_entry_for_limits, &clocks)?.filter(|&due| due > now_ms()) {
-            self.arm(due).await?;
+        // A due time already past (a limit shortened in the settings, say) is due now.
+        if let Some(due) = self.time_limit_due(&put_entry_for_limits, &clocks)? {
+            self.arm(due.max(now_ms())).await?;
         }
         Ok(PutAnswer { assign, auto_close_ms: self.inbox_settings()?.auto_close_minutes as u64 * config::minute_ms(&self.env), bot })
     }

@@ -88,7 +88,7 @@ async fn replying_to_a_waiting_conversation_takes_it_and_a_transfer_hands_it_on(
     let (ana, bo) = (relay.agent("Ana").await, relay.agent("Bo").await);
     let mut bo_site = bo.site_connection(&site).await.unwrap();
     let mut ana_chat = joined(&ana, &started).await;
-    ana_chat.post(&id("a1"), "Hi, Ana here").await.unwrap();
+    let hello = ana_chat.post(&id("a1"), "Hi, Ana here").await.unwrap();
     let entry = entry_where(&mut bo_site, &started, |e| e.assignee.is_some()).await;
     assert_eq!(entry.assignee.unwrap().name.as_str(), "Ana");
     assert!(entry.first_response_at.is_some());
@@ -105,6 +105,8 @@ async fn replying_to_a_waiting_conversation_takes_it_and_a_transfer_hands_it_on(
     .await;
     assert_eq!(alert, Alert::Assigned);
     assert_eq!(refused(ana_chat.post(&id("a2"), "still me").await), ErrorCode::NotResponsible);
+    // Her console resends a reply it sent before (its ack was lost): acknowledged as stored.
+    assert_eq!(ana_chat.post(&id("a1"), "Hi, Ana here").await.unwrap(), hello);
     bo_chat.post(&id("b1"), "Bo here, I have your history").await.unwrap();
 
     // Back to the queue: waiting again, and whoever replies next takes it.
@@ -859,6 +861,21 @@ async fn sign_in_attempts_are_limited() {
         }
     }
     assert!(statuses.contains(&429), "{statuses:?}");
+
+    // An IPv6 network is one address: the rest of its /64 is refused too.
+    let from = |ip: &str| http.post(format!("{}/api/agent/login", relay.origin)).header("CF-Connecting-IP", ip).json(&login);
+    let mut statuses = Vec::new();
+    for n in 1..=4 {
+        statuses.push(from(&format!("2001:db8:1:2::{n}")).send().await.unwrap().status().as_u16());
+    }
+    assert_eq!(statuses, [401, 401, 401, 429], "three per network, here");
+    // Many addresses guessing one account together: ten times one address's share, then refused.
+    let login = Login { email: Email::parse("target@team.test").unwrap(), ..login };
+    let from = |ip: &str| http.post(format!("{}/api/agent/login", relay.origin)).header("CF-Connecting-IP", ip).json(&login);
+    for n in 1..=30 {
+        assert_eq!(from(&format!("198.51.100.{n}")).send().await.unwrap().status(), 401);
+    }
+    assert_eq!(from("198.51.100.31").send().await.unwrap().status(), 429);
 }
 
 #[tokio::test]
