@@ -56,7 +56,8 @@ pub enum WebhookField {
     VisitorName,
     VisitorEmail,
     PageUrl,
-    /// The visitor's message (`visitor_message`).
+    /// The visitor's message (`visitor_message`); for other events, the conversation's last
+    /// message at the time.
     Text,
     /// The agent now responsible (`conversation_assigned`).
     AgentName,
@@ -198,7 +199,8 @@ pub struct WebhookEvent {
     pub contact: Contact,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_url: Option<String>,
-    /// The visitor's message, for `visitor_message`.
+    /// The visitor's message, for `visitor_message`; for other events the conversation's last
+    /// message then (none when it has none, and never after an erasure).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     /// The agent now responsible, for `conversation_assigned`.

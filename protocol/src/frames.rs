@@ -263,6 +263,11 @@ impl ClientFrame {
 /// Emails and links check themselves while decoding, so serde only says "invalid value";
 /// this finds which checked field failed, to answer with its own code.
 pub fn explain_checked_field(value: &serde_json::Value) -> Option<ProtocolError> {
+    if let Some(id) = value.get("client_id").and_then(|v| v.as_str()) {
+        if let Err(err) = ClientMsgId::parse(id) {
+            return Some(err);
+        }
+    }
     if let Some(email) = value.pointer("/contact/email").and_then(|v| v.as_str()) {
         if let Err(err) = crate::content::Email::parse(email) {
             return Some(err);

@@ -16,9 +16,18 @@ fn is_token_char(c: char) -> bool {
 macro_rules! string_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
         #[serde(transparent)]
         pub struct $name(String);
+
+        // Read through `parse`, so an id in any body (a program's HTTP call, a stored
+        // setting) is as valid as one typed into a frame.
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let raw = String::deserialize(deserializer)?;
+                Self::parse(&raw).map_err(|e| serde::de::Error::custom(e.message))
+            }
+        }
 
         impl $name {
             pub fn as_str(&self) -> &str {
@@ -114,6 +123,14 @@ impl AgentName {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_read_from_json_are_checked_like_parsed_ones() {
+        assert!(serde_json::from_str::<ClientMsgId>(r#""not valid!""#).is_err());
+        assert!(serde_json::from_str::<AgentName>(r#""   ""#).is_err());
+        assert_eq!(serde_json::from_str::<AgentName>(r#"" Ana ""#).unwrap().as_str(), "Ana");
+        assert_eq!(serde_json::from_str::<SiteId>(r#""demo""#).unwrap(), SiteId::parse("demo").unwrap());
+    }
 
     #[test]
     fn site_id_edges() {

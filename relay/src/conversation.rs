@@ -724,6 +724,9 @@ impl Conversation {
                 Some(Assignee { id: known.id, name: known.name })
             }
         };
+        if current.as_ref().map(|c| &c.id) == target.as_ref().map(|t| &t.id) {
+            return Ok(()); // already theirs (or already waiting): no change, no event
+        }
         self.set_assignee(target.as_ref()).map_err(internal)?;
         if let Some(target) = target.filter(|t| t.id != me.id) {
             self.alert(&target.id, Alert::Assigned).await.map_err(internal)?;
@@ -912,7 +915,12 @@ impl Conversation {
             at: now_ms(),
             contact: self.contact()?,
             page_url: self.meta("page_url")?,
-            text: None,
+            // The conversation's last message; a visitor's message event names its own (and
+            // the hot path reads nothing more for it).
+            text: match kind {
+                EventKind::VisitorMessage => None,
+                _ => self.newest_public_message()?.filter(|m| !m.deleted).map(|m| m.body).filter(|b| !b.is_empty()),
+            },
             agent: None,
         }))
     }
@@ -939,13 +947,14 @@ impl Conversation {
         }
         let marks = self.read_marks()?;
         // One pass over the visitor's messages after the older of two marks: what agents read,
-        // and the last public agent message (found walking back from the newest).
+        // and the last public message of a person (found walking back from the newest; the
+        // site's bot answering is not an agent answering).
         let unread: Unread = self
             .sql()
             .exec(
                 "WITH bounds AS (
                    SELECT ? AS read, COALESCE((SELECT seq FROM messages WHERE author_role = 'agent' AND note = 0
-                                               ORDER BY seq DESC LIMIT 1), 0) AS replied)
+                                               AND author_key != 'bot' ORDER BY seq DESC LIMIT 1), 0) AS replied)
                  SELECT COUNT(m.seq) FILTER (WHERE m.seq > b.read) AS n,
                         MIN(m.sent_at) FILTER (WHERE m.seq > b.read) AS since,
                         MIN(m.sent_at) FILTER (WHERE m.seq > b.replied) AS waiting
@@ -1065,7 +1074,7 @@ impl Conversation {
     }
 
     /// An open conversation quiet for the site's inactivity period (`after_ms`) ends by
-    /// itself. Activity only moves the end later, and the alarm looks at the last activity
+    /// itself, unless the visitor is the one waiting for an answer. Activity only moves the end later, and the alarm looks at the last activity
     /// before it closes anything, so a message writes nothing here: the stored time moves
     /// only when it is missing or the site shortened the period.
     async fn schedule_auto_close(&self, last_activity: u64, after_ms: u64) -> Result<()> {
@@ -1250,10 +1259,10 @@ impl Conversation {
             return Ok(true);
         }
         Ok(match (self.assignee()?, &peer.agent) {
-            (None, _) => true,
+            // The site's bot (no account): what it read, the agent it hands over to has not.
+            (_, None) => false,
+            (None, Some(_)) => true,
             (Some(assignee), Some(me)) => assignee.id == me.id,
-            // The site's bot (no account) answers for the conversation while it has it.
-            (Some(_), None) => false,
         })
     }
 
@@ -1467,8 +1476,11 @@ impl Conversation {
     /// Erases the conversation: its messages, the visitor's contact, every pending email;
     /// the site forgets it; everyone connected hears `deleted` and is disconnected.
     async fn erase(&self) -> Result<()> {
+        if self.status()? == Status::Deleted {
+            return Ok(()); // erased already: nothing to erase, nothing to tell again
+        }
         // Told to the site's automations, without what it erases.
-        let erased = self.event(EventKind::ConversationErased)?.map(|event| WebhookEvent { contact: Contact::default(), page_url: None, ..event });
+        let erased = self.event(EventKind::ConversationErased)?.map(|event| WebhookEvent { contact: Contact::default(), page_url: None, text: None, ..event });
         let sql = self.sql();
         sql.exec("DELETE FROM messages", None)?;
         sql.exec("DELETE FROM meta WHERE key NOT IN ('site', 'created_at', 'origin')", None)?;
@@ -1648,9 +1660,10 @@ impl Conversation {
     /// frees its agent). The status is already stored, so a failure here is tried again by
     /// the alarm rather than left for a retry that would find the conversation ended.
     async fn tell_site_it_closed(&self) -> Result<()> {
+        // The inbox first: a failed update keeps the "closed" event in storage for its retry.
         let told = async {
-            self.schedule_retention().await?;
-            self.sync_inbox(false).await
+            self.sync_inbox(false).await?;
+            self.schedule_retention().await
         };
         if let Err(err) = told.await {
             worker::console_error!("conversation: the site did not hear it closed: {err}");
@@ -1879,6 +1892,9 @@ impl DurableObject for Conversation {
             match self.auto_close_due()?.filter(|&at| at > now_ms()) {
                 // Written to since the time was stored: not quiet yet.
                 Some(later) if open => self.set_meta("close_at", &later.to_string())?,
+                // The visitor waits for an answer (left overnight, say): quiet is the agents',
+                // and closing would take it out of the queue. The next reply counts again.
+                _ if open && self.inbox_entry()?.1.waiting_since.is_some() => self.delete_meta(&["close_at"])?,
                 _ => {
                     self.delete_meta(&["close_at"])?;
                     if open {

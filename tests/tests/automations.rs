@@ -96,7 +96,8 @@ async fn every_event_reaches_the_webhooks_that_want_it_signed_and_retried_until_
     assert_eq!(got[1].text.as_deref(), Some("Do you ship to Norway?"));
     assert_eq!(got[1].contact.name.as_deref(), Some("Ida"));
     assert_eq!(got[2].agent.as_ref().unwrap().id, ana.account.id);
-    assert_eq!(got[4].contact, protocol::Contact::default(), "an erasure carries nothing it erased");
+    assert_eq!(got[3].text.as_deref(), Some("We do!"), "every event carries the last message");
+    assert_eq!((got[4].contact.clone(), got[4].text.as_deref()), (protocol::Contact::default(), None), "an erasure carries nothing it erased");
 
     // Signed with the site's webhook secret, which admins read.
     let secret: IdentitySecret = admin_get(&webhook_secret_path(&site)).await;
@@ -112,6 +113,12 @@ async fn every_event_reaches_the_webhooks_that_want_it_signed_and_retried_until_
     let audit_delivery = log.deliveries.iter().find(|d| d.url == audit.url).unwrap();
     assert_eq!((audit_delivery.state, audit_delivery.attempts), (DeliveryState::Delivered, 3));
     assert_eq!(log.deliveries.iter().filter(|d| d.url == crm.url && d.state == DeliveryState::Delivered).count(), 5);
+
+    // Erased again (a program retrying its DELETE): nothing more to erase or to tell.
+    let url = format!("{}{}", relay.origin, protocol::http::agent_conversation_path(&started.conversation_id));
+    assert_eq!(reqwest::Client::new().delete(&url).bearer_auth(ana.session()).send().await.unwrap().status(), 200);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(crm.received().len(), 5, "one erasure, told once");
 }
 
 #[tokio::test]
@@ -146,7 +153,8 @@ async fn a_webhook_gets_the_fields_the_admin_mapped_under_the_names_it_expects()
         bodies,
         [
             serde_json::json!({"type": "visitor_message", "email": "lea@example.com", "message": "Is the blue one in stock?", "owner": null}),
-            serde_json::json!({"type": "conversation_assigned", "email": "lea@example.com", "message": null, "owner": "Ana"}),
+            // Assigned as Ana replied: the last message then was the visitor's question.
+            serde_json::json!({"type": "conversation_assigned", "email": "lea@example.com", "message": "Is the blue one in stock?", "owner": "Ana"}),
         ]
     );
     let secret: IdentitySecret = admin_get(&webhook_secret_path(&site)).await;
@@ -269,6 +277,8 @@ async fn a_bot_takes_new_conversations_answers_through_its_api_and_hands_them_to
     })
     .await;
     assert!(!handed.bot);
+    // The bot's answer is not an agent's: the visitor's question waits for Ana, unread.
+    assert_eq!(handed.unread, 1, "{handed:?}");
     assert_eq!(handed.assignee.map(|a| a.id), Some(ana.account.id.clone()), "routed once handed over");
     visitor.post(&id("v2"), "Talk to a person").await.unwrap();
     let late = bot_api(&path, &key.secret, Some(&bot_reply("bot-3", "Still me"))).await;
@@ -335,6 +345,12 @@ async fn only_admins_configure_automations_and_links_must_be_http() {
     let bad = serde_json::json!({ "webhooks": [{ "url": "javascript:alert(1)", "events": ["visitor_message"] }] });
     let refused = http.put(&url).bearer_auth(admin.session()).json(&bad).send().await.unwrap();
     assert_eq!(refused.status(), 400);
+    // A bot needs a name visitors can read (a blank one would be stored and then fail every call).
+    let nameless = serde_json::json!({ "webhooks": [], "bot": { "url": "https://bot.example/hook", "name": "   " } });
+    let refused = http.put(&url).bearer_auth(admin.session()).json(&nameless).send().await.unwrap();
+    assert_eq!(refused.status(), 400);
+    let stored: Automations = admin_get(&automations_path(&site)).await;
+    assert!(stored.bot.is_none());
     let read = http.get(&url).bearer_auth(ana.session()).send().await.unwrap();
     assert_eq!(read.status(), 403, "endpoints are the admins' business");
 }

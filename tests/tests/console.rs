@@ -97,9 +97,9 @@ async fn two_agents_write_notes_mention_each_other_and_hand_a_conversation_over(
     )
     .await;
 
-    // Bo reads along; his public reply is not his to send, a private note is.
+    // Bo reads along; his public reply is not his to send, a private note is: his composer
+    // writes notes.
     bo.open_conversation(&conversation, "tab-others").await;
-    bo.click("mode-note").await;
     bo.write("@Ana the refund is approved").await;
     ana.wait("the note", &format!("document.querySelector('{}[data-note=\"true\"]')", testid("message"))).await;
     ana.wait_for_text(&testid("alert"), "Bo").await;
@@ -114,6 +114,9 @@ async fn two_agents_write_notes_mention_each_other_and_hand_a_conversation_over(
     bo.click("tab-mine").await;
     bo.find(&format!("{}[data-conversation-id=\"{conversation}\"]", testid("conversation-row"))).await;
     bo.open_conversation(&conversation, "tab-mine").await;
+    // Still a note until he says otherwise: what he was writing must not reach the visitor.
+    let mode = format!("return document.querySelector('{}').getAttribute('aria-pressed')", testid("mode-note"));
+    assert_eq!(bo.js(&mode, vec![]).await, serde_json::json!("true"));
     bo.click("mode-note").await; // back to replies
     bo.write("Refunded, you will see it in 3 days.").await;
     let reply = wait_for(&mut visitor, |f| match f {
@@ -175,6 +178,17 @@ async fn canned_responses_drafts_and_editing_a_sent_reply() {
     ana.open_conversation(&started.conversation_id, "tab-mine").await;
     let draft = ana.wait("the draft", &format!("document.querySelector('{}').value", testid("composer"))).await;
     assert_eq!(draft.as_str().unwrap(), "Anything else I can");
+
+    // A half-written private note comes back as a note, never as a reply.
+    ana.click("mode-note").await;
+    ana.fill("composer", "Check the refund date with finance").await;
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    ana.browser.client.refresh().await.unwrap();
+    ana.use_site(&site).await;
+    ana.open_conversation(&started.conversation_id, "tab-mine").await;
+    ana.wait("the note draft", &format!("document.querySelector('{}').value === 'Check the refund date with finance'", testid("composer"))).await;
+    let mode = format!("return document.querySelector('{}').getAttribute('aria-pressed')", testid("mode-note"));
+    assert_eq!(ana.js(&mode, vec![]).await, serde_json::json!("true"));
 }
 
 #[tokio::test]
@@ -520,11 +534,20 @@ async fn an_agent_erases_a_visitors_data_from_the_console() {
 
     let ana = Console::sign_in(relay, "Ana").await;
     ana.use_site(&site).await;
+    // A colleague has the site open too.
+    let bo = Console::sign_in(relay, "Bo").await;
+    bo.use_site(&site).await;
+    let row = format!("{}[data-conversation-id=\"{}\"]", testid("conversation-row"), started.conversation_id);
+    bo.find(&row).await;
     ana.open_conversation(&started.conversation_id, "tab-waiting").await;
+    ana.wait_for_text(&testid("message-body"), "Please delete everything about me").await;
     // The agent confirms the browser's question.
     ana.js("window.confirm = () => true;", vec![]).await;
     ana.click("delete-data").await;
     wait_for(&mut visitor, |f| (f == ServerFrame::Status { status: protocol::Status::Deleted }).then_some(())).await;
+    // Nothing of it stays on either screen: not the messages, not the row in the lists.
+    ana.wait("the thread emptied", &format!("document.querySelectorAll('{}').length === 0", testid("message-body"))).await;
+    bo.wait("the row gone", &format!("!document.querySelector('{row}')")).await;
     let inbox = relay.agent("Ana").await.conversations(&site).await.unwrap();
     assert!(inbox.conversations.iter().all(|e| e.conversation_id != started.conversation_id), "gone from the inbox");
     let theirs = relay.agent("Ana").await.contact_conversations(&site, &protocol::Email::parse("ola@example.com").unwrap()).await.unwrap();

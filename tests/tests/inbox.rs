@@ -392,6 +392,17 @@ async fn a_program_writes_first_with_nobody_online_once_however_often_it_retries
     // Its answer was lost, so it sends the same again: the same conversation, nothing twice.
     let retried = orders.write_first(&site, &outbound).await.unwrap();
     assert_eq!(retried.conversation_id, started.conversation_id);
+    // An id a message could not be found by again is refused, and nothing is stored.
+    let bad = serde_json::json!({ "email": "kim@example.com", "body": "Order 1234 is late", "client_id": "not valid!" });
+    let refused = reqwest::Client::new()
+        .post(format!("{}{}", relay.origin, protocol::http::outbound_path(&site)))
+        .bearer_auth(orders.session())
+        .json(&bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    assert_eq!(refused.json::<protocol::http::ErrorBody>().await.unwrap().error.code, ErrorCode::InvalidClientId);
 
     let emails = relay.wait_for_emails(&started.conversation_id, 1).await;
     assert_eq!(emails.len(), 1);
@@ -773,7 +784,12 @@ async fn waiting_too_long_is_offered_unread_too_long_alerts_and_quiet_chats_clos
     .await;
     assert_eq!(unanswered, Alert::Unanswered);
 
-    // Nobody writes for the site's inactivity period: it ends by itself, both sides see it.
+    // Unanswered, it does not end for quiet: the visitor is waiting. Once answered, nobody
+    // writes for the site's inactivity period: it ends by itself, both sides see it.
+    tokio::time::sleep(std::time::Duration::from_secs(8)).await;
+    let entry = ana.conversations(&site).await.unwrap().conversations.into_iter().find(|e| e.conversation_id == started.conversation_id);
+    assert_eq!(entry.map(|e| e.status), Some(Status::Open), "a visitor waiting for an answer is not closed for quiet");
+    chat.post(&id("a1"), "Sorry for the wait, how can I help?").await.unwrap();
     assert_eq!(next_status(&mut visitor).await, Status::Ended);
 }
 
@@ -836,14 +852,16 @@ async fn a_chat_that_keeps_talking_is_not_closed_for_quiet() {
     let site = fresh_site();
     let admin = relay.agent("Admin").await;
     admin.put_inbox_settings(&site, &InboxSettings { auto_close_minutes: 4, ..InboxSettings::default() }).await.unwrap();
-    let (_started, mut visitor) = visitor_says(relay, &site, "first").await;
+    let (started, mut visitor) = visitor_says(relay, &site, "first").await;
     // A message a second for twice the inactivity period: the close time stored with the
     // first message passes while they talk, and every message is still taken.
     for n in 0..8 {
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
         visitor.post(&id(&format!("talk-{n}")), "still here").await.expect("the chat is still open");
     }
-    // Then quiet: it ends by itself.
+    // Then an answer, and quiet: it ends by itself.
+    let mut agent = joined(&relay.agent("Ana").await, &started).await;
+    agent.post(&id("a1"), "Thanks, all sorted").await.unwrap();
     assert_eq!(next_status(&mut visitor).await, Status::Ended);
 }
 

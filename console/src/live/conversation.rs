@@ -220,11 +220,15 @@ impl Conversation {
         }
     }
 
-    /// Marks everything here as read by the agents, when the agent can actually see it.
+    /// Marks everything here as read by the agents, when the agent can actually see it and
+    /// their reading counts: the agents' mark is the responsible agent's (anyone's while
+    /// nobody is responsible), so a colleague reading along leaves it where it is.
     pub fn mark_read(&self) {
-        let (caught_up, read) = self.info.with_untracked(|i| (i.caught_up, i.read.agent));
+        let me = self.desk.my_id();
+        let (caught_up, read, counts) =
+            self.info.with_untracked(|i| (i.caught_up, i.read.agent, i.assignee.as_ref().is_none_or(|a| a.id == me)));
         let newest = self.thread.with_untracked(Thread::last_seq);
-        if caught_up && newest > read && !browser::page_hidden() && link::send(self.link, &ClientFrame::Read { up_to: newest }) {
+        if caught_up && counts && newest > read && !browser::page_hidden() && link::send(self.link, &ClientFrame::Read { up_to: newest }) {
             self.info.update(|i| i.read.agent = newest);
         }
     }
@@ -304,10 +308,20 @@ impl Endpoint for Conversation {
                 Role::Visitor => i.read.visitor = i.read.visitor.max(up_to),
                 Role::Agent => i.read.agent = i.read.agent.max(up_to),
             }),
-            ServerFrame::Status { status } => self.info.update(|i| i.status = status),
+            ServerFrame::Status { status } => {
+                if status == Status::Deleted {
+                    // Erased: nothing of it stays on screen either.
+                    self.thread.set(Thread::default());
+                }
+                self.info.update(|i| i.status = status);
+            }
             ServerFrame::Contact { contact } => self.info.update(|i| i.contact = contact),
             ServerFrame::EmailFallback { status } => self.info.update(|i| i.email = Some(status)),
-            ServerFrame::Assigned { assignee } => self.info.update(|i| i.assignee = assignee),
+            ServerFrame::Assigned { assignee } => {
+                self.info.update(|i| i.assignee = assignee);
+                // Given to this agent while open on screen: what they read along counts now.
+                self.mark_read();
+            }
             ServerFrame::Error { message, client_id, .. } => {
                 let message = crate::state::words::sentence(&message);
                 if let Some(client_id) = client_id {

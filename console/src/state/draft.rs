@@ -22,3 +22,20 @@ pub fn save(conversation: &ConversationId, draft: &str) {
 pub fn clear(conversation: &ConversationId) {
     browser::forget(&key(conversation));
 }
+
+fn note_key(conversation: &ConversationId) -> String {
+    format!("console-draft-note:{conversation}")
+}
+
+/// Whether the composer was writing a private note here: a note comes back as a note.
+pub fn is_note(conversation: &ConversationId) -> bool {
+    browser::load(&note_key(conversation)).is_some()
+}
+
+pub fn set_note(conversation: &ConversationId, note: bool) {
+    if note {
+        browser::save(&note_key(conversation), "1");
+    } else {
+        browser::forget(&note_key(conversation));
+    }
+}

@@ -21,7 +21,9 @@ pub fn Composer(conversation: Conversation) -> impl IntoView {
     let me = StoredValue::new(desk.my_id());
     let info = conversation.info;
     let draft = RwSignal::new(draft::load(&conversation.id()));
-    let note_mode = RwSignal::new(false);
+    // A note being written stays a note: across a switch or reload, and when this agent
+    // becomes responsible while writing it (see below). Only the agent turns it into a reply.
+    let note_mode = RwSignal::new(draft::is_note(&conversation.id()));
     let attachment = RwSignal::new(Attachment::default());
     let error = RwSignal::new(None::<String>);
     let field: NodeRef<html::Textarea> = NodeRef::new();
@@ -33,6 +35,14 @@ pub fn Composer(conversation: Conversation) -> impl IntoView {
         info.with(|i| i.assignee.as_ref().filter(|a| a.id != me.get_value()).map(|a| a.name.to_string()))
     });
     let noting = Memo::new(move |_| note_mode.get() || responsible_other.with(Option::is_some));
+    // While someone else is responsible, the composer writes notes; kept so when the
+    // conversation comes to this agent, whatever is in the field does not go to the visitor.
+    Effect::new(move |_| {
+        if responsible_other.with(Option::is_some) {
+            note_mode.set(true);
+        }
+    });
+    Effect::new(move |_| draft::set_note(&id.get_value(), note_mode.get()));
     let editing = conversation.editing;
     let is_editing = Memo::new(move |_| editing.with(Option::is_some));
     // The draft put aside while a sent message is being edited.

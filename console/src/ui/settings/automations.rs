@@ -117,11 +117,17 @@ pub fn AutomationSettings(desk: Desk) -> impl IntoView {
             }
         });
     };
+    // Until what is stored has loaded, nothing can be saved: an empty form saved over it
+    // would remove every endpoint and the bot.
+    let load_failed = RwSignal::new(None::<String>);
     leptos::task::spawn_local(async move {
-        if let Ok(found) = desk.session.settle(api::automations(&site).await) {
-            bot.set(BotForm::new(found.bot.clone()));
-            rows.set(numbered(found));
-            loaded.set(true);
+        match desk.session.settle(api::automations(&site).await) {
+            Ok(found) => {
+                bot.set(BotForm::new(found.bot.clone()));
+                rows.set(numbered(found));
+                loaded.set(true);
+            }
+            Err(why) => load_failed.set(Some(format!("The automations could not be loaded ({why}); reload the page to change them."))),
         }
     });
     refresh_log();
@@ -133,6 +139,9 @@ pub fn AutomationSettings(desk: Desk) -> impl IntoView {
     };
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
+        if !loaded.get_untracked() {
+            return;
+        }
         let automations = match checked(&rows.get_untracked(), &bot.get_untracked()) {
             Ok(automations) => automations,
             Err(why) => return saving.set(Saving::Failed(why)),
@@ -158,6 +167,7 @@ pub fn AutomationSettings(desk: Desk) -> impl IntoView {
             <p class="hint">
                 "Each endpoint gets a signed POST for the events it wants: the body is JSON, its HMAC-SHA256 (hex) is in X-Chat-Signature. Failed calls are retried. Nothing is sent about blocked visitors. The body carries every field under its own name, or only the fields you choose, under the names your endpoint expects."
             </p>
+            {move || load_failed.get().map(|why| view! { <p class="form-error" role="alert">{why}</p> })}
             <form class="automations-form" novalidate on:submit=save on:input=move |_| saving.set(Saving::Idle)>
                 <ul class="webhook-rows">
                     <For each=ids key=|id| *id children=move |id| view! { <WebhookRow rows=rows id=id/> }/>
@@ -167,7 +177,12 @@ pub fn AutomationSettings(desk: Desk) -> impl IntoView {
                     <button type="button" class="quiet" data-testid="webhook-add" disabled=move || !loaded.get() on:click=add>
                         "Add endpoint"
                     </button>
-                    <button type="submit" class="primary" data-testid="automations-save" disabled=move || saving.get() == Saving::Busy>
+                    <button
+                        type="submit"
+                        class="primary"
+                        data-testid="automations-save"
+                        disabled=move || !loaded.get() || saving.get() == Saving::Busy
+                    >
                         "Save automations"
                     </button>
                     {saving_line(saving, "automations-saved", "Saved")}
