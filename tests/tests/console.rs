@@ -583,3 +583,46 @@ async fn an_agent_takes_a_conversation_over_from_the_sites_bot() {
     .await;
     assert_eq!(reply.body, "Hi, I am Ana. How can I help?");
 }
+
+#[tokio::test]
+async fn a_reply_on_its_way_when_the_agent_switches_chats_goes_out_once_when_they_return() {
+    let relay = relay();
+    let site = fresh_site();
+    let (started, mut visitor) = visitor_says(relay, &site, "Are you there?").await;
+    let (other, _other_visitor) = visitor_says(relay, &site, "Another question").await;
+    let ana = Console::sign_in(relay, "Ana").await;
+    // A network the test can cut: every socket the console opens from now on, and none while cut.
+    ana.js(
+        "const Real = window.WebSocket; window.__offline = false; window.__sockets = [];
+         window.WebSocket = class extends Real {
+           constructor(url, protocols) { super(window.__offline ? 'ws://127.0.0.1:9/' : url, protocols); window.__sockets.push(this); }
+         };
+         window.__cut = () => { window.__offline = true; window.__sockets.forEach(s => s.close()); };",
+        vec![],
+    )
+    .await;
+    ana.use_site(&site).await;
+    ana.open_conversation(&started.conversation_id, "tab-waiting").await;
+    ana.wait_for_text(&testid("message-body"), "Are you there?").await;
+
+    // The connection drops (a train tunnel) as Ana replies, and she looks at another chat.
+    ana.js("window.__cut(); return true;", vec![]).await;
+    ana.wait("the conversation disconnected", "[...document.querySelectorAll('.muted')].some(e => e.textContent === 'Connecting…')").await;
+    ana.write("Yes, one moment please").await;
+    ana.wait("the reply waiting", "[...document.querySelectorAll('.delivery')].some(e => e.textContent === 'Sending…')").await;
+    ana.open_conversation(&other.conversation_id, "tab-waiting").await;
+    ana.wait("the other chat shown", "![...document.querySelectorAll('.delivery')].some(e => e.textContent === 'Sending…')").await;
+
+    // Back online and back in the first chat: the reply goes out, once.
+    ana.js("window.__offline = false; return true;", vec![]).await;
+    ana.open_conversation(&started.conversation_id, "tab-waiting").await;
+    let reply = wait_for(&mut visitor, |f| match f {
+        ServerFrame::Message { message } => Some(message),
+        _ => None,
+    })
+    .await;
+    assert_eq!(reply.body, "Yes, one moment please");
+    ana.wait("the reply sent", "![...document.querySelectorAll('.delivery')].some(e => e.textContent === 'Sending…')").await;
+    let (_, history) = catch_up(&mut relay.agent("Bo").await.join(&started.conversation_id, 0).await.unwrap(), 0).await;
+    assert_eq!(history.iter().filter(|m| m.body == "Yes, one moment please").count(), 1);
+}

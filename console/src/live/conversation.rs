@@ -8,6 +8,7 @@
 use super::link::{self, Endpoint, Link};
 use crate::browser;
 use crate::state::desk::Desk;
+use crate::state::outbox;
 use crate::state::thread::{Entry, Outgoing, Thread};
 use leptos::prelude::*;
 use protocol::http::agent_connect_path;
@@ -85,6 +86,11 @@ impl Conversation {
             books: StoredValue::new(Bookkeeping::default()),
             link: link::new_link(),
         };
+        // What was on its way when the agent last left this conversation goes out on welcome.
+        let id = conversation.id();
+        conversation.thread.update(|t| outbox::load(&id).into_iter().for_each(|outgoing| t.push(outgoing)));
+        let thread = conversation.thread;
+        Effect::new(move |_| outbox::save(&id, &thread.with(Thread::outbox)));
         link::start(conversation.link, conversation);
         on_cleanup(move || link::stop(conversation.link));
         conversation

@@ -4,6 +4,7 @@ pub mod alerts;
 pub mod desk;
 pub mod draft;
 pub mod inbox;
+pub mod outbox;
 pub mod session;
 pub mod settings_form;
 pub mod shortcut;

@@ -28,8 +28,8 @@ pub struct Entry {
     pub error: Option<String>,
 }
 
-/// A message this console is about to send.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A message this console is about to send (kept in storage until acknowledged).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Outgoing {
     pub client_id: ClientMsgId,
     pub author: Author,
@@ -167,6 +167,22 @@ impl Thread {
     /// What still waits for its ack: sent again after a reconnect.
     pub fn unacked(&self) -> Vec<Entry> {
         self.entries.iter().filter(|e| e.delivery == Delivery::Sending).cloned().collect()
+    }
+
+    /// What is still on its way, as it was written: the outbox to keep.
+    pub fn outbox(&self) -> Vec<Outgoing> {
+        self.entries
+            .iter()
+            .filter(|e| e.delivery == Delivery::Sending)
+            .map(|e| Outgoing {
+                client_id: e.client_id.clone(),
+                author: e.author.clone(),
+                body: e.body.clone(),
+                card: e.card.clone(),
+                suggestions: e.suggestions.clone(),
+                note: e.note,
+            })
+            .collect()
     }
 
     /// The agents' newest public message the visitor has read up to `read_up_to`: "Seen"
