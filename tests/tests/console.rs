@@ -169,6 +169,8 @@ async fn canned_responses_drafts_and_editing_a_sent_reply() {
     })
     .await;
     assert_eq!((revised.seq, revised.body.as_str(), revised.edited), (sent.seq, "Refunds take 3 working days.", true));
+    // The console shows the change once the relay has made it.
+    ana.wait_for_text(&testid("message-body"), "Refunds take 3 working days.").await;
 
     // A half-written reply survives a reload.
     ana.element("composer").await.send_keys("Anything else I can").await.unwrap();

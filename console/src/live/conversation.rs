@@ -164,16 +164,15 @@ impl Conversation {
         }
     }
 
-    pub fn edit(&self, seq: Seq, body: String) {
-        if self.act(ClientFrame::Edit { seq, body: body.clone() }) {
-            self.thread.update(|t| t.edit(seq, body));
-        }
+    /// Changes a sent message; the thread shows it when the relay's `revised` comes back (to
+    /// every connection, this one too), so a refused or lost change is never shown as made.
+    /// `false` when it could not be sent.
+    pub fn edit(&self, seq: Seq, body: String) -> bool {
+        self.act(ClientFrame::Edit { seq, body })
     }
 
     pub fn retract(&self, seq: Seq) {
-        if self.act(ClientFrame::Retract { seq }) {
-            self.thread.update(|t| t.retract(seq));
-        }
+        self.act(ClientFrame::Retract { seq });
     }
 
     pub fn set_muted(&self, muted: bool) {

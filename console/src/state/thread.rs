@@ -122,22 +122,6 @@ impl Thread {
     }
 
     /// What the agent just changed shows at once; the relay's `revised` confirms it.
-    pub fn edit(&mut self, seq: Seq, body: String) {
-        if let Some(entry) = self.entries.iter_mut().find(|e| e.seq == Some(seq)) {
-            entry.body = body;
-            entry.edited = true;
-        }
-    }
-
-    pub fn retract(&mut self, seq: Seq) {
-        if let Some(entry) = self.entries.iter_mut().find(|e| e.seq == Some(seq)) {
-            entry.body.clear();
-            entry.card = None;
-            entry.suggestions.clear();
-            entry.deleted = true;
-        }
-    }
-
     pub fn ack(&mut self, client_id: &ClientMsgId, seq: Seq, sent_at: u64) {
         if let Some(entry) = self.pending_mut(client_id) {
             entry.seq = Some(seq);
@@ -274,11 +258,10 @@ mod tests {
     fn revisions_replace_in_place() {
         let mut thread = Thread::default();
         thread.receive(message(1, "c-1", agent("Ana")));
-        thread.edit(1, "fixed".into());
-        assert!(thread.entries()[0].edited);
+        thread.revise(Message { edited: true, body: "fixed".into(), ..message(1, "c-1", agent("Ana")) });
+        assert!(thread.entries()[0].edited && thread.entries()[0].body == "fixed");
         thread.revise(Message { deleted: true, body: String::new(), ..message(1, "c-1", agent("Ana")) });
         assert!(thread.entries()[0].deleted);
-        thread.retract(1);
         assert_eq!(thread.entries().len(), 1);
     }
 

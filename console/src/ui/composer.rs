@@ -103,10 +103,12 @@ pub fn Composer(conversation: Conversation) -> impl IntoView {
         let text = draft.get_untracked();
         if let Some((seq, _)) = editing.get_untracked() {
             match validate_body(&text) {
+                // Not connected: the edit stays in the field to save again.
                 Ok(body) => {
-                    conversation.edit(seq, body);
-                    finish_editing();
-                    error.set(None);
+                    if conversation.edit(seq, body) {
+                        finish_editing();
+                        error.set(None);
+                    }
                 }
                 Err(err) => error.set(Some(err.message)),
             }
