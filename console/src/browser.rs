@@ -45,6 +45,15 @@ pub fn socket_url(path: &str) -> String {
     format!("{origin}{path}")
 }
 
+/// Moves keyboard focus to the message field: where an agent goes on after an action whose
+/// button goes away when done (accept, delete, retry), instead of losing focus to the page.
+pub fn focus_composer() {
+    let field = web_sys::window().and_then(|w| w.document()).and_then(|d| d.get_element_by_id("composer"));
+    if let Some(field) = field.and_then(|f| f.dyn_into::<web_sys::HtmlElement>().ok()) {
+        let _ = field.focus();
+    }
+}
+
 pub fn page_hidden() -> bool {
     web_sys::window().and_then(|w| w.document()).is_some_and(|d| d.hidden())
 }

@@ -55,12 +55,18 @@ async fn a_visitor_and_an_agent_chat_through_the_console() {
     assert_eq!(ana.js(&words("tab-mine"), vec![]).await, serde_json::json!("Mine"));
     ana.click("accept").await;
     ana.wait_for_text(&testid("assignee"), "Ana").await;
+    // The Accept button is gone: the keyboard is in the message field, where the reply goes.
+    ana.wait("focus in the composer", "document.activeElement && document.activeElement.id === 'composer'").await;
     ana.write("It ships today.").await;
     visitor.wait_for_texts(".cw-theirs .cw-body", &["It ships today."]).await;
 
     // The visitor answers: it appears live, and the agent has read it (the widget says so).
     visitor.write("Thank you!").await;
     ana.wait_for_text(&testid("message-body"), "Thank you!").await;
+    // A screen reader hears it once, from the announcement region, not the whole thread again.
+    ana.wait("the announcement", "[...document.querySelectorAll('[aria-live=polite]')].some(e => e.textContent === 'New message from Visitor: Thank you!')").await;
+    let thread_live = format!("return document.querySelector('{}').getAttribute('aria-live')", testid("thread"));
+    assert_eq!(ana.js(&thread_live, vec![]).await, serde_json::json!("off"));
     visitor.wait_for("seen", "[...root.querySelectorAll('.cw-state')].some(s => s.textContent.includes('Seen'))").await;
     ana.click("tab-mine").await;
     ana.find(&format!("{}[data-conversation-id=\"{conversation}\"]", testid("conversation-row"))).await;

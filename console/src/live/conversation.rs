@@ -238,6 +238,19 @@ impl Conversation {
         }
     }
 
+    /// Someone else's new message, for screen readers: once, as it arrives (the thread itself
+    /// is not a live region, so acks, edits and reloaded history are not read out again).
+    fn announce(&self, message: &protocol::Message) {
+        let who = match &message.author {
+            Author::Visitor => self.info.with_untracked(|i| i.contact.name.clone()).unwrap_or_else(|| "Visitor".to_owned()),
+            Author::Agent { id: Some(id), .. } if *id == self.desk.my_id() => return,
+            Author::Agent { name, .. } => name.to_string(),
+        };
+        let what = if message.note { "note" } else { "message" };
+        let text = if message.body.is_empty() { message.card.as_ref().map(|c| c.label().to_owned()).unwrap_or_default() } else { message.body.clone() };
+        self.desk.announcement.set(format!("New {what} from {who}: {text}"));
+    }
+
     // ---- what the relay says --------------------------------------------------------------
 
     fn check_caught_up(&self) {
@@ -304,6 +317,7 @@ impl Endpoint for Conversation {
             }
             ServerFrame::Message { message } => {
                 self.typing.update(|t| t.retain(|(who, _)| who != &message.author));
+                self.announce(&message);
                 self.thread.update(|t| t.receive(message));
             }
             ServerFrame::Ack { client_id, seq, sent_at } => self.thread.update(|t| t.ack(&client_id, seq, sent_at)),

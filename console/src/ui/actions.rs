@@ -71,7 +71,9 @@ pub fn Actions(conversation: Conversation) -> impl IntoView {
         <div class="actions" role="group" aria-label="Conversation actions">
             <Show when=move || waiting.get()>
                 <button type="button" class="primary" data-testid="accept" on:click=move |_| {
-                    conversation.act(ClientFrame::Accept);
+                    if conversation.act(ClientFrame::Accept) {
+                        crate::browser::focus_composer();
+                    }
                 }>{move || if with_bot() { "Take over from the bot" } else { "Accept" }}</button>
             </Show>
             <Show when=may_transfer>

@@ -47,7 +47,7 @@ pub fn ThreadView(conversation: Conversation) -> impl IntoView {
             class="thread"
             node_ref=scroller
             role="log"
-            aria-live="polite"
+            aria-live="off"
             aria-label="Messages"
             tabindex="0"
             data-testid="thread"
@@ -105,7 +105,16 @@ fn message_view(conversation: Conversation, entry: Entry) -> impl IntoView {
                 view! {
                     <p class="delivery delivery-failed">
                         "Not sent" {entry.error.clone().map(|why| format!(": {why}"))} " "
-                        <button type="button" class="link" on:click=move |_| conversation.retry(&client_id)>"Retry"</button>
+                        <button
+                            type="button"
+                            class="link"
+                            on:click=move |_| {
+                                conversation.retry(&client_id);
+                                crate::browser::focus_composer();
+                            }
+                        >
+                            "Retry"
+                        </button>
                     </p>
                 }
                 .into_any(),
@@ -157,7 +166,15 @@ fn message_view(conversation: Conversation, entry: Entry) -> impl IntoView {
                         >
                             "Edit"
                         </button>
-                        <button type="button" class="link" data-testid="delete" on:click=move |_| conversation.retract(seq)>
+                        <button
+                            type="button"
+                            class="link"
+                            data-testid="delete"
+                            on:click=move |_| {
+                                conversation.retract(seq);
+                                crate::browser::focus_composer();
+                            }
+                        >
                             "Delete"
                         </button>
                     </div>
