@@ -1080,7 +1080,11 @@ impl DurableObject for Site {
     async fn alarm(&self) -> Result<Response> {
         self.alarm.fired();
         let presence_due = self.expire_presence()?;
-        self.enforce_time_limits().await?;
+        // One conversation that cannot be reached must not hold up every webhook: logged,
+        // and its limit is looked at again on the next alarm.
+        if let Err(err) = self.enforce_time_limits().await {
+            worker::console_error!("site: a time limit could not be enforced: {err}");
+        }
         automations::deliver_due(&self.sql(), &self.env, now_ms()).await?;
         let next = [presence_due, self.next_time_limit()?, automations::next_due(&self.sql())?].into_iter().flatten().min();
         if let Some(due) = next {

@@ -155,6 +155,47 @@ async fn two_tabs_show_the_same_conversation_live() {
 }
 
 #[tokio::test]
+async fn a_message_waiting_in_one_tab_is_not_lost_when_another_tab_saves_the_outbox() {
+    // Each tab's page can cut its own sockets (a tab frozen by the browser, say).
+    let script = "const Real = window.WebSocket; window.__offline = false; window.__sockets = [];
+        window.WebSocket = class extends Real {
+          constructor(url, protocols) { super(window.__offline ? 'ws://127.0.0.1:9/' : url, protocols); window.__sockets.push(this); }
+        };
+        window.__cut = () => { window.__offline = true; window.__sockets.forEach(s => s.close()); };";
+    let site = fresh_site();
+    let (browser, page) = visit(&site, "", script).await;
+    let first_tab = browser.client.window().await.unwrap();
+    browser.open_widget().await;
+    browser.write("first").await;
+    browser.wait_for_texts(".cw-mine .cw-state", &["Sent"]).await;
+    let conversation = browser.conversation(site.as_str()).await;
+    let second_tab = browser.client.new_window(true).await.unwrap().handle;
+    browser.client.switch_to_window(second_tab.clone()).await.unwrap();
+    browser.client.goto(&page.url).await.unwrap();
+    browser.open_widget().await;
+    browser.wait_for_texts(".cw-mine .cw-body", &["first"]).await;
+
+    // The first tab loses its connection and holds a message; the second, still connected,
+    // hears an agent and saves the outbox.
+    browser.client.switch_to_window(first_tab).await.unwrap();
+    browser.js("window.__cut(); return true;", vec![]).await;
+    browser.wait_for_texts(".cw-link-state", &["Reconnecting…"]).await;
+    browser.write("written in the first tab").await;
+    browser.wait_for_texts(".cw-mine .cw-state", &["Sent", "Sending…"]).await;
+    let mut agent = relay().agent("Ana").await.join(&conversation, 0).await.unwrap();
+    catch_up(&mut agent, 0).await;
+    agent.post(&id("a1"), "Hello from Ana").await.unwrap();
+    browser.client.switch_to_window(second_tab).await.unwrap();
+    browser.wait_for_texts(".cw-theirs .cw-body", &["Hello from Ana"]).await;
+
+    // The second tab reloads: the first tab's message is still in the outbox, and goes out.
+    browser.client.refresh().await.unwrap();
+    browser.open_widget().await;
+    assert_eq!(next_message(&mut agent).await.body, "written in the first tab");
+    browser.wait_for_texts(".cw-mine .cw-state", &["Sent", "Sent"]).await;
+}
+
+#[tokio::test]
 async fn nobody_online_with_async_on_the_visitor_writes_and_leaves_an_email() {
     let site = fresh_site();
     let (browser, _page) = visit(&site, "", "").await;

@@ -432,10 +432,16 @@ impl Chat {
             .unwrap_or(false)
     }
 
+    /// The stored outbox is every tab's: this tab's unsent messages, and those of other tabs
+    /// this one does not know as sent (they are in its thread with a seq) or refused.
     fn save_outbox(&self) {
-        let outbox: Vec<Outgoing> =
-            self.thread.with_untracked(|t| t.unacked().into_iter().map(|(client_id, body)| Outgoing { client_id, body }).collect());
         let site = self.config().site;
+        let outbox: Vec<Outgoing> = self.thread.with_untracked(|t| {
+            let known = |id: &ClientMsgId| t.entries().iter().any(|e| e.is_mine() && &e.client_id == id);
+            let mut outbox: Vec<Outgoing> = session::load_outbox(&site).into_iter().filter(|o| !known(&o.client_id)).collect();
+            outbox.extend(t.unacked().into_iter().map(|(client_id, body)| Outgoing { client_id, body }));
+            outbox
+        });
         if outbox.is_empty() {
             session::forget(&site, Slot::Outbox);
         } else {
