@@ -600,15 +600,7 @@ async fn a_reply_on_its_way_when_the_agent_switches_chats_goes_out_once_when_the
     let (other, _other_visitor) = visitor_says(relay, &site, "Another question").await;
     let ana = Console::sign_in(relay, "Ana").await;
     // A network the test can cut: every socket the console opens from now on, and none while cut.
-    ana.js(
-        "const Real = window.WebSocket; window.__offline = false; window.__sockets = [];
-         window.WebSocket = class extends Real {
-           constructor(url, protocols) { super(window.__offline ? 'ws://127.0.0.1:9/' : url, protocols); window.__sockets.push(this); }
-         };
-         window.__cut = () => { window.__offline = true; window.__sockets.forEach(s => s.close()); };",
-        vec![],
-    )
-    .await;
+    ana.js(e2e::browser::SOCKETS_THE_TEST_CAN_CUT, vec![]).await;
     ana.use_site(&site).await;
     ana.open_conversation(&started.conversation_id, "tab-waiting").await;
     ana.wait_for_text(&testid("message-body"), "Are you there?").await;

@@ -157,13 +157,8 @@ async fn two_tabs_show_the_same_conversation_live() {
 #[tokio::test]
 async fn a_message_waiting_in_one_tab_is_not_lost_when_another_tab_saves_the_outbox() {
     // Each tab's page can cut its own sockets (a tab frozen by the browser, say).
-    let script = "const Real = window.WebSocket; window.__offline = false; window.__sockets = [];
-        window.WebSocket = class extends Real {
-          constructor(url, protocols) { super(window.__offline ? 'ws://127.0.0.1:9/' : url, protocols); window.__sockets.push(this); }
-        };
-        window.__cut = () => { window.__offline = true; window.__sockets.forEach(s => s.close()); };";
     let site = fresh_site();
-    let (browser, page) = visit(&site, "", script).await;
+    let (browser, page) = visit(&site, "", e2e::browser::SOCKETS_THE_TEST_CAN_CUT).await;
     let first_tab = browser.client.window().await.unwrap();
     browser.open_widget().await;
     browser.write("first").await;
