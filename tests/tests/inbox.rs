@@ -603,15 +603,16 @@ async fn a_program_posts_replies_and_notes_over_http() {
 
 #[tokio::test]
 async fn a_session_in_use_is_renewed_and_an_unused_one_expires() {
-    // Sessions last 10 s here instead of a week; times count from the sign-in, with seconds to
-    // spare either way for a busy machine.
+    // Sessions last 10 s here instead of a week; times count from the sign-in's answer (the
+    // session began before it: a slow sign-in on a busy machine must not shift the renewal
+    // before half the term), with seconds to spare either way.
     let relay = Relay::start_with("sessions", &[("SESSION_SECONDS", "10")]);
     let admin_email = Email::parse(e2e::ADMIN_EMAIL).unwrap();
     let idle = Agent::login(&relay.origin, &admin_email, e2e::ADMIN_PASSWORD).await.unwrap();
     let http = reqwest::Client::new();
     let login = Login { email: admin_email.clone(), password: e2e::ADMIN_PASSWORD.into(), bearer: false };
-    let signed_in_at = tokio::time::Instant::now();
     let signed_in = http.post(format!("{}/api/agent/login", relay.origin)).json(&login).send().await.unwrap();
+    let signed_in_at = tokio::time::Instant::now();
     let cookie = signed_in.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(cookie.contains("Max-Age=10"), "{cookie}");
     let session = cookie.split(';').next().unwrap().to_owned();
