@@ -234,6 +234,11 @@ impl Visitor {
         self.start_request(site, &StartConversation { contact, page_url: None, identity: None }).await
     }
 
+    /// Starts a conversation as the widget does, naming the page the visitor is on.
+    pub async fn start_on_page(&self, site: &SiteId, contact: Contact, page_url: protocol::SafeUrl) -> Result<ConversationStarted, BoxError> {
+        self.start_request(site, &StartConversation { contact, page_url: Some(page_url), identity: None }).await
+    }
+
     /// Starts (or, for a returning verified user, gets back) a conversation as a site's
     /// signed-in user.
     pub async fn start_verified(&self, site: &SiteId, identity: Identity) -> Result<ConversationStarted, BoxError> {

@@ -293,6 +293,17 @@ fn now_ms() -> u64 {
     Date::now().as_millis()
 }
 
+/// Whether a conversation in `status` takes new writing, and if not, the refusal that says why.
+fn accepts_messages(status: Status) -> std::result::Result<(), ProtocolError> {
+    let why = match status {
+        Status::Open => return Ok(()),
+        Status::Ended => "this conversation has ended",
+        Status::Blocked => "this visitor is blocked",
+        Status::Deleted => "this conversation was deleted",
+    };
+    Err(ProtocolError::new(ErrorCode::ConversationClosed, why))
+}
+
 fn internal(err: worker::Error) -> ProtocolError {
     worker::console_error!("conversation: {err}");
     ProtocolError::new(ErrorCode::Internal, "the conversation could not do that; nothing was stored")
@@ -1146,18 +1157,7 @@ impl Conversation {
         if peer.role == Role::Visitor && (post.card.is_some() || !post.suggestions.is_empty()) {
             return Err(forbidden("sending cards and suggested replies"));
         }
-        match self.status().map_err(internal)? {
-            Status::Open => {}
-            Status::Ended => {
-                return Err(ProtocolError::new(ErrorCode::ConversationClosed, "this conversation has ended"));
-            }
-            Status::Blocked => {
-                return Err(ProtocolError::new(ErrorCode::ConversationClosed, "this visitor is blocked"));
-            }
-            Status::Deleted => {
-                return Err(ProtocolError::new(ErrorCode::ConversationClosed, "this conversation was deleted"));
-            }
-        }
+        accepts_messages(self.status().map_err(internal)?)?;
 
         let author = peer.author();
         let sent_at = now_ms();
@@ -1432,13 +1432,10 @@ impl Conversation {
     /// A visitor changes nothing in a conversation that is not open: an ended one stays as
     /// it ended (writing again starts a new one), a blocked visitor can no longer write.
     fn visitor_may_write(&self, peer: &Peer) -> std::result::Result<(), ProtocolError> {
-        match self.status().map_err(internal)? {
-            _ if peer.role != Role::Visitor => Ok(()),
-            Status::Open => Ok(()),
-            Status::Ended => Err(ProtocolError::new(ErrorCode::ConversationClosed, "this conversation has ended")),
-            Status::Blocked => Err(ProtocolError::new(ErrorCode::ConversationClosed, "this visitor is blocked")),
-            Status::Deleted => Err(ProtocolError::new(ErrorCode::ConversationClosed, "this conversation was deleted")),
+        if peer.role != Role::Visitor {
+            return Ok(());
         }
+        accepts_messages(self.status().map_err(internal)?)
     }
 
     /// The author edits (`Some(body)`) or takes back (`None`) their own message; everyone

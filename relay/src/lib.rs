@@ -214,6 +214,15 @@ fn require_allowed_origin(req: &Request, url: &Url, settings: &WidgetSettings) -
     }
 }
 
+/// The page a conversation started on becomes the link in its emails, so it is kept only on
+/// one of the site's origins (or the relay's own pages): a forged start must not make the
+/// site mail its visitor a link to somewhere else.
+fn page_is_the_sites(page: &protocol::SafeUrl, url: &Url, settings: &WidgetSettings) -> bool {
+    let Ok(page) = Url::parse(page.as_str()) else { return false };
+    let origin = page.origin().ascii_serialization();
+    origin == url.origin().ascii_serialization() || settings.allows_origin(&origin)
+}
+
 /// On a site that verifies identities: the identity given, checked against the site's secret.
 fn verified_identity(
     env: &Env,
@@ -260,7 +269,8 @@ async fn start_conversation(req: &mut Request, env: &Env, url: &Url, site: &str)
     limit(env, &format!("conversations:{}", client_ip(req)), "new conversations", take).await?;
     let user_id = identity.as_ref().map(|i| i.user_id.clone());
     let browser = req.headers().get("User-Agent").ok().flatten().map(|ua| conversation::browser_name(&ua));
-    let origin = Origin { relay: url.origin().ascii_serialization(), page_url: start.page_url, browser };
+    let page_url = start.page_url.filter(|page| page_is_the_sites(page, url, &settings));
+    let origin = Origin { relay: url.origin().ascii_serialization(), page_url, browser };
     let conversation_id = create_conversation(env, &site, contact, origin, user_id, None).await?;
     if let Some(identity) = &identity {
         site::remember_user(&site_stub(env, &site)?, &identity.user_id, &conversation_id).await.map_err(internal)?;

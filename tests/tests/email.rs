@@ -363,6 +363,41 @@ async fn unsubscribing_stops_the_emails_for_that_conversation() {
     assert_eq!(relay.emails_about(&started.conversation_id).len(), 1);
 }
 
+/// Whoever starts a conversation names the page it started on, and the email links there: a
+/// start sent by hand must not make the site mail its visitor a link to somewhere else.
+#[tokio::test]
+async fn the_emails_link_goes_only_to_the_sites_own_pages() {
+    let relay = relay();
+    let site = fresh_site();
+    let settings = WidgetSettings {
+        email_delay_seconds: DELAY_SECONDS,
+        allowed_origins: vec!["https://shop.example".into()],
+        ..WidgetSettings::default()
+    };
+    relay.agent("Admin").await.put_settings(&site, &settings).await.unwrap();
+    let contact = Contact { email: Some(Email::parse("mallory-target@example.com").unwrap()), name: None };
+    let page = |url: &str| protocol::SafeUrl::parse(url).unwrap();
+    let forged = relay.visitor().start_on_page(&site, contact.clone(), page("https://evil.example/login")).await.unwrap();
+    let honest = relay.visitor().start_on_page(&site, contact, page("https://shop.example/pricing")).await.unwrap();
+
+    for started in [&forged, &honest] {
+        let mut agent = relay.agent("Ana").await.join(&started.conversation_id, 0).await.unwrap();
+        catch_up(&mut agent, 0).await;
+        agent.post(&id("r1"), "Here is your answer").await.unwrap();
+        assert!(matches!(email_status(&mut agent).await, EmailStatus::Sent { .. }));
+    }
+    let forged_link = link_in(&relay.wait_for_emails(&forged.conversation_id, 1).await.remove(0).text);
+    assert!(forged_link.starts_with(&format!("{}/resume#", relay.origin)), "the relay's own page instead: {forged_link}");
+    let honest_link = link_in(&relay.wait_for_emails(&honest.conversation_id, 1).await.remove(0).text);
+    assert!(honest_link.starts_with("https://shop.example/pricing#"), "the page the visitor was on: {honest_link}");
+
+    // Agents are not shown the forged page as where the visitor was either.
+    let inbox = relay.agent("Ana").await.conversations(&site).await.unwrap();
+    let entry = |id: &ConversationId| inbox.conversations.iter().find(|e| &e.conversation_id == id).unwrap().clone();
+    assert_eq!(entry(&forged.conversation_id).page_url, None);
+    assert_eq!(entry(&honest.conversation_id).page_url.as_deref(), Some("https://shop.example/pricing"));
+}
+
 #[tokio::test]
 async fn through_an_http_mail_api_a_failed_send_is_retried_until_it_goes_out_once() {
     let api = e2e::mail_api::MailApi::start(2).await;

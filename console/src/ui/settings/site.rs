@@ -89,7 +89,7 @@ fn SiteForm(desk: Desk, form: RwSignal<SettingsForm>) -> impl IntoView {
                 {text(form, "settings-email-delay", "Email unread replies after (seconds)", "number", "", |f| &f.email_delay_seconds, |f| &mut f.email_delay_seconds)}
                 {text(form, "settings-retention", "Erase closed conversations after (days)", "number", "Optional: empty keeps them.", |f| &f.retention_days, |f| &mut f.retention_days)}
                 {check(form, "settings-identity-verification", "Require verified identities", "The site's server signs its users' ids.", |f| &f.identity_verification, |f| &mut f.identity_verification)}
-                {area(form, "settings-allowed-origins", "Allowed origins", "One a line, e.g. https://shop.example. Empty allows any.", |f| &f.allowed_origins, |f| &mut f.allowed_origins)}
+                {area(form, "settings-allowed-origins", "Allowed origins", "One a line, e.g. https://shop.example. The chat works, and its emails link back, only there. Empty allows any.", |f| &f.allowed_origins, |f| &mut f.allowed_origins)}
             </fieldset>
             <QuickReplies form=form/>
             <fieldset>
