@@ -54,6 +54,50 @@ pub fn verify(secret: &[u8], token: &str, now_secs: u64) -> Result<VisitorGrant,
     })
 }
 
+/// Unsubscribe links: `u1.{conversation}.{signature}`. Such a token stops one conversation's
+/// emails and opens nothing, so a link that mail providers and scanners pass around gives
+/// no one the chat; it lasts as long as the emails it is in.
+pub mod unsubscribe {
+    use super::{from_hex, mac, to_hex};
+    use crate::{ConversationId, ErrorCode, ProtocolError};
+    use hmac::Mac;
+
+    const PREFIX: &str = "u1";
+
+    pub fn sign(secret: &[u8], conversation: &ConversationId) -> String {
+        let payload = format!("{PREFIX}.{conversation}");
+        let signature = to_hex(&mac(secret, &payload).finalize().into_bytes());
+        format!("{payload}.{signature}")
+    }
+
+    pub fn verify(secret: &[u8], token: &str) -> Result<ConversationId, ProtocolError> {
+        let invalid = || ProtocolError::new(ErrorCode::InvalidToken, "not an unsubscribe link");
+        let (payload, signature) = token.rsplit_once('.').ok_or_else(invalid)?;
+        let signature = from_hex(signature).ok_or_else(invalid)?;
+        mac(secret, payload).verify_slice(&signature).map_err(|_| invalid())?;
+        let conversation = payload.strip_prefix(PREFIX).and_then(|rest| rest.strip_prefix('.')).ok_or_else(invalid)?;
+        ConversationId::parse(conversation).map_err(|_| invalid())
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn it_names_one_conversation_and_is_no_visitor_token() {
+            let conversation = ConversationId::parse(&"ab".repeat(32)).unwrap();
+            let token = sign(b"secret", &conversation);
+            assert_eq!(verify(b"secret", &token).unwrap(), conversation);
+            assert!(verify(b"other secret", &token).is_err());
+            assert!(verify(b"secret", &token.replace(&"ab".repeat(32), &"cd".repeat(32))).is_err());
+            // Neither kind of token passes for the other.
+            assert_eq!(super::super::verify(b"secret", &token, 0).unwrap_err().code, ErrorCode::InvalidToken);
+            let grant = super::super::VisitorGrant { site: crate::SiteId::parse("demo").unwrap(), conversation };
+            assert!(verify(b"secret", &super::super::sign(b"secret", &grant, 1_000)).is_err());
+        }
+    }
+}
+
 fn to_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -1579,7 +1579,7 @@ impl Conversation {
         let fragment = format!("#{}{link_token}", protocol::http::RESUME_FRAGMENT);
         let fallback = format!("{origin}/resume{fragment}");
         let resume = self.meta("page_url")?.map(|page| format!("{page}{fragment}")).unwrap_or_else(|| fallback.clone());
-        let unsubscribe = format!("{origin}/api/email/unsubscribe?token={link_token}");
+        let unsubscribe = format!("{origin}/api/email/unsubscribe?token={}", token::unsubscribe::sign(&secret, conversation));
         Ok(Some((resume, fallback, unsubscribe)))
     }
 

@@ -479,8 +479,8 @@ fn page(title: &str, body: &str) -> Handled {
 async fn unsubscribe(req: &Request, env: &Env, url: &Url) -> Handled {
     let secret = config::token_secret(env)?;
     let raw = param(url, query::TOKEN).unwrap_or_default();
-    let Ok(grant) = token::verify(&secret, &raw, now_ms() / 1000) else {
-        return page("This link has expired", "<p>Open the chat on the site to manage your emails.</p>");
+    let Ok(conversation) = token::unsubscribe::verify(&secret, &raw) else {
+        return page("This link does not work", "<p>Open the chat on the site to manage your emails.</p>");
     };
     if req.method() == Method::Get {
         let action = format!("/api/email/unsubscribe?token={}", protocol::http::percent_encode(&raw));
@@ -494,6 +494,6 @@ async fn unsubscribe(req: &Request, env: &Env, url: &Url) -> Handled {
     }
     let request = Request::new_with_init("https://conversation/unsubscribe", RequestInit::new().with_method(Method::Post))
         .map_err(internal)?;
-    conversation_stub(env, &grant.conversation)?.fetch_with_request(request).await.map_err(internal)?;
+    conversation_stub(env, &conversation)?.fetch_with_request(request).await.map_err(internal)?;
     page("Done", "<p>You will get no more emails about this conversation.</p>")
 }

@@ -352,6 +352,12 @@ async fn unsubscribing_stops_the_emails_for_that_conversation() {
     let email = relay.wait_for_emails(&started.conversation_id, 1).await.remove(0);
     let link = email.text.lines().find_map(|l| l.strip_prefix("Stop emails about this conversation: ")).unwrap().to_owned();
 
+    // The link's token stops emails and opens nothing: whoever the link reaches cannot read the chat.
+    let unsubscribe_token = link.split_once("token=").unwrap().1.to_owned();
+    e2e::chat::expect_refused_connection(relay.visitor().connect(&unsubscribe_token, 0).await, ErrorCode::InvalidToken).await;
+    let tampered = reqwest::Client::new().post(link.replace("token=u1.", "token=u1.0")).send().await.unwrap();
+    assert!(tampered.text().await.unwrap().contains("This link does not work"));
+
     // Opening the link changes nothing (mail scanners open links); the button does.
     let page = reqwest::get(&link).await.unwrap().text().await.unwrap();
     assert!(page.contains("Stop the emails"));
