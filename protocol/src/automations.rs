@@ -92,8 +92,20 @@ pub const MAX_MAPPED_FIELDS: usize = 20;
 pub const MAX_FIELD_KEY_CHARS: usize = 64;
 /// Calls to an endpoint before a delivery is given up.
 pub const WEBHOOK_ATTEMPTS: u32 = 8;
-/// The header carrying the hex HMAC-SHA256 of the body, keyed with the site's webhook secret.
+/// The header carrying the call's signature: the hex HMAC-SHA256 of
+/// `{timestamp}.{delivery}.{body}`, keyed with the site's webhook secret.
 pub const WEBHOOK_SIGNATURE_HEADER: &str = "X-Chat-Signature";
+/// When the call was made, in seconds since the Unix epoch: signed, so a receiver can refuse
+/// a call recorded and replayed later.
+pub const WEBHOOK_TIMESTAMP_HEADER: &str = "X-Chat-Timestamp";
+/// The delivery's id, the same on every retry of it: a receiver that took a call whose answer
+/// was lost can tell the retry apart from a new event.
+pub const WEBHOOK_DELIVERY_HEADER: &str = "X-Chat-Delivery";
+
+/// What a webhook call's signature covers.
+pub fn webhook_signed_text(timestamp_secs: u64, delivery: &str, body: &str) -> String {
+    format!("{timestamp_secs}.{delivery}.{body}")
+}
 
 /// A site's automations: `GET` and `PUT` for admins.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

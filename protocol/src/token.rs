@@ -249,6 +249,17 @@ pub fn verify_bytes(secret: &[u8], data: &[u8], signature_hex: &str) -> bool {
     mac.verify_slice(&signature).is_ok()
 }
 
+/// Checks a webhook call as its receiver should: the signature over the timestamp, the
+/// delivery id and the body, and a timestamp within [`WEBHOOK_TOLERANCE_SECS`] of `now_secs`.
+pub fn verify_webhook(site_secret: &str, timestamp: &str, delivery: &str, body: &str, signature_hex: &str, now_secs: u64) -> bool {
+    let Ok(timestamp) = timestamp.trim().parse::<u64>() else { return false };
+    timestamp.abs_diff(now_secs) <= WEBHOOK_TOLERANCE_SECS
+        && verify_bytes(site_secret.as_bytes(), crate::automations::webhook_signed_text(timestamp, delivery, body).as_bytes(), signature_hex)
+}
+
+/// How far a webhook call's timestamp may be from the receiver's clock.
+pub const WEBHOOK_TOLERANCE_SECS: u64 = 300;
+
 /// A site's identity secret, derived from the relay's secret (nothing to store; rotating the
 /// relay secret rotates them all).
 pub fn identity_secret(relay_secret: &[u8], site: &SiteId) -> String {

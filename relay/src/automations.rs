@@ -3,7 +3,10 @@
 //! off on failure until [`WEBHOOK_ATTEMPTS`] calls. The rows are the delivery log admins read.
 
 use crate::config;
-use protocol::automations::{Delivery, DeliveryLog, DeliveryState, EventKind, Webhook, WebhookEvent, WEBHOOK_ATTEMPTS, WEBHOOK_SIGNATURE_HEADER};
+use protocol::automations::{
+    webhook_signed_text, Delivery, DeliveryLog, DeliveryState, EventKind, Webhook, WebhookEvent, WEBHOOK_ATTEMPTS, WEBHOOK_DELIVERY_HEADER,
+    WEBHOOK_SIGNATURE_HEADER, WEBHOOK_TIMESTAMP_HEADER,
+};
 use protocol::{ConversationId, SiteId};
 use serde::Deserialize;
 use worker::{Env, Fetch, Headers, Method, Request, RequestInit, Result, SqlStorage, SqlStorageValue};
@@ -95,8 +98,12 @@ pub async fn deliver_due(sql: &SqlStorage, env: &Env, now: u64) -> Result<()> {
             sql.exec("UPDATE deliveries SET state = 'failed', last_error = 'unreadable delivery' WHERE id = ?", vec![row.id.into()])?;
             continue;
         };
-        let signature = protocol::token::sign_bytes(protocol::token::webhook_secret(&secret, &site).as_bytes(), row.body.as_bytes());
-        let outcome = call(&row.url, &row.body, &signature).await;
+        let signed = Signed { timestamp: crate::now_ms() / 1000, delivery: format!("{site}.{}", row.id) };
+        let signature = protocol::token::sign_bytes(
+            protocol::token::webhook_secret(&secret, &site).as_bytes(),
+            webhook_signed_text(signed.timestamp, &signed.delivery, &row.body).as_bytes(),
+        );
+        let outcome = call(&row.url, &row.body, &signed, &signature).await;
         let attempts = row.attempts as u32 + 1;
         match outcome {
             Ok(()) => {
@@ -119,10 +126,18 @@ pub async fn deliver_due(sql: &SqlStorage, env: &Env, now: u64) -> Result<()> {
     Ok(())
 }
 
-async fn call(url: &str, body: &str, signature: &str) -> std::result::Result<(), String> {
+/// What a call's signature covers besides its body.
+struct Signed {
+    timestamp: u64,
+    delivery: String,
+}
+
+async fn call(url: &str, body: &str, signed: &Signed, signature: &str) -> std::result::Result<(), String> {
     let headers = Headers::new();
     let set = |name: &str, value: &str| headers.set(name, value).map_err(|e| e.to_string());
     set("Content-Type", "application/json")?;
+    set(WEBHOOK_TIMESTAMP_HEADER, &signed.timestamp.to_string())?;
+    set(WEBHOOK_DELIVERY_HEADER, &signed.delivery)?;
     set(WEBHOOK_SIGNATURE_HEADER, signature)?;
     let mut init = RequestInit::new();
     init.with_method(Method::Post).with_headers(headers.clone()).with_body(Some(body.to_owned().into()));

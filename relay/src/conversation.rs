@@ -37,8 +37,9 @@ use protocol::{
 use serde::{Deserialize, Serialize};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use crate::now_ms;
 use worker::{
-    durable_object, Date, DurableObject, Env, Method, Request, Response, Result, SqlStorage, SqlStorageValue, State, Stub,
+    durable_object, DurableObject, Env, Method, Request, Response, Result, SqlStorage, SqlStorageValue, State, Stub,
     WebSocket, WebSocketIncomingMessage, WebSocketPair,
 };
 
@@ -289,9 +290,6 @@ struct MaxSeqRow {
     last_seq: Option<i64>,
 }
 
-fn now_ms() -> u64 {
-    Date::now().as_millis()
-}
 
 /// Whether a conversation in `status` takes new writing, and if not, the refusal that says why.
 fn accepts_messages(status: Status) -> std::result::Result<(), ProtocolError> {

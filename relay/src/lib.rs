@@ -88,7 +88,8 @@ pub(crate) fn internal(err: worker::Error) -> ProtocolError {
     ProtocolError::new(ErrorCode::Internal, "the relay failed; nothing was stored")
 }
 
-fn now_ms() -> u64 {
+/// Milliseconds since the Unix epoch, as the runtime tells it (it moves on with I/O).
+pub(crate) fn now_ms() -> u64 {
     Date::now().as_millis()
 }
 

@@ -29,8 +29,9 @@ use protocol::{
     AgentId, AgentName, Assignee, ClientFrame, Contact, ConversationId, ErrorCode, InboxEntry, ProtocolError, ServerFrame, Status,
 };
 use serde::{Deserialize, Serialize};
+use crate::now_ms;
 use worker::{
-    durable_object, Date, DurableObject, Env, Method, Request, RequestInit, Response, Result, SqlStorageValue,
+    durable_object, DurableObject, Env, Method, Request, RequestInit, Response, Result, SqlStorageValue,
     State, Stub, WebSocket, WebSocketIncomingMessage, WebSocketPair,
 };
 
@@ -312,9 +313,6 @@ fn send(ws: &WebSocket, frame: &ServerFrame) {
     let _ = ws.send_with_str(frame.encode());
 }
 
-fn now_ms() -> u64 {
-    Date::now().as_millis()
-}
 
 fn int(value: u64) -> Result<SqlStorageValue> {
     SqlStorageValue::try_from_i64(value as i64)

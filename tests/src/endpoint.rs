@@ -29,6 +29,7 @@ impl Received {
 pub struct Endpoint {
     pub url: String,
     received: Arc<Mutex<Vec<Received>>>,
+    tried: Arc<Mutex<Vec<Received>>>,
 }
 
 impl Endpoint {
@@ -37,14 +38,15 @@ impl Endpoint {
     pub async fn start(path: &str, failures: usize, ok: &'static str) -> Endpoint {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the endpoint");
         let url = format!("http://127.0.0.1:{}{path}", listener.local_addr().unwrap().port());
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let log = received.clone();
+        let (received, tried) = (Arc::new(Mutex::new(Vec::new())), Arc::new(Mutex::new(Vec::new())));
+        let (log, tries) = (received.clone(), tried.clone());
         tokio::spawn(async move {
             let mut seen = 0usize;
             loop {
                 let Ok((mut stream, _)) = listener.accept().await else { return };
                 let Some(request) = read_request(&mut stream).await else { continue };
                 seen += 1;
+                tries.lock().unwrap().push(request.clone());
                 let status = if seen <= failures { "503 Service Unavailable" } else { ok };
                 if seen > failures {
                     log.lock().unwrap().push(request);
@@ -53,12 +55,17 @@ impl Endpoint {
                 let _ = stream.write_all(reply.as_bytes()).await;
             }
         });
-        Endpoint { url, received }
+        Endpoint { url, received, tried }
     }
 
     /// What it accepted, oldest first.
     pub fn received(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
+    }
+
+    /// Every request, refused or accepted, oldest first.
+    pub fn tries(&self) -> Vec<Received> {
+        self.tried.lock().unwrap().clone()
     }
 }
 

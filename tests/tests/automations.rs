@@ -6,7 +6,7 @@ use e2e::endpoint::Endpoint;
 use e2e::{fresh_site, Relay};
 use protocol::automations::{
     Automations, Bot, BotReply, DeliveryLog, DeliveryState, EventKind, FieldMapping, Webhook, WebhookEvent, WebhookField,
-    WEBHOOK_SIGNATURE_HEADER,
+    WEBHOOK_DELIVERY_HEADER, WEBHOOK_SIGNATURE_HEADER, WEBHOOK_TIMESTAMP_HEADER,
 };
 use protocol::http::{
     automations_path, bot_handover_path, bot_key_path, bot_message_path, deliveries_path, webhook_secret_path, IdentitySecret,
@@ -52,6 +52,20 @@ async fn calls(endpoint: &Endpoint, count: usize) -> Vec<e2e::endpoint::Received
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Whether a call is signed with the site's webhook secret, as a receiver checks it: its
+/// timestamp (within minutes of now), its delivery id and its body.
+fn signed(call: &e2e::endpoint::Received, secret: &IdentitySecret) -> bool {
+    let header = |name| call.header(name).expect(name);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let body = std::str::from_utf8(&call.body).unwrap();
+    let check = |timestamp: &str, body: &str, now| {
+        protocol::token::verify_webhook(&secret.secret, timestamp, header(WEBHOOK_DELIVERY_HEADER), body, header(WEBHOOK_SIGNATURE_HEADER), now)
+    };
+    let timestamp = header(WEBHOOK_TIMESTAMP_HEADER);
+    let replayed_later = now + protocol::token::WEBHOOK_TOLERANCE_SECS + 60;
+    check(timestamp, body, now) && !check(timestamp, body, replayed_later) && !check(&(now + 1).to_string(), body, now) && !check(timestamp, "{}", now)
 }
 
 fn events(received: &[e2e::endpoint::Received]) -> Vec<WebhookEvent> {
@@ -101,14 +115,17 @@ async fn every_event_reaches_the_webhooks_that_want_it_signed_and_retried_until_
 
     // Signed with the site's webhook secret, which admins read.
     let secret: IdentitySecret = admin_get(&webhook_secret_path(&site)).await;
-    for call in &received {
-        let signature = call.header(WEBHOOK_SIGNATURE_HEADER).expect("signed");
-        assert!(protocol::token::verify_bytes(secret.secret.as_bytes(), &call.body, signature));
-    }
+    assert!(received.iter().all(|call| signed(call, &secret)));
+    let deliveries: std::collections::HashSet<_> = received.iter().map(|call| call.header(WEBHOOK_DELIVERY_HEADER).unwrap()).collect();
+    assert_eq!(deliveries.len(), 5, "every delivery has its own id");
 
-    // The audit endpoint failed twice and got its one erasure on the third call.
+    // The audit endpoint failed twice and got its one erasure on the third call, under the
+    // same delivery id each time.
     let audit_calls = calls(&audit, 1).await;
     assert_eq!(events(&audit_calls).iter().map(|e| e.event).collect::<Vec<_>>(), [EventKind::ConversationErased]);
+    let tries = audit.tries();
+    assert_eq!(tries.len(), 3);
+    assert!(tries.iter().all(|call| signed(call, &secret) && call.header(WEBHOOK_DELIVERY_HEADER) == audit_calls[0].header(WEBHOOK_DELIVERY_HEADER)));
     let log: DeliveryLog = admin_get(&deliveries_path(&site)).await;
     let audit_delivery = log.deliveries.iter().find(|d| d.url == audit.url).unwrap();
     assert_eq!((audit_delivery.state, audit_delivery.attempts), (DeliveryState::Delivered, 3));
@@ -158,9 +175,7 @@ async fn a_webhook_gets_the_fields_the_admin_mapped_under_the_names_it_expects()
         ]
     );
     let secret: IdentitySecret = admin_get(&webhook_secret_path(&site)).await;
-    for call in &received {
-        assert!(protocol::token::verify_bytes(secret.secret.as_bytes(), &call.body, call.header(WEBHOOK_SIGNATURE_HEADER).unwrap()));
-    }
+    assert!(received.iter().all(|call| signed(call, &secret)));
 
     // A name used twice is refused, and what was stored stays.
     let admin = relay.agent("Admin").await;
@@ -222,7 +237,7 @@ async fn a_bot_takes_new_conversations_answers_through_its_api_and_hands_them_to
     assert_eq!(kinds, [EventKind::ConversationCreated, EventKind::VisitorMessage]);
     assert_eq!(events(&heard)[1].text.as_deref(), Some("Where is my parcel?"));
     let secret: IdentitySecret = admin_get(&webhook_secret_path(&site)).await;
-    assert!(protocol::token::verify_bytes(secret.secret.as_bytes(), &heard[0].body, heard[0].header(WEBHOOK_SIGNATURE_HEADER).unwrap()));
+    assert!(heard.iter().all(|call| signed(call, &secret)));
     // The inbox shows it as the bot's, not waiting for an agent.
     let entry = e2e::chat::wait_for(&mut inbox, |f| match f {
         ServerFrame::Inbox { entry } if entry.conversation_id == started.conversation_id && entry.last_seq == 1 => Some(entry),

@@ -165,7 +165,7 @@ pub fn AutomationSettings(desk: Desk) -> impl IntoView {
         <section class="settings-section" aria-labelledby="automations-title">
             <h2 id="automations-title">"Automations"</h2>
             <p class="hint">
-                "Each endpoint gets a signed POST for the events it wants: the body is JSON, its HMAC-SHA256 (hex) is in X-Chat-Signature. Failed calls are retried. Nothing is sent about blocked visitors. The body carries every field under its own name, or only the fields you choose, under the names your endpoint expects."
+                "Each endpoint gets a signed POST for the events it wants: the body is JSON; X-Chat-Signature is the HMAC-SHA256 (hex) of \"{X-Chat-Timestamp}.{X-Chat-Delivery}.{body}\"; refuse calls whose timestamp is minutes off. Failed calls are retried under the same X-Chat-Delivery. Nothing is sent about blocked visitors. The body carries every field under its own name, or only the fields you choose, under the names your endpoint expects."
             </p>
             {move || load_failed.get().map(|why| view! { <p class="form-error" role="alert">{why}</p> })}
             <form class="automations-form" novalidate on:submit=save on:input=move |_| saving.set(Saving::Idle)>
