@@ -8,6 +8,14 @@ pub const MAX_BODY_CHARS: usize = 4_000;
 /// frame costs nothing to refuse. Generous enough for a maximal body of 4-byte characters.
 pub const MAX_FRAME_BYTES: usize = 20 * 1024;
 
+/// Largest body of an HTTP request a visitor, an agent or a program sends (a start, a
+/// message, a sign-in), in bytes; like a frame, refused before it is read in full.
+pub const MAX_REQUEST_BYTES: usize = MAX_FRAME_BYTES;
+
+/// Largest body of an admin's settings (canned responses are the bulk: 200 of up to 4,000
+/// characters), in bytes.
+pub const MAX_SETTINGS_BYTES: usize = 4 * 1024 * 1024;
+
 /// Longest client-generated message id.
 pub const MAX_CLIENT_ID_LEN: usize = 64;
 

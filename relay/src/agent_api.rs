@@ -7,7 +7,7 @@
 //! the relay's own origin: a page on another site cannot act with an agent's cookie.
 
 use crate::conversation::{self, Peer};
-use crate::{accounts, config, conversation_stub, forward_connect, internal, json_body, limit, param, site, site_stub, Handled};
+use crate::{accounts, body_text, config, conversation_stub, forward_connect, internal, json_body, limit, param, site, site_stub, Handled};
 use crate::{client_ip, connect_params, limiter, reply};
 use protocol::http::{query, SESSION_COOKIE};
 use protocol::inbox::{Account, AccountChange, AccountRole, AgentId, Login, NewAccount, Outbound, SignedIn};
@@ -111,10 +111,7 @@ pub async fn handle(req: &mut Request, env: &Env, url: &Url, rest: &[&str]) -> H
         }
         (Method::Post, ["conversations", id, "messages"]) => {
             let id = ConversationId::parse(id)?;
-            let text = req.text().await.map_err(internal)?;
-            if text.len() > protocol::limits::MAX_FRAME_BYTES {
-                return Err(ProtocolError::new(ErrorCode::FrameTooLarge, "that message is too large"));
-            }
+            let text = body_text(req, protocol::limits::MAX_REQUEST_BYTES).await?;
             let peer = Peer::agent(&account, accounts::session_tag(env, &token)?);
             let mut init = RequestInit::new();
             init.with_method(Method::Post).with_body(Some(text.into()));
@@ -264,7 +261,7 @@ async fn site_call(env: &Env, site: &str, method: Method, url: &str, body: Optio
 
 async fn admin_put(req: &mut Request, env: &Env, account: &Account, site: &str, url: &str) -> Handled {
     require_admin(account)?;
-    let body = req.text().await.map_err(internal)?;
+    let body = body_text(req, protocol::limits::MAX_SETTINGS_BYTES).await?;
     site_call(env, site, Method::Put, url, Some(body)).await
 }
 

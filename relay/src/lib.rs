@@ -142,14 +142,44 @@ pub(crate) fn site_stub(env: &Env, site: &SiteId) -> std::result::Result<Stub, P
     namespace.id_from_name(site.as_str()).and_then(|id| id.get_stub()).map_err(internal)
 }
 
+/// A request's body, refused with `FrameTooLarge` past `max` bytes: a declared length over it
+/// is refused unread, and a body sent without one is read only that far.
+pub(crate) async fn body_bytes(req: &mut Request, max: usize) -> std::result::Result<Vec<u8>, ProtocolError> {
+    use futures_util::StreamExt;
+    let too_large = || ProtocolError::new(ErrorCode::FrameTooLarge, format!("the request body is larger than {max} bytes"));
+    let declared = req.headers().get("Content-Length").ok().flatten().and_then(|length| length.trim().parse::<u64>().ok());
+    if declared.is_some_and(|length| length > max as u64) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    if req.inner().body().is_none() {
+        return Ok(body);
+    }
+    let mut stream = req.stream().map_err(internal)?;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(internal)?;
+        if body.len() + chunk.len() > max {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// The same, as text.
+pub(crate) async fn body_text(req: &mut Request, max: usize) -> std::result::Result<String, ProtocolError> {
+    String::from_utf8(body_bytes(req, max).await?)
+        .map_err(|_| ProtocolError::new(ErrorCode::MalformedFrame, "the request body is not UTF-8 text"))
+}
+
 /// The body of a JSON request, or a typed refusal saying what is wrong with it.
 pub(crate) async fn json_body<T: serde::de::DeserializeOwned>(req: &mut Request) -> std::result::Result<T, ProtocolError> {
-    parse_body(&req.text().await.map_err(internal)?)
+    parse_body(&body_text(req, protocol::limits::MAX_REQUEST_BYTES).await?)
 }
 
 /// The same, where no body at all means the default (a visitor who told us nothing yet).
 async fn optional_json_body<T: serde::de::DeserializeOwned + Default>(req: &mut Request) -> std::result::Result<T, ProtocolError> {
-    let text = req.text().await.map_err(internal)?;
+    let text = body_text(req, protocol::limits::MAX_REQUEST_BYTES).await?;
     if text.trim().is_empty() {
         return Ok(T::default());
     }
@@ -383,10 +413,7 @@ const MAX_INBOUND_BYTES: usize = 256 * 1024;
 /// A visitor's reply to one of our emails, posted by the mail provider's inbound hook.
 async fn inbound_email(req: &mut Request, env: &Env) -> Handled {
     let secret = config::inbound_secret(env)?;
-    let raw = req.bytes().await.map_err(internal)?;
-    if raw.len() > MAX_INBOUND_BYTES {
-        return Err(ProtocolError::new(ErrorCode::FrameTooLarge, "that email is too large"));
-    }
+    let raw = body_bytes(req, MAX_INBOUND_BYTES).await?;
     let signature = req.headers().get(protocol::http::INBOUND_SIGNATURE_HEADER).ok().flatten().unwrap_or_default();
     if !token::verify_bytes(&secret, &raw, &signature) {
         worker::console_warn!("inbound email refused: bad signature");
@@ -423,10 +450,7 @@ async fn bot_call(req: &mut Request, env: &Env, id: &str, action: &str) -> Handl
     let id = ConversationId::parse(id)?;
     let key = req.headers().get("Authorization").ok().flatten().and_then(|h| h.strip_prefix("Bearer ").map(str::to_owned));
     let key = key.ok_or_else(|| ProtocolError::new(ErrorCode::Unauthorized, "send the site's bot key as Authorization: Bearer"))?;
-    let text = req.text().await.map_err(internal)?;
-    if text.len() > protocol::limits::MAX_FRAME_BYTES {
-        return Err(ProtocolError::new(ErrorCode::FrameTooLarge, "that answer is too large"));
-    }
+    let text = body_text(req, protocol::limits::MAX_REQUEST_BYTES).await?;
     let (path, body) = match action {
         "messages" => {
             let reply = parse_body::<protocol::automations::BotReply>(&text)?.validated()?;

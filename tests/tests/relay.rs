@@ -239,6 +239,58 @@ async fn http_errors_are_typed_json() {
     }
 }
 
+/// An HTTP/1.1 request whose body comes in chunks with no length declared, as a client that
+/// streams does; the status line of the answer. The relay may answer (and close) before the
+/// whole body is sent.
+async fn post_chunked(path: &str, chunks: usize, chunk: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = relay().origin.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
+    let head = format!("POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
+    let mut sent = stream.write_all(head.as_bytes()).await;
+    for _ in 0..chunks {
+        if sent.is_err() {
+            break;
+        }
+        sent = stream.write_all(format!("{:x}\r\n", chunk.len()).as_bytes()).await;
+        sent = sent.and(stream.write_all(chunk).await);
+        sent = sent.and(stream.write_all(b"\r\n").await);
+    }
+    let _ = stream.write_all(b"0\r\n\r\n").await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_end(&mut answer)).await;
+    String::from_utf8_lossy(&answer).lines().next().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn oversized_request_bodies_are_refused_unread_and_store_nothing() {
+    let relay = relay();
+    let site = e2e::fresh_site();
+    let path = protocol::http::start_conversation_path(&site);
+    let huge = format!(r#"{{"contact":{{"name":"{}"}}}}"#, "x".repeat(MAX_FRAME_BYTES * 50));
+
+    // Declared too long: refused with its code before the body is read.
+    let response = reqwest::Client::new().post(format!("{}{path}", relay.origin)).body(huge).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 413);
+    assert_eq!(response.json::<ErrorBody>().await.unwrap().error.code, ErrorCode::FrameTooLarge);
+    // Streamed with no length: read only as far as the limit.
+    let status = post_chunked(&path, 256, &[b' '; 16 * 1024]).await;
+    assert!(status.contains(" 413 "), "refused: {status}");
+    // An agent's message over HTTP, the same.
+    let agent = relay.agent("Ana").await;
+    let started = relay.visitor().start(&site).await.unwrap();
+    let message_path = format!("{}{}", relay.origin, protocol::http::agent_messages_path(&started.conversation_id));
+    let body = format!(r#"{{"type":"send","client_id":"big","body":"{}"}}"#, "y".repeat(MAX_FRAME_BYTES));
+    let response = reqwest::Client::new().post(message_path).bearer_auth(agent.session()).body(body).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 413);
+
+    // Nothing came of them, and the relay goes on as before.
+    let inbox = agent.conversations(&site).await.unwrap();
+    assert_eq!(inbox.conversations.len(), 1, "only the conversation started properly");
+    assert_eq!(inbox.conversations[0].last_seq, 0);
+    assert!(relay.visitor().start(&site).await.is_ok());
+}
+
 #[tokio::test]
 async fn agents_need_a_session_and_a_real_conversation() {
     let started = start().await;
