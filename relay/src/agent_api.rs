@@ -312,7 +312,6 @@ impl Peer {
             name: Some(account.name.clone()),
             user: None,
             agent: Some(Assignee { id: account.id.clone(), name: account.name.clone() }),
-            admin: account.role == AccountRole::Admin,
             session: Some(session),
         }
     }

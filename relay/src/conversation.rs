@@ -28,7 +28,7 @@ use crate::{config, email, reply};
 use protocol::limits::HISTORY_PAGE;
 use protocol::token::{self, reply_address, VisitorGrant};
 use protocol::automations::{BotReply, EventKind, WebhookEvent};
-use protocol::inbox::Alert;
+use protocol::inbox::{AccountRole, Alert};
 use protocol::{
     AgentId, AgentName, Assignee, Author, Card, ClientFrame, ClientMsgId, Contact, ConversationId, Email, EmailStatus,
     ErrorCode, InboxEntry, Message, ProtocolError, ReadMarks, Role, SafeUrl, Seq, ServerFrame, SiteId, Status,
@@ -122,8 +122,6 @@ pub struct Peer {
     /// An agent's account.
     #[serde(default)]
     pub agent: Option<Assignee>,
-    #[serde(default)]
-    pub admin: bool,
     /// The session an agent's socket was opened with, so signing out closes it.
     #[serde(default)]
     pub session: Option<String>,
@@ -148,7 +146,7 @@ impl Peer {
             _ => None,
         };
         let session = if agent.is_some() { param("session") } else { None };
-        Peer { role, name, user: None, agent, admin: param("admin").is_some(), session }
+        Peer { role, name, user: None, agent, session }
     }
 
     /// Client ids are unique per author, so one author cannot collide with another's ids.
@@ -185,9 +183,6 @@ fn peer_query(peer: &Peer) -> String {
     if let Some(agent) = &peer.agent {
         url.push_str("&agent=");
         url.push_str(agent.id.as_str());
-        if peer.admin {
-            url.push_str("&admin=1");
-        }
         if let Some(session) = &peer.session {
             url.push_str("&session=");
             url.push_str(&protocol::http::percent_encode(session));
@@ -519,7 +514,7 @@ impl Conversation {
     /// holds this conversation shows it the next time the widget opens. Sent again with its
     /// client id, it is already done.
     async fn outbound(&self, outbound: Outbound, new: bool) -> std::result::Result<(), ProtocolError> {
-        let peer = Peer { role: Role::Agent, name: Some(outbound.author.name.clone()), user: None, agent: Some(outbound.author.clone()), admin: false, session: None };
+        let peer = Peer { role: Role::Agent, name: Some(outbound.author.name.clone()), user: None, agent: Some(outbound.author.clone()), session: None };
         if let Some(client_id) = &outbound.client_id {
             if self.known_message(&peer.author_key(), client_id).map_err(internal)?.is_some() {
                 return Ok(());
@@ -721,14 +716,19 @@ impl Conversation {
     async fn transfer(&self, peer: &Peer, to: Option<AgentId>) -> std::result::Result<(), ProtocolError> {
         let me = peer.agent.as_ref().ok_or_else(|| forbidden("transferring"))?;
         let current = self.assignee().map_err(internal)?;
-        if !peer.admin && current.as_ref().is_some_and(|c| c.id != me.id) {
+        let someone_elses = current.as_ref().is_some_and(|c| c.id != me.id);
+        let team = match someone_elses || to.is_some() {
+            true => crate::accounts::list(&self.env).await.map_err(internal)?.accounts,
+            false => Vec::new(),
+        };
+        // An admin's rights are read now, not when their socket opened: one demoted since may not.
+        if someone_elses && !team.iter().any(|a| a.id == me.id && a.role == AccountRole::Admin) {
             return Err(ProtocolError::new(ErrorCode::NotResponsible, "only the responsible agent may transfer this conversation"));
         }
         let target = match to {
             None => None,
             Some(id) => {
-                let team = crate::accounts::list(&self.env).await.map_err(internal)?;
-                let known = team.accounts.into_iter().find(|a| a.id == id);
+                let known = team.into_iter().find(|a| a.id == id);
                 let known = known.ok_or_else(|| ProtocolError::new(ErrorCode::InvalidId, "no such agent"))?;
                 Some(Assignee { id: known.id, name: known.name })
             }
@@ -795,7 +795,7 @@ impl Conversation {
         }
         let name = self.meta("bot").map_err(internal)?.and_then(|name| AgentName::parse(&name).ok());
         let name = name.ok_or_else(|| ProtocolError::new(ErrorCode::Forbidden, "the bot handed this conversation over, or an agent took it"))?;
-        Ok(Peer { role: Role::Agent, name: Some(name), user: None, agent: None, admin: false, session: None })
+        Ok(Peer { role: Role::Agent, name: Some(name), user: None, agent: None, session: None })
     }
 
     /// The site's bot answers the visitor; a retried call gives back the message it stored.
@@ -1670,7 +1670,7 @@ impl Conversation {
 
     /// A reply by email: stored as the visitor's message (once per mail), passed on live.
     fn inbound(&self, reply: InboundReply) -> std::result::Result<Message, ProtocolError> {
-        let peer = Peer { role: Role::Visitor, name: None, user: None, agent: None, admin: false, session: None };
+        let peer = Peer { role: Role::Visitor, name: None, user: None, agent: None, session: None };
         let known = self.known_message(&peer.author_key(), &reply.client_id).map_err(internal)?.is_some();
         if !known && self.status().map_err(internal)? == Status::Ended {
             // The visitor answers the email after the chat ended (for quiet, often): the

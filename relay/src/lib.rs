@@ -375,7 +375,7 @@ async fn visitor_connect(req: &Request, env: &Env, url: &Url) -> Handled {
     };
     // On a verifying site, the conversation opens only for its own user.
     let user = verified_identity(env, &grant.site, &settings, identity)?.map(|i| i.user_id);
-    let peer = Peer { role: Role::Visitor, name: None, user, agent: None, admin: false, session: None };
+    let peer = Peer { role: Role::Visitor, name: None, user, agent: None, session: None };
     forward_connect(req, env, &grant.conversation, &peer, after_seq).await
 }
 

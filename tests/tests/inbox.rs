@@ -676,12 +676,33 @@ async fn admins_rename_promote_reset_and_remove_accounts() {
     let answer = expect_message(&mut asker).await;
     assert!(matches!(&answer.author, protocol::Author::Agent { name, .. } if name.as_str() == "Remi"), "{:?}", answer.author);
     remy.put_settings(&site, &settings).await.expect("an admin now");
+    // As an admin Remi may hand on a colleague's conversation.
+    let ana = relay.agent("Ana").await;
+    let (anas, _anas_visitor) = visitor_says(relay, &site, "a question for Ana").await;
+    let mut anas_chat = joined(&ana, &anas).await;
+    anas_chat.send_frame(&ClientFrame::Accept).await.unwrap();
+    entry_where(&mut watcher, &anas, |e| e.assignee.as_ref().is_some_and(|a| a.id == ana.account.id)).await;
+    let mut remis_view = joined(&remy, &anas).await;
+    remis_view.send_frame(&ClientFrame::Transfer { to: None }).await.unwrap();
+    entry_where(&mut watcher, &anas, |e| e.assignee.is_none()).await;
+    anas_chat.send_frame(&ClientFrame::Accept).await.unwrap();
+    entry_where(&mut watcher, &anas, |e| e.assignee.as_ref().is_some_and(|a| a.id == ana.account.id)).await;
     admin.change_account(&created.id, &AccountChange { role: Some(AccountRole::Agent), ..AccountChange::default() }).await.unwrap();
     assert!(remy.put_settings(&site, &settings).await.unwrap_err().to_string().contains("admin_only"));
+    // Demoted, he may not, though his socket was opened while he could.
+    remis_view.send_frame(&ClientFrame::Transfer { to: None }).await.unwrap();
+    let refusal = wait_for(&mut remis_view, |f| match f {
+        ServerFrame::Error { code, .. } => Some(code),
+        _ => None,
+    })
+    .await;
+    assert_eq!(refusal, ErrorCode::NotResponsible);
+    let inbox = admin.conversations(&site).await.unwrap();
+    let entry = inbox.conversations.iter().find(|e| e.conversation_id == anas.conversation_id).unwrap();
+    assert_eq!(entry.assignee.as_ref().map(|a| &a.id), Some(&ana.account.id));
 
     // Refused: agents changing anyone, the last admin stepping down or anyone removing
     // themselves, short passwords, unknown accounts.
-    let ana = relay.agent("Ana").await;
     let rename = AccountChange { name: Some(AgentName::parse("Mallory").unwrap()), ..AccountChange::default() };
     assert!(ana.change_account(&created.id, &rename).await.unwrap_err().to_string().contains("admin_only"));
     let step_down = AccountChange { role: Some(AccountRole::Agent), ..AccountChange::default() };
