@@ -153,11 +153,14 @@ impl Peer {
     fn author_key(&self) -> String {
         match (&self.agent, self.role) {
             (Some(agent), Role::Agent) => format!("agent:{}", agent.id),
-            (None, Role::Agent) => "bot".to_owned(),
+            (None, Role::Agent) => BOT_AUTHOR.to_owned(),
             _ => "visitor".to_owned(),
         }
     }
 }
+
+/// The author key of what the site's bot writes.
+const BOT_AUTHOR: &str = "bot";
 
 /// Internal URL the Worker uses to ask the object to accept a connection.
 pub fn connect_url(peer: &Peer, after_seq: Seq) -> String {
@@ -783,13 +786,18 @@ impl Conversation {
         self.hand_to(gone.to).await
     }
 
-    /// The site's bot, if `key` is its key and it has this open conversation.
-    fn bot(&self, key: &str) -> std::result::Result<Peer, ProtocolError> {
+    /// Whether `key` is the bot key of this conversation's site.
+    fn check_bot_key(&self, key: &str) -> std::result::Result<(), ProtocolError> {
         let site = self.site().map_err(internal)?.ok_or_else(|| ProtocolError::new(ErrorCode::UnknownConversation, "no such conversation"))?;
         let secret = config::token_secret(&self.env)?;
         if !token::verify_bot_key(&secret, &site, key) {
             return Err(ProtocolError::new(ErrorCode::Unauthorized, "that is not this site's bot key"));
         }
+        Ok(())
+    }
+
+    /// The site's bot, if it has this open conversation.
+    fn bot(&self) -> std::result::Result<Peer, ProtocolError> {
         if self.status().map_err(internal)? != Status::Open {
             return Err(ProtocolError::new(ErrorCode::ConversationClosed, "this conversation is closed"));
         }
@@ -800,8 +808,13 @@ impl Conversation {
 
     /// The site's bot answers the visitor; a retried call gives back the message it stored.
     async fn bot_reply(&self, key: &str, reply: BotReply) -> std::result::Result<Message, ProtocolError> {
-        let peer = self.bot(key)?;
+        self.check_bot_key(key)?;
         let reply = reply.validated()?;
+        // A retried answer that was stored gets its message back, even after the handover.
+        if let Some(message) = self.known_message(BOT_AUTHOR, &reply.client_id).map_err(internal)? {
+            return Ok(message);
+        }
+        let peer = self.bot()?;
         let post = Post { client_id: reply.client_id, body: reply.text, card: None, suggestions: reply.suggestions, note: false };
         let stored = self.store(&peer, post)?;
         if stored.new {
@@ -818,7 +831,11 @@ impl Conversation {
     /// The site's bot is done: the conversation joins the agents' queue, where routing may
     /// hand it to the next agent in turn.
     async fn bot_handover(&self, key: &str) -> std::result::Result<(), ProtocolError> {
-        self.bot(key)?;
+        self.check_bot_key(key)?;
+        if self.meta("bot").map_err(internal)?.is_none() {
+            return Ok(()); // handed over already (a retried call), or an agent took it
+        }
+        self.bot()?;
         self.leave_bot().await.map_err(internal)
     }
 

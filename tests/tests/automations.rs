@@ -298,6 +298,12 @@ async fn a_bot_takes_new_conversations_answers_through_its_api_and_hands_them_to
     visitor.post(&id("v2"), "Talk to a person").await.unwrap();
     let late = bot_api(&path, &key.secret, Some(&bot_reply("bot-3", "Still me"))).await;
     assert_eq!(late.status(), 403);
+    // A bot whose answers to the calls were lost retries them: the answer it gave before the
+    // handover gets its message back, and the handover is done already.
+    let retried: protocol::Message = bot_api(&path, &key.secret, Some(&answer)).await.json().await.unwrap();
+    assert_eq!(retried, first);
+    assert!(bot_api(&bot_handover_path(&started.conversation_id), &key.secret, None).await.status().is_success());
+    assert_eq!(bot_api(&bot_handover_path(&started.conversation_id), &"0".repeat(64), None).await.status(), 401);
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(bot.received().len(), 2, "nothing more to the bot once handed over");
 
