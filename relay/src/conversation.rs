@@ -22,7 +22,7 @@
 //! indicators are relayed and never stored.
 //!
 //! The inbox update after a change carries the automations' events; one the site did not
-//! take leaves its events in `unsent_events` and the alarm sends them again.
+//! take leaves its events in `unsent_events` and the alarm sends the entry again.
 
 use crate::{config, email, reply};
 use protocol::limits::HISTORY_PAGE;
@@ -1077,23 +1077,29 @@ impl Conversation {
         })
     }
 
-    /// Sends an update; when the site cannot be reached, its events are stored and the
-    /// alarm tries again, so the automations still hear of them ("retried until delivered").
+    /// Sends an update; when the site cannot be reached, the alarm sends the entry again,
+    /// with the events this one carried ("retried until delivered") and, for a conversation
+    /// the site has not listed yet, as new (so it still meets the bot or routing), and a
+    /// handover still reaches the queue.
     async fn put_entry(&self, stub: &Stub, put: &crate::site::PutEntry) -> Result<crate::site::PutAnswer> {
         match crate::site::put_entry(stub, put).await {
             Ok(answer) => {
-                if self.meta("unsent_events")?.is_some() {
-                    self.delete_meta(&["unsent_events", "inbox_retry_at"])?;
+                let retried = ["unsent_events", "inbox_retry_at", "inbox_retry_new"];
+                if retried.iter().any(|key| self.meta(key).is_ok_and(|v| v.is_some())) {
+                    self.delete_meta(&retried)?;
                 }
                 Ok(answer)
             }
             Err(err) => {
                 if !put.events.is_empty() {
                     self.set_meta("unsent_events", &serde_json::to_string(&put.events).unwrap_or_default())?;
-                    let retry = now_ms() + config::webhook_retry_base_ms(&self.env);
-                    self.set_meta("inbox_retry_at", &retry.to_string())?;
-                    self.arm(retry).await?;
                 }
+                if put.new {
+                    self.set_meta("inbox_retry_new", "1")?;
+                }
+                let retry = now_ms() + config::webhook_retry_base_ms(&self.env);
+                self.set_meta("inbox_retry_at", &retry.to_string())?;
+                self.arm(retry).await?;
                 Err(err)
             }
         }
@@ -1889,9 +1895,10 @@ impl DurableObject for Conversation {
             }
         }
         if due_at("inbox_retry_at")?.is_some_and(|due| due <= now_ms()) {
-            self.delete_meta(&["inbox_retry_at"])?;
+            let new = self.meta("inbox_retry_new")?.is_some();
+            self.delete_meta(&["inbox_retry_at", "inbox_retry_new"])?;
             // On failure this stores the time of its next try.
-            if let Err(err) = self.sync_inbox(false).await {
+            if let Err(err) = self.sync_inbox(new).await {
                 worker::console_error!("conversation: the inbox update failed again: {err}");
             }
         }
