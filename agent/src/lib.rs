@@ -173,6 +173,11 @@ impl Agent {
         self.send_json(reqwest::Method::PUT, &automations_path(site), automations).await
     }
 
+    /// The site's canned responses.
+    pub async fn canned(&self, site: &SiteId) -> Result<CannedResponses, BoxError> {
+        self.get(&canned_path(site)).await
+    }
+
     /// Stores the site's canned responses (admins).
     pub async fn put_canned(&self, site: &SiteId, canned: &CannedResponses) -> Result<CannedResponses, BoxError> {
         self.send_json(reqwest::Method::PUT, &canned_path(site), canned).await

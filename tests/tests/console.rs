@@ -242,6 +242,38 @@ async fn the_console_shows_replies_by_email_and_why_no_email_went_out() {
     assert!(!bodies.iter().any(|b| b.contains("On Monday")), "the quoted part is gone: {bodies:?}");
 }
 
+/// Admins keep the canned responses in Settings. Opening them reloads the list; when that
+/// answer comes late, it does not undo what the admin typed meanwhile.
+#[tokio::test]
+async fn admins_edit_canned_responses_and_a_late_reload_keeps_their_typing() {
+    let relay = relay();
+    let site = fresh_site();
+    let hours = CannedResponse { name: "Hours".into(), text: "We are open 9 to 5.".into() };
+    let admin_api = relay.agent("Admin").await;
+    admin_api.put_canned(&site, &CannedResponses { responses: vec![hours.clone()] }).await.unwrap();
+    let admin = Console::sign_in(relay, "Admin").await;
+    admin.use_site(&site).await;
+    // From now on the relay's answers about canned responses arrive two seconds late.
+    let late_canned = "const fetch = window.fetch; window.__lateAnswers = 0;
+        window.fetch = (url, init) => !String(url).includes('/canned') ? fetch(url, init)
+            : new Promise(wait => setTimeout(wait, 2000)).then(() => fetch(url, init)).then(answer => { window.__lateAnswers += 1; return answer; });";
+    admin.js(late_canned, vec![]).await;
+    admin.click("nav-settings").await;
+    admin.click("canned-add").await;
+    let last = |field: &str| format!("[...document.querySelectorAll('[data-testid={field}]')].at(-1)");
+    admin.find(&format!("{}:nth-of-type(2) {}", ".canned-rows > li", testid("canned-name"))).await.send_keys("Refunds").await.unwrap();
+    admin.find(&format!("{}:nth-of-type(2) {}", ".canned-rows > li", testid("canned-text"))).await.send_keys("Refunds take five days.").await.unwrap();
+    admin.wait("the late reload", "window.__lateAnswers >= 1").await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let typed = admin.js(&format!("return [{}.value, {}.value];", last("canned-name"), last("canned-text")), vec![]).await;
+    assert_eq!(typed, serde_json::json!(["Refunds", "Refunds take five days."]));
+
+    admin.click("canned-save").await;
+    admin.element("canned-saved").await;
+    let refunds = CannedResponse { name: "Refunds".into(), text: "Refunds take five days.".into() };
+    assert_eq!(admin_api.canned(&site).await.unwrap().responses, vec![hours, refunds]);
+}
+
 #[tokio::test]
 async fn admins_change_the_widget_and_make_agents_in_the_console() {
     let relay = relay();
@@ -254,6 +286,16 @@ async fn admins_change_the_widget_and_make_agents_in_the_console() {
     greeting.clear().await.unwrap();
     greeting.send_keys("Hello from the console!").await.unwrap();
     admin.find("#settings-reply-timeout").await.send_keys("15").await.unwrap();
+    // A value the relay refuses in the inbox's half is caught before the widget's half is
+    // saved: nothing is stored, and the form says why.
+    let limit = admin.find("#settings-max-chats").await;
+    limit.clear().await.unwrap();
+    limit.send_keys("500").await.unwrap();
+    admin.click("settings-save").await;
+    admin.wait_for_text(".settings-form .form-error", "The chat limit per agent is 1 to 100").await;
+    assert_eq!(relay.visitor().view(&site).await.unwrap().settings.greeting, protocol::site::WidgetSettings::default().greeting);
+    limit.clear().await.unwrap();
+    limit.send_keys("5").await.unwrap();
     admin.click("settings-save").await;
     admin.element("settings-saved").await;
     let view = relay.visitor().view(&site).await.unwrap();

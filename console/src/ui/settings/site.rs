@@ -45,7 +45,13 @@ fn SiteForm(desk: Desk, form: RwSignal<SettingsForm>) -> impl IntoView {
     let saving = RwSignal::new(Saving::Idle);
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let values = form.with_untracked(|f| Ok::<_, String>((f.widget_settings()?, f.inbox_settings()?)));
+        // Both halves are checked as the relay checks them before either is sent, so a value
+        // it would refuse cannot leave the widget's half saved and the inbox's not.
+        let values = form.with_untracked(|f| {
+            let widget = f.widget_settings()?.validated().map_err(|e| sentence(&e.message))?;
+            let inbox = f.inbox_settings()?.validated().map_err(|e| sentence(&e.message))?;
+            Ok::<_, String>((widget, inbox))
+        });
         let (widget, inbox) = match values {
             Ok(values) => values,
             Err(why) => return saving.set(Saving::Failed(why)),
@@ -64,7 +70,9 @@ fn SiteForm(desk: Desk, form: RwSignal<SettingsForm>) -> impl IntoView {
                     form.set(SettingsForm::new(&widget, &stored));
                     saving.set(Saving::Saved);
                 }
-                Err(why) => saving.set(Saving::Failed(why)),
+                Err(why) => {
+                    saving.set(Saving::Failed(format!("The widget settings were saved, the inbox settings were not: {why}")));
+                }
             }
         });
     };
@@ -179,4 +187,10 @@ fn QuickReplyRow(form: RwSignal<SettingsForm>, id: u32) -> impl IntoView {
             <button type="button" class="link" on:click=remove>"Remove"</button>
         </li>
     }
+}
+
+/// The relay's refusals start in lower case, to follow a field's name; here they stand alone.
+fn sentence(message: &str) -> String {
+    let mut chars = message.chars();
+    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
