@@ -265,8 +265,8 @@ async fn admin_put(req: &mut Request, env: &Env, account: &Account, site: &str, 
     site_call(env, site, Method::Put, url, Some(body)).await
 }
 
-/// Someone writes first to a known contact: into the contact's latest conversation (opened
-/// again if it had ended), else a new one, and the message goes out by email at once with a
+/// Someone writes first to a known contact: into the contact's latest conversation whose
+/// email is proven theirs (opened again if it had ended), else a new one, and the message goes out by email at once with a
 /// link into it. An agent in the console must be online, and the conversation is theirs; a
 /// program (an account's token) need not be, and its conversation goes to whoever is online,
 /// unless its account is online itself.
@@ -281,22 +281,27 @@ async fn outbound(req: &mut Request, env: &Env, url: &Url, account: &Account, cr
     let author = Assignee { id: account.id.clone(), name: account.name.clone() };
     let first = crate::conversation::Outbound { author, take: online, body, client_id: outbound.client_id };
 
-    // The contact's latest conversation, if they have one that can open again: their browser
-    // already holds it, so the widget shows the message there.
+    // The contact's latest conversation that can open again and whose email is proven theirs
+    // (the site wrote to it, or they answered by email): their browser may hold it, so the
+    // widget shows the message there. A conversation where the address was only typed in may
+    // be anyone's, so the message starts a new one instead.
     let theirs = site::contact_conversations(&site_stub(env, &site)?, &outbound.email).await.map_err(internal)?;
-    let latest = theirs.into_iter().find(|e| matches!(e.status, protocol::Status::Open | protocol::Status::Ended));
-    if let Some(latest) = latest {
+    let first_json = serde_json::to_string(&first).map_err(|e| internal(e.into()))?;
+    for candidate in theirs.into_iter().filter(|e| matches!(e.status, protocol::Status::Open | protocol::Status::Ended)) {
         let request = Request::new_with_init(
             "https://conversation/outbound",
-            RequestInit::new().with_method(Method::Post).with_body(Some(serde_json::to_string(&first).map_err(|e| internal(e.into()))?.into())),
+            RequestInit::new().with_method(Method::Post).with_body(Some(first_json.clone().into())),
         )
         .map_err(internal)?;
-        let mut answer = conversation_stub(env, &latest.conversation_id)?.fetch_with_request(request).await.map_err(internal)?;
+        let mut answer = conversation_stub(env, &candidate.conversation_id)?.fetch_with_request(request).await.map_err(internal)?;
         if answer.status_code() >= 300 {
             let refused: protocol::http::ErrorBody = answer.json().await.map_err(internal)?;
+            if refused.error.message == crate::conversation::NOT_PROVEN {
+                continue;
+            }
             return Err(refused.error);
         }
-        return reply::json(&protocol::inbox::OutboundStarted { conversation_id: latest.conversation_id }, 200).map_err(internal);
+        return reply::json(&protocol::inbox::OutboundStarted { conversation_id: candidate.conversation_id }, 200).map_err(internal);
     }
     let contact = protocol::Contact { email: Some(outbound.email), name: None };
     let origin = crate::Origin { relay: url.origin().ascii_serialization(), page_url: None, browser: None };

@@ -159,6 +159,10 @@ impl Peer {
     }
 }
 
+/// Why an outbound message does not go into a conversation whose contact email is not
+/// proven; the Worker then starts a new conversation with the contact.
+pub const NOT_PROVEN: &str = "this conversation's email is not proven to be the contact's";
+
 /// The author key of what the site's bot writes.
 const BOT_AUTHOR: &str = "bot";
 
@@ -507,8 +511,28 @@ impl Conversation {
         self.queue_event(EventKind::ConversationCreated, |_| {})?;
         match request.outbound {
             None => self.sync_inbox(true).await,
-            Some(outbound) => self.outbound(outbound, true).await.map_err(|e| worker::Error::RustError(e.message)),
+            Some(outbound) => {
+                // Started by the site writing to this address: whoever reads along here came
+                // through the email sent to it.
+                self.prove_email()?;
+                self.outbound(outbound, true).await.map_err(|e| worker::Error::RustError(e.message))
+            }
         }
+    }
+
+    /// The contact's email is known to reach whoever is in this conversation: the site wrote
+    /// to it first, or a reply came from that mailbox. An email typed into the widget proves
+    /// nothing: anyone can type anyone's.
+    fn prove_email(&self) -> Result<()> {
+        match self.contact()?.email {
+            Some(email) => self.set_meta("email_proven", email.as_str()),
+            None => Ok(()),
+        }
+    }
+
+    fn email_proven(&self) -> Result<bool> {
+        let proven = self.meta("email_proven")?;
+        Ok(self.contact()?.email.is_some_and(|email| proven.as_deref() == Some(email.as_str())))
     }
 
     /// An agent (or a program) writes first to the contact of this conversation (`new`: just
@@ -522,6 +546,11 @@ impl Conversation {
             if self.known_message(&peer.author_key(), client_id).map_err(internal)?.is_some() {
                 return Ok(());
             }
+        }
+        // Someone who typed the contact's address into a chat must not read what the site
+        // writes to that address, nor have it mail the contact a link into their chat.
+        if !new && !self.email_proven().map_err(internal)? {
+            return Err(ProtocolError::new(ErrorCode::Forbidden, NOT_PROVEN));
         }
         let status = self.status().map_err(internal)?;
         if matches!(status, Status::Blocked | Status::Deleted) {
@@ -741,7 +770,7 @@ impl Conversation {
         }
         self.set_assignee(target.as_ref()).map_err(internal)?;
         if let Some(target) = target.filter(|t| t.id != me.id) {
-            self.alert(&target.id, Alert::Assigned).await.map_err(internal)?;
+            self.alert(&target.id, Alert::Assigned).await;
         }
         Ok(())
     }
@@ -757,17 +786,18 @@ impl Conversation {
             return Ok(());
         }
         self.hand_to(request.to).await?;
-        self.alert(&request.from, Alert::Returned).await
+        self.alert(&request.from, Alert::Returned).await;
+        Ok(())
     }
 
     /// Makes `to` responsible (the queue when `None`): the site's inbox hears it, and so do they.
     async fn hand_to(&self, to: Option<Assignee>) -> Result<()> {
         self.set_assignee(to.as_ref())?;
         self.sync_inbox(false).await?;
-        match to {
-            Some(to) => self.alert(&to.id, Alert::Assigned).await,
-            None => Ok(()),
+        if let Some(to) = to {
+            self.alert(&to.id, Alert::Assigned).await;
         }
+        Ok(())
     }
 
     /// An agent's sessions ended or their account was removed: their connections here close,
@@ -889,13 +919,20 @@ impl Conversation {
         ConversationId::parse(&self.state.id().to_string()).map_err(|e| worker::Error::RustError(e.message))
     }
 
-    /// Tells one agent, unless they muted this conversation.
-    async fn alert(&self, agent: &AgentId, alert: Alert) -> Result<()> {
+    /// Tells an agent's consoles something happened, unless they muted this conversation. An alert is a notice, not the change
+    /// itself: one that cannot be told is logged, and whatever it was about stands.
+    async fn alert(&self, agent: &AgentId, alert: Alert) {
+        if let Err(err) = self.try_alert(agent, &alert).await {
+            worker::console_error!("conversation: could not alert an agent: {err}");
+        }
+    }
+
+    async fn try_alert(&self, agent: &AgentId, alert: &Alert) -> Result<()> {
         if self.muted()?.contains(agent) {
             return Ok(());
         }
         let stub = self.site_stub().map_err(|e| worker::Error::RustError(e.message))?;
-        crate::site::alert(&stub, agent, &self.id()?, &alert).await
+        crate::site::alert(&stub, agent, &self.id()?, alert).await
     }
 
     fn muted(&self) -> Result<Vec<AgentId>> {
@@ -918,7 +955,7 @@ impl Conversation {
         let names: Vec<AgentName> = team.iter().map(|a| a.name.clone()).collect();
         for name in protocol::inbox::mentions(body, names.iter()) {
             for agent in team.iter().filter(|a| &a.name == name && a.id != by.id) {
-                self.alert(&agent.id, Alert::Mentioned { by: by.name.clone() }).await?;
+                self.alert(&agent.id, Alert::Mentioned { by: by.name.clone() }).await;
             }
         }
         Ok(())
@@ -974,17 +1011,18 @@ impl Conversation {
         let marks = self.read_marks()?;
         // One pass over the visitor's messages after the older of two marks: what agents read,
         // and the last public message of a person (found walking back from the newest; the
-        // site's bot answering is not an agent answering).
+        // site's bot answering is not an agent answering). A message taken back counts for
+        // neither: it asks nothing, and answers nothing.
         let unread: Unread = self
             .sql()
             .exec(
                 "WITH bounds AS (
                    SELECT ? AS read, COALESCE((SELECT seq FROM messages WHERE author_role = 'agent' AND note = 0
-                                               AND author_key != 'bot' ORDER BY seq DESC LIMIT 1), 0) AS replied)
+                                               AND author_key != 'bot' AND deleted = 0 ORDER BY seq DESC LIMIT 1), 0) AS replied)
                  SELECT COUNT(m.seq) FILTER (WHERE m.seq > b.read) AS n,
                         MIN(m.sent_at) FILTER (WHERE m.seq > b.read) AS since,
                         MIN(m.sent_at) FILTER (WHERE m.seq > b.replied) AS waiting
-                 FROM bounds b LEFT JOIN messages m ON m.author_role = 'visitor' AND m.seq > MIN(b.read, b.replied)",
+                 FROM bounds b LEFT JOIN messages m ON m.author_role = 'visitor' AND m.deleted = 0 AND m.seq > MIN(b.read, b.replied)",
                 vec![SqlStorageValue::try_from_i64(marks.agent as i64)?],
             )?
             .one()?;
@@ -1055,7 +1093,7 @@ impl Conversation {
             // Routing chose an agent: the site already counts them.
             self.set_assignee(Some(&assignee))?;
             self.put_entry(&stub, &self.inbox_update(false)?).await?;
-            self.alert(&assignee.id, Alert::Assigned).await?;
+            self.alert(&assignee.id, Alert::Assigned).await;
         }
         self.schedule_auto_close(put.entry.updated_at, answer.auto_close_ms).await
     }
@@ -1383,9 +1421,13 @@ impl Conversation {
                 agent_only("writing private notes")?;
                 let stored = self.store(peer, Post { client_id, body, card: None, suggestions: Vec::new(), note: true })?;
                 if stored.new {
-                    self.alert_mentions(peer, &stored.message.body).await.map_err(internal)?;
+                    // The note is stored: a mention that cannot be told is logged, not refused.
+                    if let Err(err) = self.alert_mentions(peer, &stored.message.body).await {
+                        worker::console_error!("conversation: could not alert the agents mentioned in a note: {err}");
+                    }
                 }
-                return Ok(Handled { stored: Some(stored), inbox_changed: false });
+                // The responsible agent writing a note has read what came before.
+                return Ok(Handled { stored: Some(stored), inbox_changed: true });
             }
             ClientFrame::Typing { active } => {
                 self.broadcast(&ServerFrame::Typing { author: peer.author(), active }, from);
@@ -1416,7 +1458,11 @@ impl Conversation {
                     self.set_status(Status::Ended).map_err(internal)?;
                 }
             }
-            ClientFrame::Block => self.set_status(Status::Blocked).map_err(internal)?,
+            ClientFrame::Block => match self.status().map_err(internal)? {
+                Status::Open | Status::Ended => self.set_status(Status::Blocked).map_err(internal)?,
+                // Blocked already; or erased, which nothing brings back.
+                Status::Blocked | Status::Deleted => return Ok(Handled::nothing()),
+            },
             ClientFrame::Accept => {
                 agent_only("accepting")?;
                 self.accept(peer)?;
@@ -1428,7 +1474,8 @@ impl Conversation {
             ClientFrame::Subscribe { on } => {
                 let me = peer.agent.as_ref().ok_or_else(|| forbidden("muting alerts"))?;
                 self.set_muted(&me.id, !on).map_err(internal)?;
-                return Ok(Handled::nothing());
+                // The site sends the unanswered alerts, so it hears who muted them.
+                return Ok(Handled::inbox());
             }
             ClientFrame::Edit { seq, body } => self.revise(peer, seq, Some(body))?,
             ClientFrame::Retract { seq } => self.revise(peer, seq, None)?,
@@ -1495,7 +1542,9 @@ impl Conversation {
     /// the site forgets it; everyone connected hears `deleted` and is disconnected.
     async fn erase(&self) -> Result<()> {
         if self.status()? == Status::Deleted {
-            return Ok(()); // erased already: nothing to erase, nothing to tell again
+            // Erased already: nothing to erase, nothing to tell again, unless the site has
+            // not heard yet.
+            return self.tell_site_it_is_erased().await;
         }
         // Told to the site's automations, without what it erases.
         let erased = self.event(EventKind::ConversationErased)?.map(|event| WebhookEvent { contact: Contact::default(), page_url: None, text: None, ..event });
@@ -1505,8 +1554,12 @@ impl Conversation {
         *self.meta_cache.borrow_mut() = None;
         self.set_meta("status", Status::Deleted.as_str())?;
         if self.site()?.is_some() {
-            let stub = self.site_stub().map_err(|e| worker::Error::RustError(e.message))?;
-            crate::site::forget_conversation(&stub, &self.state.id().to_string(), erased).await?;
+            // Kept until the site has forgotten the conversation (its inbox row holds the
+            // contact): a failed call is tried again by the alarm and by the next erase.
+            self.set_meta("unforgotten", &serde_json::to_string(&erased)?)?;
+            if let Err(err) = self.tell_site_it_is_erased().await {
+                worker::console_error!("conversation: the site did not hear of the erasure: {err}");
+            }
         }
         let frame = ServerFrame::Status { status: Status::Deleted }.encode();
         for socket in self.state.get_websockets() {
@@ -1514,6 +1567,23 @@ impl Conversation {
             let _ = socket.close(Some(1000), Some("deleted"));
         }
         Ok(())
+    }
+
+    /// The site forgets an erased conversation (its inbox row, its user's mapping) and its
+    /// automations hear of the erasure; until that worked, the alarm tries again.
+    async fn tell_site_it_is_erased(&self) -> Result<()> {
+        let Some(unforgotten) = self.meta("unforgotten")? else { return Ok(()) };
+        let erased: Option<WebhookEvent> = serde_json::from_str(&unforgotten).unwrap_or_default();
+        let stub = self.site_stub().map_err(|e| worker::Error::RustError(e.message))?;
+        match crate::site::forget_conversation(&stub, &self.state.id().to_string(), erased).await {
+            Ok(_) => self.delete_meta(&["unforgotten", "forget_retry_at"]),
+            Err(err) => {
+                let retry = now_ms() + config::webhook_retry_base_ms(&self.env);
+                self.set_meta("forget_retry_at", &retry.to_string())?;
+                self.arm(retry).await?;
+                Err(err)
+            }
+        }
     }
 
     /// A conversation that closed is erased after the site's retention period, if it has one.
@@ -1613,6 +1683,11 @@ impl Conversation {
         let unread: Vec<Message> =
             history.iter().filter(|m| m.seq > after && m.author.role() == Role::Agent && !m.deleted).cloned().collect();
         let Some(up_to) = unread.last().map(|m| m.seq) else { return Ok(()) };
+        // A visitor marked as spam gets nothing more from the site, by email neither.
+        if matches!(self.status()?, Status::Blocked | Status::Deleted) {
+            self.set_meta("notified_up_to", &up_to.to_string())?;
+            return Ok(());
+        }
         if self.meta("email_unsubscribed")?.is_some() {
             self.set_meta("notified_up_to", &up_to.to_string())?;
             self.tell_agents(EmailStatus::Unsubscribed);
@@ -1707,6 +1782,8 @@ impl Conversation {
             let text = stored.message.body.clone();
             self.queue_event(EventKind::VisitorMessage, |e| e.text = Some(text)).map_err(internal)?;
             self.broadcast(&ServerFrame::Message { message: stored.message.clone() }, None);
+            // Only the mailbox the emails went to could answer them.
+            self.prove_email().map_err(internal)?;
         }
         Ok(stored.message)
     }
@@ -1758,6 +1835,9 @@ impl DurableObject for Conversation {
                 let assignee: Assignee = req.json().await?;
                 if self.status()? == Status::Open && self.assignee()?.is_none() {
                     self.hand_to(Some(assignee)).await?;
+                } else {
+                    // Taken meanwhile: the site's list, which chose for it, learns by whom.
+                    self.sync_inbox_logged().await;
                 }
                 Response::empty()
             }
@@ -1902,6 +1982,13 @@ impl DurableObject for Conversation {
                 worker::console_error!("conversation: the inbox update failed again: {err}");
             }
         }
+        if due_at("forget_retry_at")?.is_some_and(|due| due <= now_ms()) {
+            self.delete_meta(&["forget_retry_at"])?;
+            // On failure this stores the time of its next try.
+            if let Err(err) = self.tell_site_it_is_erased().await {
+                worker::console_error!("conversation: the site did not hear of the erasure again: {err}");
+            }
+        }
         if due_at("closed_retry_at")?.is_some_and(|due| due <= now_ms()) {
             self.delete_meta(&["closed_retry_at"])?;
             self.tell_site_it_closed().await?;
@@ -1930,7 +2017,7 @@ impl DurableObject for Conversation {
             }
         }
         let ahead =
-            [due_at("email_due_at")?, due_at("close_at")?, due_at("erase_at")?, due_at("inbox_retry_at")?, due_at("closed_retry_at")?]
+            [due_at("email_due_at")?, due_at("close_at")?, due_at("erase_at")?, due_at("inbox_retry_at")?, due_at("closed_retry_at")?, due_at("forget_retry_at")?]
                 .into_iter()
                 .flatten()
                 .min();

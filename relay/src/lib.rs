@@ -287,7 +287,9 @@ async fn start_conversation(req: &mut Request, env: &Env, url: &Url, site: &str)
     // A verified user gets their open conversation back, on any device.
     if let Some(identity) = &identity {
         if let Some(conversation_id) = site::user_conversation(&site_stub(env, &site)?, &identity.user_id).await.map_err(internal)? {
-            if conversation::status_of(&conversation_stub(env, &conversation_id)?).await.map_err(internal)? != protocol::Status::Ended {
+            let status = conversation::status_of(&conversation_stub(env, &conversation_id)?).await.map_err(internal)?;
+            // An ended or erased one is theirs no more: they start anew.
+            if !matches!(status, protocol::Status::Ended | protocol::Status::Deleted) {
                 let grant = token::VisitorGrant { site, conversation: conversation_id.clone() };
                 let token = token::sign(&secret, &grant, now_ms() / 1000 + token::TOKEN_LIFETIME_SECS);
                 return reply::json(&ConversationStarted { conversation_id, token }, 200).map_err(internal);

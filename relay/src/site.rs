@@ -193,8 +193,11 @@ struct Forget {
 /// Removes an erased conversation from the inbox and from its user, and tells the
 /// automations that want to know.
 pub async fn forget_conversation(stub: &Stub, conversation: &str, erased: Option<WebhookEvent>) -> Result<()> {
-    post(stub, "https://site/forget", &Forget { conversation: conversation.to_owned(), erased }).await?;
-    Ok(())
+    let answer = post(stub, "https://site/forget", &Forget { conversation: conversation.to_owned(), erased }).await?;
+    match answer.status_code() {
+        200..=299 => Ok(()),
+        status => Err(worker::Error::RustError(format!("the site answered {status}"))),
+    }
 }
 
 /// A conversation's id, as a query answers it.
@@ -504,6 +507,11 @@ impl Site {
             self.entries(None)?.into_iter().filter(|e| e.status == Status::Open && e.assignee.is_none() && !e.bot).collect();
         waiting.sort_by_key(|e| e.created_at);
         for entry in waiting {
+            // Each routing awaits the conversation, which lets other passes in: one may have
+            // routed this entry meanwhile, and it must not get a second agent.
+            if !self.still_waiting(&entry.conversation_id)? {
+                continue;
+            }
             let except = returned.as_ref().filter(|(id, _)| **id == entry.conversation_id).map(|(_, agent)| agent);
             let Some(assignee) = self.route(except)? else {
                 if except.is_some() {
@@ -521,6 +529,13 @@ impl Site {
             post(&stub, "https://conversation/assign", &assignee).await?;
         }
         Ok(())
+    }
+
+    /// Whether the inbox still lists this conversation as open and nobody's.
+    fn still_waiting(&self, conversation: &ConversationId) -> Result<bool> {
+        let rows: Vec<LoadRow> =
+            self.sql().exec("SELECT status, assignee_id FROM inbox WHERE id = ?", vec![conversation.as_str().into()])?.to_array()?;
+        Ok(rows.first().is_some_and(|row| row.status == Status::Open.as_str() && row.assignee_id.is_none()))
     }
 
     /// A console closed: its agent's last one starts the grace before they go offline.

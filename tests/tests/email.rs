@@ -170,6 +170,21 @@ async fn a_visitor_who_reads_in_time_gets_no_email_and_a_later_batch_gets_its_ow
     assert!(emails[0].text.contains("Anything else?") && !emails[0].text.contains("Here you go"));
 }
 
+/// A visitor marked as spam gets nothing more from the site: the reply written before the
+/// block is not emailed either.
+#[tokio::test]
+async fn a_blocked_visitor_is_not_emailed() {
+    let relay = relay();
+    let site = site_with_short_delay(relay).await;
+    let started = start_with_email(relay, &site, "spammer@example.com").await;
+    let mut agent = relay.agent("Ana").await.join(&started.conversation_id, 0).await.unwrap();
+    catch_up(&mut agent, 0).await;
+    agent.post(&id("r1"), "Please stop").await.unwrap();
+    agent.send_frame(&ClientFrame::Block).await.unwrap();
+    wait_past_the_delay().await;
+    assert!(relay.emails_about(&started.conversation_id).is_empty(), "no email to a blocked visitor");
+}
+
 #[tokio::test]
 async fn a_bots_answer_left_unread_is_emailed_like_an_agents() {
     let relay = relay();
@@ -293,6 +308,40 @@ async fn a_reply_by_email_after_the_chat_ended_opens_it_again() {
     assert_eq!(post_inbound(relay, &mail, INBOUND_SECRET).await.status(), 200);
     assert_eq!(agent.next().await.unwrap(), ServerFrame::Status { status: protocol::Status::Open });
     assert_eq!(next_message(&mut agent).await.body, "It has not arrived yet.");
+}
+
+/// The site writing first to an address goes into a conversation with it only where that
+/// address is proven the contact's: typed into a chat it proves nothing (anyone can type
+/// anyone's), answered from its mailbox it does.
+#[tokio::test]
+async fn writing_first_goes_into_a_chat_only_where_the_address_was_proven() {
+    let relay = relay();
+    let site = site_with_short_delay(relay).await;
+    let typed = start_with_email(relay, &site, "maybe-mine@example.com").await;
+    let mut visitor = relay.visitor().connect(&typed.token, 0).await.unwrap();
+    catch_up(&mut visitor, 0).await;
+    visitor.post(&id("v1"), "I am totally the owner of this address").await.unwrap();
+    let ana = relay.agent("Ana").await;
+    let _online = ana.go_online(&site).await.unwrap();
+    let write = |body: &str| protocol::inbox::Outbound { email: Email::parse("maybe-mine@example.com").unwrap(), body: body.into(), client_id: None };
+
+    let first = ana.write_first(&site, &write("Your invoice is attached")).await.unwrap();
+    assert_ne!(first.conversation_id, typed.conversation_id, "a conversation of its own");
+    let email = relay.wait_for_emails(&first.conversation_id, 1).await.remove(0);
+    assert!(!email.text.contains("totally the owner"), "nothing of the other chat in it");
+    let (_, history) = catch_up(&mut relay.visitor().connect(&typed.token, 0).await.unwrap(), 0).await;
+    assert_eq!(history.len(), 1, "the chat where the address was typed got nothing");
+
+    // The contact answers the email: that mailbox is theirs, and the next message goes there.
+    let mail = InboundEmail {
+        to: reply_to(&first.conversation_id),
+        from: "maybe-mine@example.com".into(),
+        text: "Thanks!".into(),
+        message_id: Some("<thanks@mail.example.com>".into()),
+    };
+    assert_eq!(post_inbound(relay, &mail, INBOUND_SECRET).await.status(), 200);
+    let again = ana.write_first(&site, &write("You are welcome")).await.unwrap();
+    assert_eq!(again.conversation_id, first.conversation_id);
 }
 
 #[tokio::test]

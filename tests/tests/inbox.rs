@@ -642,6 +642,21 @@ async fn closed(connection: &mut Connection) -> Option<u16> {
     }
 }
 
+/// A visitor who takes back their only message asks nothing: the conversation is no longer
+/// unread or waiting for an answer.
+#[tokio::test]
+async fn a_message_taken_back_is_not_unread() {
+    let relay = relay();
+    let site = fresh_site();
+    let ana = relay.agent("Ana").await;
+    let mut inbox = ana.site_connection(&site).await.unwrap();
+    let (started, mut visitor) = visitor_says(relay, &site, "wrong chat, sorry").await;
+    entry_where(&mut inbox, &started, |e| e.unread == 1).await;
+    visitor.send_frame(&ClientFrame::Retract { seq: 1 }).await.unwrap();
+    let entry = entry_where(&mut inbox, &started, |e| e.unread == 0).await;
+    assert_eq!(entry.preview, "");
+}
+
 #[tokio::test]
 async fn admins_rename_promote_reset_and_remove_accounts() {
     let relay = relay();

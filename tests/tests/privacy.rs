@@ -53,6 +53,21 @@ async fn a_visitor_deletes_their_data_and_nothing_is_kept() {
     })
     .await;
     assert_eq!((gone.contact, gone.preview.as_str()), (Contact::default(), ""));
+
+    // Blocking what is erased brings nothing back into the inbox.
+    let mut late = ana.join(&started.conversation_id, 0).await.unwrap();
+    catch_up(&mut late, 0).await;
+    late.send_frame(&ClientFrame::Block).await.unwrap();
+    // Answered after the block, in order: nothing can be written here either.
+    late.send_frame(&ClientFrame::Send { client_id: id("late"), body: "hello?".into(), card: None, suggestions: vec![] }).await.unwrap();
+    let refused = wait_for(&mut late, |frame| match frame {
+        ServerFrame::Error { code, .. } => Some(code),
+        _ => None,
+    })
+    .await;
+    assert_eq!(refused, ErrorCode::ConversationClosed);
+    assert_eq!(what_is_left(relay, &started.conversation_id).await.0, Status::Deleted);
+    assert!(!listed(relay, &site, &started.conversation_id).await, "still forgotten");
 }
 
 #[tokio::test]
