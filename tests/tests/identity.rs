@@ -69,6 +69,14 @@ async fn conversations_open_only_for_their_verified_user_on_any_device() {
     let theirs = visitor.start_verified(&site, other).await.unwrap();
     assert_ne!(theirs.conversation_id, started.conversation_id, "another user, another conversation");
 
+    // Once Kim erased it, it is Kim's no more: the next start is a new conversation.
+    let mut kims = visitor.connect_verified(&started.token, 0, &kim).await.unwrap();
+    catch_up(&mut kims, 0).await;
+    kims.send_frame(&protocol::ClientFrame::DeleteMyData).await.unwrap();
+    assert_eq!(kims.next().await.unwrap(), ServerFrame::Status { status: protocol::Status::Deleted });
+    let after = visitor.start_verified(&site, kim.clone()).await.unwrap();
+    assert_ne!(after.conversation_id, started.conversation_id, "a new conversation after the erasure");
+
     // The secret is for the site's admins only.
     let anonymous = reqwest::get(format!("{}/api/agent/sites/{site}/identity-secret", relay().origin)).await.unwrap();
     assert_eq!(anonymous.status(), 401);
@@ -107,4 +115,35 @@ async fn the_widget_carries_the_identity_the_page_gives_it() {
     assert_eq!(browser.widget_texts(".cw-body").await, ["Whose chat is this?"], "none of Kim's conversation shows");
     let (_, history) = catch_up(&mut relay().visitor().connect_verified(&again.token, 0, &kim).await.unwrap(), 0).await;
     assert_eq!(history.len(), 1, "Kim's conversation has only Kim's message");
+}
+
+/// A shared computer where Kim left without signing out, and Lee signs in: the page now
+/// identifies Lee, whom Kim's stored conversation does not open for. The widget lets it go
+/// and starts Lee's own, instead of trying to reconnect to Kim's for ever.
+#[tokio::test]
+async fn the_next_user_on_a_shared_computer_gets_their_own_chat() {
+    let (site, secret) = verifying_site().await;
+    let (kim, lee) = (vouch(&secret, "user-kim"), vouch(&secret, "user-lee"));
+    let script = format!(
+        "window.ChatWidget=window.ChatWidget||function(){{(ChatWidget.q=ChatWidget.q||[]).push(arguments)}};\
+         const users = {{kim: {{user_id: '{}', user_hash: '{}'}}, lee: {{user_id: '{}', user_hash: '{}'}}}};\
+         ChatWidget('identify', users[new URLSearchParams(location.search).get('who')]);",
+        kim.user_id, kim.user_hash, lee.user_id, lee.user_hash
+    );
+    let page = HostPage::serve_with_script(&relay().origin, site.as_str(), "", &script).await;
+    let browser = Browser::open().await;
+    browser.client.goto(&format!("{}?who=kim", page.url)).await.unwrap();
+    browser.open_widget().await;
+    browser.write("Kim's question").await;
+    browser.wait_for_texts(".cw-mine .cw-state", &["Sent"]).await;
+    let kims = browser.conversation(site.as_str()).await;
+
+    browser.client.goto(&format!("{}?who=lee", page.url)).await.unwrap();
+    browser.open_widget().await;
+    browser.write("Lee here").await;
+    browser.wait_for_texts(".cw-mine .cw-state", &["Sent"]).await;
+    assert_eq!(browser.widget_texts(".cw-body").await, ["Lee here"], "none of Kim's conversation shows");
+    let lees = relay().visitor().start_verified(&site, lee).await.unwrap().conversation_id;
+    assert_eq!(browser.conversation(site.as_str()).await, lees);
+    assert_ne!(lees, kims);
 }

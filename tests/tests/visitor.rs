@@ -611,6 +611,11 @@ async fn a_language_comes_as_its_own_bundle_and_any_other_is_english() {
     spanish.wait_for_texts(".cw-send", &["Enviar"]).await;
     assert_eq!(spanish.js("return document.getElementById('chat-widget').shadowRoot.querySelector('.cw').lang;", vec![]).await, Value::from("es"));
     assert_eq!(spanish.js(BUNDLES_FETCHED, vec![]).await, serde_json::json!(["es.json"]));
+    // Why a message was not sent is said in the visitor's language too.
+    spanish.set_offline(true).await;
+    spanish.write("¿Hola?").await;
+    let reason = "root && [...root.querySelectorAll('.cw-failed')].some(e => e.textContent.includes('No enviado: no se pudo conectar con el chat'))";
+    spanish.wait_for("the reason, in Spanish", reason).await;
 
     // Without `data-lang`, the browser's language decides.
     let page = HostPage::serve_with_script(&relay().origin, fresh_site().as_str(), "", "").await;
@@ -625,6 +630,22 @@ async fn a_language_comes_as_its_own_bundle_and_any_other_is_english() {
     japanese.wait_for_texts(".cw-send", &["Send"]).await;
     assert_eq!(japanese.js("return document.getElementById('chat-widget').shadowRoot.querySelector('.cw').lang;", vec![]).await, Value::from("en"));
     assert_eq!(japanese.js(BUNDLES_FETCHED, vec![]).await, serde_json::json!([]));
+}
+
+/// The site's settings, when the first request for them fails (a flaky network), are asked
+/// for again: the widget does not stay with the defaults.
+#[tokio::test]
+async fn settings_that_failed_to_load_are_asked_for_again() {
+    let site = fresh_site();
+    let settings = WidgetSettings { title: "Ask Ferdinand".into(), ..WidgetSettings::default() };
+    relay().agent("Admin").await.put_settings(&site, &settings).await.unwrap();
+    let fail_once = "const fetchNow = window.fetch; window.__settingsFailed = false; \
+        window.fetch = (url, init) => String(url).endsWith('/widget') && !window.__settingsFailed \
+            ? (window.__settingsFailed = true, Promise.reject(new TypeError('Failed to fetch'))) : fetchNow(url, init);";
+    let (browser, _page) = visit(&site, "", fail_once).await;
+    browser.open_widget().await;
+    browser.wait_for_texts(".cw-title", &["Ask Ferdinand"]).await;
+    assert_eq!(browser.js("return window.__settingsFailed", vec![]).await, Value::from(true));
 }
 
 /// A language bundle that never comes (a stalled network) costs the visitor their words, not

@@ -3,17 +3,18 @@
 use crate::config::WidgetConfig;
 use protocol::http::{start_conversation_path, widget_view_path, ConversationStarted, ErrorBody, StartConversation};
 use protocol::site::SiteView;
-use protocol::{Contact, Identity, SafeUrl};
+use protocol::{Contact, ErrorCode, Identity, SafeUrl};
 use protocol::json_tree::{FromTree, ToJson};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-/// What went wrong, in words for the visitor.
-pub type Failure = String;
+/// Why a call failed: the relay's refusal, or `None` when it could not be reached or its
+/// answer read. The visitor reads it in their language ([`crate::i18n::Strings::failure`]).
+pub struct Failure(pub Option<ErrorCode>);
 
 async fn call<T: FromTree>(method: &str, url: &str, body: Option<String>) -> Result<T, Failure> {
-    let offline = |_| "Could not reach the chat. Check your connection and try again.".to_owned();
-    let window = web_sys::window().ok_or("no window")?;
+    let offline = |_| Failure(None);
+    let window = web_sys::window().ok_or(Failure(None))?;
     let init = web_sys::RequestInit::new();
     init.set_method(method);
     if let Some(body) = body {
@@ -24,9 +25,9 @@ async fn call<T: FromTree>(method: &str, url: &str, body: Option<String>) -> Res
         JsFuture::from(window.fetch_with_str_and_init(url, &init)).await.map_err(offline)?.unchecked_into();
     let text = JsFuture::from(response.text().map_err(offline)?).await.map_err(offline)?.as_string().unwrap_or_default();
     if response.ok() {
-        crate::json::parse(&text).ok_or_else(|| "The chat sent an answer this page cannot read. Reload and try again.".to_owned())
+        crate::json::parse(&text).ok_or(Failure(None))
     } else {
-        Err(crate::json::parse::<ErrorBody>(&text).map(|b| b.error.message).unwrap_or(text))
+        Err(Failure(crate::json::parse::<ErrorBody>(&text).map(|b| b.error.code)))
     }
 }
 

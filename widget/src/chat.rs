@@ -196,7 +196,7 @@ impl Chat {
             link_expired: RwSignal::new(false),
             deleted: RwSignal::new(false),
         };
-        chat.load_site();
+        chat.load_site(0);
         chat.load_earlier();
         if has_session {
             chat.connect();
@@ -216,12 +216,20 @@ impl Chat {
         self.inner.with_value(|i| i.session.is_some())
     }
 
-    fn load_site(&self) {
+    /// The site's settings and who is online. Until they come (a flaky network), the widget
+    /// works with the defaults, and asks again, less often each time.
+    fn load_site(&self, attempt: u32) {
         let chat = *self;
         leptos::task::spawn_local(async move {
-            if let Ok(view) = api::site_view(&chat.config()).await {
-                chat.settings.set(view.settings);
-                chat.agents_online.set(view.agents_online);
+            match api::site_view(&chat.config()).await {
+                Ok(view) => {
+                    chat.settings.set(view.settings);
+                    chat.agents_online.set(view.agents_online);
+                }
+                Err(_) => {
+                    let delay = (BACKOFF_START_MS * 2f64.powi(attempt.min(16) as i32)).min(BACKOFF_MAX_MS);
+                    set_timeout(move || chat.load_site(attempt + 1), Duration::from_millis(delay as u64));
+                }
             }
             chat.ready.set(true);
         });
@@ -501,10 +509,11 @@ impl Chat {
                     chat.inner.update_value(|i| i.session = Some(session));
                     chat.connect();
                 }
-                Err(why) => {
+                Err(api::Failure(code)) => {
                     // Nothing was created; the messages show as failed and can be retried.
+                    let why = chat.strings.failure(code);
                     let pending = chat.thread.with_untracked(|t| t.unacked());
-                    chat.thread.update(|t| pending.iter().for_each(|(id, _)| t.fail(id, why.clone())));
+                    chat.thread.update(|t| pending.iter().for_each(|(id, _)| t.fail(id, why.to_owned())));
                     chat.link.set(LinkStatus::Idle);
                 }
             }
@@ -617,16 +626,22 @@ impl Chat {
                 session::save(&self.config().site, Slot::Contact, &contact);
                 self.contact.set(contact);
             }
-            ServerFrame::Error { code, message, client_id, .. } => match client_id {
+            ServerFrame::Error { code, client_id, .. } => match client_id {
                 Some(client_id) => {
-                    self.thread.update(|t| t.fail(&client_id, message));
+                    self.thread.update(|t| t.fail(&client_id, self.strings.failure(Some(code)).to_owned()));
                     self.save_outbox();
                     if code == ErrorCode::ConversationClosed {
                         // Ended elsewhere while we wrote: the status catches up on the next welcome.
                         self.view.update(|v| if v.status == Status::Open { v.status = Status::Ended });
                     }
                 }
-                None if matches!(code, ErrorCode::InvalidToken | ErrorCode::UnknownConversation) => {
+                // The conversation cannot be opened here: its token is dead, or it belongs to
+                // another signed-in user than the page's now (a shared computer where the
+                // last one did not sign out). Trying again would never get further.
+                None if matches!(
+                    code,
+                    ErrorCode::InvalidToken | ErrorCode::UnknownConversation | ErrorCode::InvalidIdentity | ErrorCode::IdentityRequired
+                ) => {
                     if self.inner.try_update_value(|i| std::mem::replace(&mut i.resuming, false)) == Some(true) {
                         self.link_expired.set(true);
                         self.return_to_stored_session();
@@ -789,15 +804,21 @@ impl Chat {
     /// connection is dead even if the browser has not noticed (a phone in a tunnel).
     fn keepalive(&self) {
         let silent_for = now_ms() - self.inner.with_value(|i| i.last_frame_ms);
-        self.inner.with_value(|i| {
-            if let (true, Some(socket)) = (i.welcomed, &i.socket) {
-                if silent_for > 2.0 * KEEPALIVE.as_millis() as f64 + 5_000.0 {
-                    socket.drop_connection();
-                } else {
-                    socket.send_text(ClientFrame::PING_TEXT);
-                }
+        let dead = silent_for > 2.0 * KEEPALIVE.as_millis() as f64 + 5_000.0;
+        let gone = self.inner.try_update_value(|i| match (i.welcomed, &i.socket) {
+            (true, Some(_)) if dead => i.socket.take(),
+            (true, Some(socket)) => {
+                socket.send_text(ClientFrame::PING_TEXT);
+                None
             }
+            _ => None,
         });
+        // Dropped now, not when the browser gives up on the closing handshake (a minute
+        // more on a dead link): the status says so, and the reconnect starts.
+        if let Some(socket) = gone.flatten() {
+            socket.shut();
+            self.on_close();
+        }
     }
 
     fn open_availability(&self, open: bool) {

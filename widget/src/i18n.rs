@@ -52,6 +52,17 @@ impl Strings {
         Strings { lang: text("lang").unwrap_or(EN.lang), rtl: get("rtl").and_then(|r| r.as_bool()).unwrap_or(false), words }
     }
 
+    /// Why a message was not sent, from the relay's refusal (`None`: not reached).
+    pub fn failure(&self, code: Option<protocol::ErrorCode>) -> &'static str {
+        use protocol::ErrorCode::{ConversationClosed, RateLimited};
+        match code {
+            None => self.failed_offline(),
+            Some(ConversationClosed) => self.failed_closed(),
+            Some(RateLimited) => self.failed_too_fast(),
+            Some(_) => self.failed_refused(),
+        }
+    }
+
     /// Every word as (name, text), `lang` first.
     #[cfg(test)]
     fn words(&self) -> Vec<(&'static str, &'static str)> {
@@ -73,6 +84,12 @@ words! {
     sent = "Sent",
     seen = "Seen",
     not_sent = "Not sent",
+    /// Why a message was not sent: the relay could not be reached (or answered nonsense).
+    failed_offline = "the chat could not be reached",
+    failed_closed = "this chat has ended",
+    failed_too_fast = "too many messages, wait a moment",
+    /// Any other refusal.
+    failed_refused = "the chat refused it",
     retry = "Retry",
     connecting = "Connecting…",
     reconnecting = "Reconnecting…",

@@ -51,10 +51,6 @@ impl Socket {
         let _ = self.ws.close();
     }
 
-    /// Closes as if the network dropped it: `on_close` runs (and reconnects).
-    pub fn drop_connection(&self) {
-        let _ = self.ws.close();
-    }
 }
 
 /// `http(s)://host` → `ws(s)://host`.
