@@ -29,6 +29,16 @@ pub fn forget(key: &str) {
     }
 }
 
+/// Forgets every stored key that starts with one of `prefixes`.
+pub fn forget_all(prefixes: &[&str]) {
+    let Some(storage) = storage() else { return };
+    let count = storage.length().unwrap_or(0);
+    let keys: Vec<String> = (0..count).filter_map(|i| storage.key(i).ok().flatten()).collect();
+    for key in keys.iter().filter(|key| prefixes.iter().any(|prefix| key.starts_with(prefix))) {
+        let _ = storage.remove_item(key);
+    }
+}
+
 /// `c-<timestamp>-<random>`: unique per agent within a conversation, as the protocol asks.
 pub fn new_client_id() -> ClientMsgId {
     let random = (js_sys::Math::random() * 1e12) as u64;

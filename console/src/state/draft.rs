@@ -3,8 +3,11 @@
 use crate::browser;
 use protocol::ConversationId;
 
+/// Every key of this store starts so (the notes' flags too).
+pub const PREFIX: &str = "console-draft";
+
 fn key(conversation: &ConversationId) -> String {
-    format!("console-draft:{conversation}")
+    format!("{PREFIX}:{conversation}")
 }
 
 pub fn load(conversation: &ConversationId) -> String {
@@ -24,7 +27,7 @@ pub fn clear(conversation: &ConversationId) {
 }
 
 fn note_key(conversation: &ConversationId) -> String {
-    format!("console-draft-note:{conversation}")
+    format!("{PREFIX}-note:{conversation}")
 }
 
 /// Whether the composer was writing a private note here: a note comes back as a note.

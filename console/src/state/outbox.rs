@@ -6,8 +6,10 @@ use crate::browser;
 use crate::state::thread::Outgoing;
 use protocol::ConversationId;
 
+pub const PREFIX: &str = "console-outbox";
+
 fn key(conversation: &ConversationId) -> String {
-    format!("console-outbox:{conversation}")
+    format!("{PREFIX}:{conversation}")
 }
 
 pub fn load(conversation: &ConversationId) -> Vec<Outgoing> {

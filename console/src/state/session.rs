@@ -59,7 +59,10 @@ impl Session {
         })
     }
 
+    /// The agent signs out: what they left unsent or half-written here goes too, so the next
+    /// person at this computer cannot send it under their own name.
     pub fn sign_out(&self) {
+        browser::forget_all(&[super::draft::PREFIX, super::outbox::PREFIX]);
         let session = *self;
         leptos::task::spawn_local(async move {
             // Signed out here whatever the answer: the cookie is the relay's to forget.

@@ -45,6 +45,11 @@ pub fn Actions(conversation: Conversation) -> impl IntoView {
         let to = match choice.as_str() {
             "" => return conversation.problem.set(Some("Choose who to transfer the conversation to.".into())),
             QUEUE => None,
+            // Chosen while they were online; their option has gone since.
+            id if !targets().iter().any(|(target, _)| target == id) => {
+                transfer_to.set(String::new());
+                return conversation.problem.set(Some("That agent is no longer online: choose again.".into()));
+            }
             id => AgentId::parse(id).ok(),
         };
         if conversation.act(ClientFrame::Transfer { to }) {

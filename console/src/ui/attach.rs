@@ -2,6 +2,7 @@
 //! Checked here with the protocol's own rules, so the relay never has to refuse them.
 
 use leptos::prelude::*;
+use wasm_bindgen::JsCast;
 use protocol::content::validate_suggestions;
 use protocol::{Card, SafeUrl};
 
@@ -100,13 +101,19 @@ pub fn Attach(attachment: RwSignal<Attachment>, #[prop(into)] disabled: Signal<b
         }
         open.update(|o| *o = !*o);
     };
-    let add = move |_| match fields.attachment() {
+    let button = NodeRef::<leptos::html::Button>::new();
+    let attach = move || match fields.attachment() {
         Ok(attached) => {
             attachment.set(attached);
             open.set(false);
+            // The field that had focus is hidden now.
+            if let Some(button) = button.get_untracked() {
+                let _ = button.focus();
+            }
         }
         Err(why) => error.set(Some(why)),
     };
+    let add = move |_| attach();
     let kind_choice = move |kind: CardKind, label: &'static str, id: &'static str| {
         view! {
             <label class="choice" for=id>
@@ -134,14 +141,27 @@ pub fn Attach(attachment: RwSignal<Attachment>, #[prop(into)] disabled: Signal<b
 
     view! {
         <div class="attach" on:keydown=move |ev| {
-            if ev.key() == "Escape" && open.get_untracked() {
-                open.set(false);
+            if !open.get_untracked() {
+                return;
+            }
+            // Enter in one of the panel's one-line fields attaches, as the panel's button
+            // does: the fields sit in the composer's form, which would send the reply
+            // without the card.
+            let one_line = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()).is_some_and(|i| i.type_() != "radio");
+            match ev.key().as_str() {
+                "Escape" => open.set(false),
+                "Enter" if one_line => {
+                    ev.prevent_default();
+                    attach();
+                }
+                _ => {}
             }
         }>
             <button
                 type="button"
                 class="quiet"
                 data-testid="attach"
+                node_ref=button
                 aria-expanded=move || if open.get() { "true" } else { "false" }
                 aria-controls="attach-panel"
                 disabled=move || disabled.get()

@@ -15,22 +15,25 @@ fn numbered(canned: CannedResponses) -> Rows {
 
 #[component]
 pub fn CannedSettings(desk: Desk) -> impl IntoView {
-    let rows = RwSignal::new(numbered(desk.canned.get_untracked()));
+    let rows = RwSignal::new(Rows::new());
     let saving = RwSignal::new(Saving::Idle);
-    // Set by the admin's first change: a reload answered after it must not undo it.
-    let edited = RwSignal::new(false);
-    // The desk loaded them already; load again so an admin sees the latest.
+    // The form shows once the latest list has come (the desk's copy may be older, or still on
+    // its way), so no answer can arrive after the admin started editing and undo their work.
+    let loaded = RwSignal::new(false);
     let site = desk.site();
     leptos::task::spawn_local(async move {
-        if let Ok(canned) = desk.session.settle(api::canned(&site).await) {
-            desk.canned.set(canned.clone());
-            if !edited.get_untracked() {
-                rows.set(numbered(canned));
+        let canned = match desk.session.settle(api::canned(&site).await) {
+            Ok(canned) => {
+                desk.canned.set(canned.clone());
+                canned
             }
-        }
+            Err(_) => desk.canned.get_untracked(),
+        };
+        // Setting a signal of a view the admin already left does nothing.
+        rows.set(numbered(canned));
+        loaded.set(true);
     });
     let add = move |_| {
-        edited.set(true);
         rows.update(|rows| {
             let id = rows.iter().map(|(id, _)| id + 1).max().unwrap_or(0);
             rows.push((id, CannedResponse { name: String::new(), text: String::new() }));
@@ -58,27 +61,26 @@ pub fn CannedSettings(desk: Desk) -> impl IntoView {
         <section class="settings-section" aria-labelledby="canned-title">
             <h2 id="canned-title">"Canned responses"</h2>
             <p class="hint">"Agents insert them by typing // and part of the name or text."</p>
-            <form class="canned-form" novalidate on:submit=save on:input=move |_| {
-                edited.set(true);
-                saving.set(Saving::Idle);
-            }>
-                <ul class="canned-rows">
-                    <For each=ids key=|id| *id children=move |id| view! { <CannedRow rows=rows edited=edited id=id/> }/>
-                </ul>
-                <div class="form-actions">
-                    <button type="button" class="quiet" data-testid="canned-add" on:click=add>"Add response"</button>
-                    <button type="submit" class="primary" data-testid="canned-save" disabled=move || saving.get() == Saving::Busy>
-                        "Save responses"
-                    </button>
-                    {saving_line(saving, "canned-saved", "Saved")}
-                </div>
-            </form>
+            <Show when=move || loaded.get() fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                <form class="canned-form" novalidate on:submit=save on:input=move |_| saving.set(Saving::Idle)>
+                    <ul class="canned-rows">
+                        <For each=ids key=|id| *id children=move |id| view! { <CannedRow rows=rows id=id/> }/>
+                    </ul>
+                    <div class="form-actions">
+                        <button type="button" class="quiet" data-testid="canned-add" on:click=add>"Add response"</button>
+                        <button type="submit" class="primary" data-testid="canned-save" disabled=move || saving.get() == Saving::Busy>
+                            "Save responses"
+                        </button>
+                        {saving_line(saving, "canned-saved", "Saved")}
+                    </div>
+                </form>
+            </Show>
         </section>
     }
 }
 
 #[component]
-fn CannedRow(rows: RwSignal<Rows>, edited: RwSignal<bool>, id: u32) -> impl IntoView {
+fn CannedRow(rows: RwSignal<Rows>, id: u32) -> impl IntoView {
     let read = move |pick: fn(&CannedResponse) -> &String| {
         move || rows.with(|rows| rows.iter().find(|(i, _)| *i == id).map(|(_, r)| pick(r).clone()).unwrap_or_default())
     };
@@ -110,10 +112,7 @@ fn CannedRow(rows: RwSignal<Rows>, edited: RwSignal<bool>, id: u32) -> impl Into
                     on:input=move |ev| write(|r| &mut r.text, event_target_value(&ev))
                 ></textarea>
             </div>
-            <button type="button" class="link" on:click=move |_| {
-                edited.set(true);
-                rows.update(|rows| rows.retain(|(i, _)| *i != id));
-            }>
+            <button type="button" class="link" on:click=move |_| rows.update(|rows| rows.retain(|(i, _)| *i != id))>
                 "Remove"
             </button>
         </li>
