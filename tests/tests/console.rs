@@ -396,11 +396,21 @@ async fn a_wrong_password_is_refused_and_signing_out_returns_to_the_sign_in() {
     console.wait_for_text(&testid("login-error"), "wrong").await;
     console.screenshot("console-sign-in").await;
 
+    // Lou leaves a half-written reply on a shared computer and signs out: it goes with them,
+    // so the next person here cannot send it under their own name.
+    let site = fresh_site();
+    let (started, _visitor) = visitor_says(relay, &site, "Is anyone there?").await;
     let lou = Console::sign_in(relay, "Lou2").await;
+    lou.use_site(&site).await;
+    lou.open_conversation(&started.conversation_id, "tab-waiting").await;
+    lou.element("composer").await.send_keys("Lou's half-written answer").await.unwrap();
+    let stored = "return Object.keys(localStorage).filter(k => k.startsWith('console-draft') || k.startsWith('console-outbox')).length";
+    lou.wait("the draft stored", &stored.replace("return ", "")).await;
     lou.click("logout").await;
     lou.element("login-email").await;
     let me = lou.js("return fetch('/api/agent/me').then(r => r.status)", vec![]).await;
     assert_eq!(me.as_u64(), Some(401));
+    assert_eq!(lou.js(stored, vec![]).await, serde_json::json!(0), "nothing of Lou's is left here");
 }
 
 #[tokio::test]
