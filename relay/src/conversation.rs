@@ -848,11 +848,12 @@ impl Conversation {
         let post = Post { client_id: reply.client_id, body: reply.text, card: None, suggestions: reply.suggestions, note: false };
         let stored = self.store(&peer, post)?;
         if stored.new {
-            // Like an agent's reply: emailed if the visitor leaves it unread.
+            // Out before the await (see `after_storing`); like an agent's reply, emailed if
+            // the visitor leaves it unread.
+            self.broadcast(&ServerFrame::Message { message: stored.message.clone() }, None);
             if let Err(err) = self.schedule_email().await {
                 worker::console_error!("conversation: could not schedule the email fallback: {err}");
             }
-            self.broadcast(&ServerFrame::Message { message: stored.message.clone() }, None);
             self.sync_inbox_logged().await;
         }
         Ok(stored.message)
@@ -1362,25 +1363,33 @@ impl Conversation {
     /// came on gets its ack; one posted over HTTP gets the message as the answer.
     async fn after_storing(&self, peer: &Peer, stored: &Stored, from: Option<&WebSocket>) -> Result<()> {
         let message = &stored.message;
-        // The email's due time and the alarm are stored before the ack goes out: the output
-        // gate holds the ack until they are durable, so an acknowledged reply is never left
-        // without its email.
-        if stored.new && peer.role == Role::Agent && !message.note {
-            if let Err(err) = self.schedule_email().await {
-                worker::console_error!("conversation: could not schedule the email fallback: {err}");
+        if stored.new {
+            if peer.role == Role::Visitor {
+                let text = message.body.clone();
+                self.queue_event(EventKind::VisitorMessage, |e| e.text = Some(text))?;
+            }
+            // Out before anything here awaits: an await that reaches another object lets the
+            // next message in, and it must not be sent first. A client that got seq N+1 and
+            // reconnected after it would never be sent N.
+            self.publish(&ServerFrame::Message { message: message.clone() }, message.note, from);
+            // The email's due time and the alarm are stored before the ack goes out: the
+            // output gate holds the ack until they are durable, so an acknowledged reply is
+            // never left without its email.
+            if peer.role == Role::Agent && !message.note {
+                if let Err(err) = self.schedule_email().await {
+                    worker::console_error!("conversation: could not schedule the email fallback: {err}");
+                }
+            }
+            if message.note {
+                // A mention that cannot be told is logged: the note stands.
+                if let Err(err) = self.alert_mentions(peer, &message.body).await {
+                    worker::console_error!("conversation: could not alert the agents mentioned in a note: {err}");
+                }
             }
         }
         if let Some(ws) = from {
             send(ws, &ServerFrame::Ack { client_id: message.client_id.clone(), seq: message.seq, sent_at: message.sent_at });
         }
-        if !stored.new {
-            return Ok(());
-        }
-        if peer.role == Role::Visitor {
-            let text = message.body.clone();
-            self.queue_event(EventKind::VisitorMessage, |e| e.text = Some(text))?;
-        }
-        self.publish(&ServerFrame::Message { message: message.clone() }, message.note, from);
         Ok(())
     }
 
@@ -1420,12 +1429,6 @@ impl Conversation {
             ClientFrame::Note { client_id, body } => {
                 agent_only("writing private notes")?;
                 let stored = self.store(peer, Post { client_id, body, card: None, suggestions: Vec::new(), note: true })?;
-                if stored.new {
-                    // The note is stored: a mention that cannot be told is logged, not refused.
-                    if let Err(err) = self.alert_mentions(peer, &stored.message.body).await {
-                        worker::console_error!("conversation: could not alert the agents mentioned in a note: {err}");
-                    }
-                }
                 // The responsible agent writing a note has read what came before.
                 return Ok(Handled { stored: Some(stored), inbox_changed: true });
             }
@@ -1760,10 +1763,15 @@ impl Conversation {
         };
         if let Err(err) = told.await {
             worker::console_error!("conversation: the site did not hear it closed: {err}");
-            let retry = now_ms() + config::webhook_retry_base_ms(&self.env);
-            self.set_meta("closed_retry_at", &retry.to_string())?;
+            self.tell_site_it_closed_later().await?;
         }
         Ok(())
+    }
+
+    async fn tell_site_it_closed_later(&self) -> Result<()> {
+        let retry = now_ms() + config::webhook_retry_base_ms(&self.env);
+        self.set_meta("closed_retry_at", &retry.to_string())?;
+        self.arm(retry).await
     }
 
     /// A reply by email: stored as the visitor's message (once per mail), passed on live.
@@ -1944,13 +1952,16 @@ impl DurableObject for Conversation {
                         return Ok(());
                     }
                 }
-                if closes {
-                    if let Err(err) = self.schedule_retention().await {
-                        worker::console_error!("conversation: could not schedule retention: {err}");
-                    }
-                }
                 if handled.inbox_changed {
                     self.sync_inbox_logged().await;
+                }
+                if closes {
+                    if let Err(err) = self.schedule_retention().await {
+                        // Its retention asks the site for its settings: tried again by the
+                        // alarm, with the inbox (whose own failure the alarm retries too).
+                        worker::console_error!("conversation: could not schedule retention: {err}");
+                        self.tell_site_it_closed_later().await?;
+                    }
                 }
             }
             Err(err) => send(&ws, &ServerFrame::error(err, client_id)),
