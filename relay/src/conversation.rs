@@ -1136,9 +1136,7 @@ impl Conversation {
                 if put.new {
                     self.set_meta("inbox_retry_new", "1")?;
                 }
-                let retry = now_ms() + config::webhook_retry_base_ms(&self.env);
-                self.set_meta("inbox_retry_at", &retry.to_string())?;
-                self.arm(retry).await?;
+                self.try_again_later("inbox_retry_at").await?;
                 Err(err)
             }
         }
@@ -1581,9 +1579,7 @@ impl Conversation {
         match crate::site::forget_conversation(&stub, &self.state.id().to_string(), erased).await {
             Ok(_) => self.delete_meta(&["unforgotten", "forget_retry_at"]),
             Err(err) => {
-                let retry = now_ms() + config::webhook_retry_base_ms(&self.env);
-                self.set_meta("forget_retry_at", &retry.to_string())?;
-                self.arm(retry).await?;
+                self.try_again_later("forget_retry_at").await?;
                 Err(err)
             }
         }
@@ -1769,8 +1765,14 @@ impl Conversation {
     }
 
     async fn tell_site_it_closed_later(&self) -> Result<()> {
+        self.try_again_later("closed_retry_at").await
+    }
+
+    /// A call to the site failed: the alarm tries it again after the retry delay, when the
+    /// due time stored under `key` has come.
+    async fn try_again_later(&self, key: &str) -> Result<()> {
         let retry = now_ms() + config::webhook_retry_base_ms(&self.env);
-        self.set_meta("closed_retry_at", &retry.to_string())?;
+        self.set_meta(key, &retry.to_string())?;
         self.arm(retry).await
     }
 
