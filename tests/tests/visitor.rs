@@ -288,6 +288,27 @@ async fn nobody_online_with_async_off_shows_the_fallback_until_an_agent_comes_on
     browser.wait_for_texts(".cw-subtitle", &["We are online"]).await;
 }
 
+/// The availability socket drops while the panel is open (a phone that lost signal): the
+/// widget opens it again by itself, and hears who came online meanwhile.
+#[tokio::test]
+async fn availability_comes_back_after_a_lost_connection_while_the_panel_stays_open() {
+    let site = fresh_site();
+    configure(&site, WidgetSettings { async_mode: false, ..WidgetSettings::default() }).await;
+    let network = Network::start(&relay().origin).await;
+    let page = HostPage::serve_with_script(&network.origin, site.as_str(), "", "").await;
+    let browser = Browser::open().await;
+    browser.client.goto(&page.url).await.unwrap();
+    browser.open_widget().await;
+    browser.widget(".cw-fallback").await;
+
+    network.cut();
+    let _online = relay().agent("Ana").await.go_online(&site).await.unwrap();
+    network.restore();
+    // No reload, no closing and opening: the panel offers the chat.
+    browser.widget(".cw-input").await;
+    browser.wait_for_texts(".cw-subtitle", &["We are online"]).await;
+}
+
 #[tokio::test]
 async fn pre_chat_asks_for_the_email_first_and_agents_see_it() {
     let site = fresh_site();
@@ -359,6 +380,31 @@ async fn an_identified_visitor_is_not_asked_again_and_the_js_api_queues_calls_ma
     browser.js("ChatWidget('shutdown'); return true;", vec![]).await;
     assert!(browser.local_storage(&format!("chat-widget:{site}:session")).await.is_none());
     assert!(browser.local_storage(&format!("chat-widget:{site}:contact")).await.is_none());
+}
+
+/// A shared computer: the site signs its user out (`shutdown`) while their first message is
+/// still starting the conversation. The start must not bring them back for the next person.
+#[tokio::test]
+async fn shutdown_while_a_chat_is_starting_leaves_nothing_for_the_next_visitor() {
+    let site = fresh_site();
+    // The page holds the widget's start request until the test lets it go.
+    let hold_start = "const realFetch = window.fetch.bind(window);\
+        window.fetch = (url, init) => (init && init.method === 'POST')\
+            ? new Promise(go => { window.releaseStart = () => go(realFetch(url, init)); })\
+            : realFetch(url, init);";
+    let (browser, _page) = visit(&site, "", hold_start).await;
+    browser.open_widget().await;
+    browser.write("Kim's private question").await;
+    browser.wait_for("the start on its way", "typeof window.releaseStart === 'function'").await;
+
+    browser.js("ChatWidget('shutdown'); window.releaseStart(); window.releaseStart = undefined; return true;", vec![]).await;
+    // The start's answer arrives for nobody: no session is kept, nothing reconnects.
+    browser.wait_for("the start answered", "performance.getEntriesByType('resource').some(e => e.initiatorType === 'fetch' && e.name.includes('/conversations') && e.responseEnd > 0)").await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(browser.local_storage(&format!("chat-widget:{site}:session")).await.is_none(), "no session kept");
+    browser.open_widget().await;
+    assert!(browser.widget_texts(".cw-body").await.is_empty(), "none of Kim's chat shows");
+    assert!(browser.widget_texts(".cw-link-state").await.iter().all(|s| s.is_empty()), "nothing connects");
 }
 
 #[tokio::test]

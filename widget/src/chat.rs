@@ -9,7 +9,10 @@
 //!   live in localStorage (the outbox), so this holds across reloads too.
 //! - A dropped connection is retried with exponential backoff and jitter, at once when the
 //!   browser says it is back online; a keep-alive notices connections that died silently.
-//! - While the panel is open, a second, light connection to the site keeps availability live.
+//! - While the panel is open, a second, light connection to the site keeps availability live;
+//!   it is kept alive and retried like the conversation's.
+//! - `shutdown` starts a new epoch: work begun for the previous visitor (a start on its way,
+//!   the earlier conversation's replay) finds the epoch changed and is dropped.
 
 use crate::api;
 use crate::attention;
@@ -65,9 +68,13 @@ const AGENT_TYPING_TIMEOUT: Duration = Duration::from_secs(8);
 
 struct Inner {
     config: WidgetConfig,
+    /// Which visitor this browser is for: `shutdown` moves it on.
+    epoch: u32,
     session: Option<Session>,
     socket: Option<Socket>,
     availability: Option<Socket>,
+    availability_heard_ms: f64,
+    availability_failures: u32,
     welcomed: bool,
     /// The session came from an email link and is not confirmed yet: it is saved once the
     /// relay welcomes it, and the previous one stays in storage until then.
@@ -129,6 +136,18 @@ fn new_client_id() -> ClientMsgId {
     ClientMsgId::parse(&raw).expect("uuids are valid client ids")
 }
 
+/// The wait before the `attempt`th retry (from 1): doubling from half a second up to 30 s,
+/// with jitter between half and all of it, so many widgets do not come back at once.
+fn backoff(attempt: u32) -> Duration {
+    let ceiling = (BACKOFF_START_MS * 2f64.powi(attempt.clamp(1, 17) as i32 - 1)).min(BACKOFF_MAX_MS);
+    Duration::from_millis((ceiling * (0.5 + js_sys::Math::random() / 2.0)) as u64)
+}
+
+/// Silent this long after a ping, a connection is dead even if the browser has not noticed.
+fn silent_too_long(last_heard_ms: f64) -> bool {
+    now_ms() - last_heard_ms > 2.0 * KEEPALIVE.as_millis() as f64 + 5_000.0
+}
+
 fn page_hidden() -> bool {
     web_sys::window().and_then(|w| w.document()).is_some_and(|d| d.hidden())
 }
@@ -163,9 +182,12 @@ impl Chat {
         let chat = Chat {
             inner: StoredValue::new_local(Inner {
                 config: config.clone(),
+                epoch: 0,
                 session,
                 socket: None,
                 availability: None,
+                availability_heard_ms: 0.0,
+                availability_failures: 0,
                 welcomed: false,
                 resuming,
                 starting: false,
@@ -208,6 +230,10 @@ impl Chat {
         chat
     }
 
+    fn epoch(&self) -> u32 {
+        self.inner.with_value(|i| i.epoch)
+    }
+
     fn config(&self) -> WidgetConfig {
         self.inner.with_value(|i| i.config.clone())
     }
@@ -226,10 +252,7 @@ impl Chat {
                     chat.settings.set(view.settings);
                     chat.agents_online.set(view.agents_online);
                 }
-                Err(_) => {
-                    let delay = (BACKOFF_START_MS * 2f64.powi(attempt.min(16) as i32)).min(BACKOFF_MAX_MS);
-                    set_timeout(move || chat.load_site(attempt + 1), Duration::from_millis(delay as u64));
-                }
+                Err(_) => set_timeout(move || chat.load_site(attempt + 1), backoff(attempt + 1)),
             }
             chat.ready.set(true);
         });
@@ -241,11 +264,19 @@ impl Chat {
         let Some(earlier) = session::load::<Session>(&self.config().site, Slot::Earlier) else { return };
         let url = format!("{}{}", ws_origin(&self.config().relay), visitor_connect_path(&earlier.token, 0));
         let chat = *self;
+        let epoch = self.epoch();
         let replay = std::rc::Rc::new(std::cell::RefCell::new((Thread::default(), 0u64, None::<Socket>)));
         let on_frame = {
             let replay = replay.clone();
             move |frame: ServerFrame| {
                 let mut state = replay.borrow_mut();
+                if chat.epoch() != epoch {
+                    // The visitor it was read for is gone (`shutdown`).
+                    if let Some(socket) = state.2.take() {
+                        socket.shut();
+                    }
+                    return;
+                }
                 match frame {
                     ServerFrame::Welcome { last_seq, .. } => state.1 = last_seq,
                     ServerFrame::History { messages } => messages.into_iter().for_each(|m| state.0.receive(m)),
@@ -391,8 +422,14 @@ impl Chat {
         let (socket, availability) = self
             .inner
             .try_update_value(|i| {
+                i.epoch += 1;
                 i.session = None;
                 i.welcomed = false;
+                i.resuming = false;
+                i.starting = false;
+                i.failed_attempts = 0;
+                i.reconnect_pending = false;
+                i.typing_sent_ms = 0.0;
                 // The next person here is not the signed-in user the site named.
                 i.identity = None;
                 i.contact_unsent = false;
@@ -406,6 +443,10 @@ impl Chat {
         self.earlier.set(Vec::new());
         self.view.set(ConversationView::default());
         self.contact.set(Contact::default());
+        self.email_skipped.set(false);
+        self.announcement.set(String::new());
+        self.link_expired.set(false);
+        self.deleted.set(false);
         self.link.set(LinkStatus::Idle);
         self.open.set(false);
     }
@@ -497,10 +538,15 @@ impl Chat {
         }
         self.link.set(LinkStatus::Connecting);
         let chat = *self;
+        let epoch = self.epoch();
         leptos::task::spawn_local(async move {
             let config = chat.config();
             let identity = chat.inner.with_value(|i| i.identity.clone());
             let result = api::start_conversation(&config, chat.contact.get_untracked(), identity).await;
+            if chat.epoch() != epoch {
+                // Started for the visitor before `shutdown`: the next one must not get it.
+                return;
+            }
             chat.inner.update_value(|i| i.starting = false);
             match result {
                 Ok(started) => {
@@ -774,9 +820,6 @@ impl Chat {
             .flatten();
         let Some(attempt) = attempt else { return };
         self.link.set(LinkStatus::Reconnecting);
-        let ceiling = (BACKOFF_START_MS * 2f64.powi(attempt.min(16) as i32 - 1)).min(BACKOFF_MAX_MS);
-        // Jitter between half and all of the ceiling, so many widgets do not return at once.
-        let delay = ceiling * (0.5 + js_sys::Math::random() / 2.0);
         let chat = *self;
         set_timeout(
             move || {
@@ -784,12 +827,16 @@ impl Chat {
                     chat.connect();
                 }
             },
-            Duration::from_millis(delay as u64),
+            backoff(attempt),
         );
     }
 
     /// The browser is back online: do not wait for the backoff.
     fn reconnect_now(&self) {
+        if self.open.get_untracked() {
+            self.inner.update_value(|i| i.availability_failures = 0);
+            self.open_availability(true);
+        }
         let (has_session, disconnected) = self.inner.with_value(|i| (i.session.is_some(), i.session.is_some() && !i.welcomed));
         if disconnected {
             self.inner.update_value(|i| i.failed_attempts = 0);
@@ -800,27 +847,45 @@ impl Chat {
         }
     }
 
-    /// Every few seconds: a ping, and if nothing came back since the last one, the
-    /// connection is dead even if the browser has not noticed (a phone in a tunnel).
+    /// Every few seconds: a ping on each connection, and one that sent nothing back since the
+    /// last ping is dead even if the browser has not noticed (a phone in a tunnel).
     fn keepalive(&self) {
-        let silent_for = now_ms() - self.inner.with_value(|i| i.last_frame_ms);
-        let dead = silent_for > 2.0 * KEEPALIVE.as_millis() as f64 + 5_000.0;
-        let gone = self.inner.try_update_value(|i| match (i.welcomed, &i.socket) {
-            (true, Some(_)) if dead => i.socket.take(),
-            (true, Some(socket)) => {
-                socket.send_text(ClientFrame::PING_TEXT);
-                None
-            }
-            _ => None,
-        });
+        let (gone, availability_gone) = self
+            .inner
+            .try_update_value(|i| {
+                let gone = match (i.welcomed, &i.socket) {
+                    (true, Some(_)) if silent_too_long(i.last_frame_ms) => i.socket.take(),
+                    (true, Some(socket)) => {
+                        socket.send_text(ClientFrame::PING_TEXT);
+                        None
+                    }
+                    _ => None,
+                };
+                let availability_gone = match &i.availability {
+                    Some(_) if silent_too_long(i.availability_heard_ms) => i.availability.take(),
+                    Some(socket) => {
+                        socket.send_text(ClientFrame::PING_TEXT);
+                        None
+                    }
+                    None => None,
+                };
+                (gone, availability_gone)
+            })
+            .unwrap_or((None, None));
         // Dropped now, not when the browser gives up on the closing handshake (a minute
-        // more on a dead link): the status says so, and the reconnect starts.
-        if let Some(socket) = gone.flatten() {
+        // more on a dead link): the status says so, and the retry starts.
+        if let Some(socket) = gone {
             socket.shut();
             self.on_close();
         }
+        if let Some(socket) = availability_gone {
+            socket.shut();
+            self.availability_lost();
+        }
     }
 
+    /// Availability is live while the panel is open: a socket to the site, which says who is
+    /// online when it opens and again whenever that changes.
     fn open_availability(&self, open: bool) {
         let current = self.inner.try_update_value(|i| i.availability.take()).flatten();
         if let Some(socket) = current {
@@ -830,21 +895,53 @@ impl Chat {
             }
             socket.shut();
         }
-        if open {
-            let config = self.config();
-            let url = format!("{}{}", ws_origin(&config.relay), availability_path(&config.site));
-            let chat = *self;
-            let on_frame = move |frame| {
-                if let ServerFrame::Availability { agents_online } = frame {
-                    chat.agents_online.set(agents_online);
-                }
-            };
-            // If it drops, the next open tries again; the snapshot from opening stays.
-            let socket = Socket::open(&url, on_frame, move || {
-                chat.inner.update_value(|i| i.availability = None);
-            });
-            self.inner.update_value(|i| i.availability = socket);
+        if !open {
+            self.inner.update_value(|i| i.availability_failures = 0);
+            return;
         }
+        let config = self.config();
+        let url = format!("{}{}", ws_origin(&config.relay), availability_path(&config.site));
+        let chat = *self;
+        let on_frame = move |frame| {
+            chat.inner.update_value(|i| {
+                i.availability_heard_ms = now_ms();
+                i.availability_failures = 0;
+            });
+            if let ServerFrame::Availability { agents_online } = frame {
+                chat.agents_online.set(agents_online);
+            }
+        };
+        let socket = Socket::open(&url, on_frame, move || chat.availability_lost());
+        let opened = socket.is_some();
+        self.inner.update_value(|i| {
+            i.availability = socket;
+            i.availability_heard_ms = now_ms();
+        });
+        if !opened {
+            self.availability_lost();
+        }
+    }
+
+    /// The availability socket dropped: while the panel stays open it is opened again, less
+    /// often each time; until then the last answer stands.
+    fn availability_lost(&self) {
+        let attempt = self
+            .inner
+            .try_update_value(|i| {
+                i.availability = None;
+                i.availability_failures += 1;
+                i.availability_failures
+            })
+            .unwrap_or(1);
+        let chat = *self;
+        set_timeout(
+            move || {
+                if chat.open.get_untracked() && chat.inner.with_value(|i| i.availability.is_none()) {
+                    chat.open_availability(true);
+                }
+            },
+            backoff(attempt),
+        );
     }
 
     /// Everything that follows the signals: reading, availability, storage, events, title.
