@@ -730,9 +730,8 @@ impl Chat {
     fn reconcile_contact(&self, relay: Contact, from_link: bool) {
         let known = if from_link { Contact::default() } else { self.contact.get_untracked() };
         let unsent = self.inner.try_update_value(|i| std::mem::take(&mut i.contact_unsent)).unwrap_or(false);
-        if unsent && !from_link {
-            self.send_frame(&ClientFrame::SetContact { contact: known.clone() });
-        } else if (known.email.is_some() && relay.email.is_none()) || (known.name.is_some() && relay.name.is_none()) {
+        let relay_lacks = (known.email.is_some() && relay.email.is_none()) || (known.name.is_some() && relay.name.is_none());
+        if (unsent && !from_link) || relay_lacks {
             self.send_frame(&ClientFrame::SetContact { contact: known.clone() });
         }
         let merged = if unsent && !from_link { known } else { Contact { email: known.email.or(relay.email), name: known.name.or(relay.name) } };
