@@ -70,6 +70,7 @@ async fn a_lost_connection_comes_back_by_itself_and_catches_up() {
     let network = Network::start(&relay().origin).await;
     let (browser, _page, conversation) = visitor_writes(&network.origin, &site, "hello").await;
     let mut agent = relay().agent("Ana").await.join(&conversation, 0).await.unwrap();
+    browser.js("ChatWidget('on', 'message', m => (window.heard = window.heard || []).push(m.body)); return true;", vec![]).await;
 
     network.cut();
     browser.wait_for_texts(".cw-link-state", &["Reconnecting…"]).await;
@@ -80,6 +81,9 @@ async fn a_lost_connection_comes_back_by_itself_and_catches_up() {
     browser.wait_for_texts(".cw-theirs .cw-body", &["You missed this while offline"]).await;
     browser.wait_for_texts(".cw-mine .cw-state", &["Sent", "Sent"]).await;
     assert_eq!(next_message(&mut agent).await.body, "written offline");
+    // What was missed is news: screen readers hear it and the page gets its event.
+    browser.wait_for_texts(".cw-sr", &["Ana: You missed this while offline"]).await;
+    assert_eq!(browser.js("return window.heard;", vec![]).await, serde_json::json!(["You missed this while offline"]));
 }
 
 #[tokio::test]
@@ -429,6 +433,70 @@ async fn the_widget_is_usable_by_keyboard_alone() {
         .wait_for("focus back on the launcher", "root.activeElement && root.activeElement.className === 'cw-launcher' && 'cw-launcher'")
         .await;
     assert_eq!(focused, Value::from("cw-launcher"));
+}
+
+/// Keyboard users keep their place when the control they pressed goes away with what it did
+/// (a flow's chip, Back, "Change", a suggested reply): focus moves to what comes next in the
+/// widget, never back to the top of the page.
+#[tokio::test]
+async fn focus_stays_in_the_widget_when_the_control_pressed_goes_away() {
+    let site = fresh_site();
+    let flow = QuickReply {
+        label: "Shipping".into(),
+        action: QuickAction::Flow {
+            replies: vec![QuickReply { label: "Europe".into(), action: QuickAction::Send { text: "Do you ship to Europe?".into() } }],
+        },
+    };
+    configure(&site, WidgetSettings { quick_replies: vec![flow], ..WidgetSettings::default() }).await;
+    let script = "window.ChatWidget=window.ChatWidget||function(){(ChatWidget.q=ChatWidget.q||[]).push(arguments)};\
+        ChatWidget('identify', {email: 'kim@example.com'});";
+    let (browser, _page) = visit(&site, "", script).await;
+    browser.open_widget().await;
+    let focused = |what: &'static str, selector: &'static str| {
+        let condition = format!("root.activeElement && root.activeElement.matches({}) && (root.activeElement.textContent || '(a field)')", serde_json::to_string(selector).unwrap());
+        let browser = &browser;
+        async move { browser.wait_for(what, &condition).await }
+    };
+    let enter = "\u{E007}";
+
+    browser.wait_for_texts(".cw-quick .cw-chip", &["Shipping"]).await;
+    browser.widget(".cw-quick .cw-chip").await.send_keys(enter).await.unwrap();
+    let on = focused("focus on one of the flow's chips", ".cw-quick .cw-chip").await;
+    assert!(on == "Back" || on == "Europe", "focus on {on}");
+    browser.widget(".cw-back").await.send_keys(enter).await.unwrap();
+    assert_eq!(focused("focus back on the first level", ".cw-quick .cw-chip").await, Value::from("Shipping"));
+
+    // A suggested reply sends itself and goes: focus goes to the message field.
+    browser.write("Hello").await;
+    browser.wait_for_texts(".cw-mine .cw-state", &["Sent"]).await;
+    let mut agent = relay().agent("Ana").await.join(&browser.conversation(site.as_str()).await, 0).await.unwrap();
+    let frame = ClientFrame::Send { client_id: id("offer"), body: "Shall I help?".into(), card: None, suggestions: vec!["Yes please".into()] };
+    agent.post_frame(&id("offer"), &frame).await.unwrap();
+    browser.widget(".cw-suggestions .cw-chip").await.send_keys(enter).await.unwrap();
+    focused("focus in the message field", ".cw-input").await;
+    browser.wait_for_texts(".cw-mine .cw-body", &["Hello", "Yes please"]).await;
+
+    // Nobody is online: the answer goes to the known address, which "Change" opens for editing.
+    browser.widget(".cw-reply-to button").await.send_keys(enter).await.unwrap();
+    focused("focus in the email field", ".cw-email-input").await;
+    // A wrong address is said again on every try (an alert that does not change is not read
+    // out again), and the field keeps the focus.
+    browser
+        .js(
+            "const error = document.getElementById('chat-widget').shadowRoot.getElementById('cw-email-error'); window.errorsSaid = 0;\
+             new MutationObserver(() => { if (error.textContent) window.errorsSaid++; }).observe(error, {childList: true, subtree: true, characterData: true});\
+             return true;",
+            vec![],
+        )
+        .await;
+    let email = browser.widget(".cw-email-input").await;
+    for tries in 1..=2 {
+        email.clear().await.unwrap();
+        email.send_keys(&format!("not-an-email{enter}")).await.unwrap();
+        browser.wait_until("the error said again", &format!("window.errorsSaid >= {tries}")).await;
+        focused("focus kept in the email field", ".cw-email-input").await;
+    }
+    browser.wait_for_texts(".cw-error", &["Please enter a valid email address."]).await;
 }
 
 #[tokio::test]

@@ -96,6 +96,8 @@ struct Inner {
     /// The welcome found the conversation ended while messages waited in the outbox: once
     /// the replay reaches this seq they start the next conversation.
     carry_after: Option<Seq>,
+    /// The last seq held when this connection opened: its replay is news only after it.
+    replay_from: Seq,
 }
 
 /// A handle on the widget's state; `Copy`, so every component and callback can hold one.
@@ -201,6 +203,7 @@ impl Chat {
                 identity: None,
                 contact_unsent: false,
                 carry_after: None,
+                replay_from: 0,
             }),
             strings,
             settings: RwSignal::new(WidgetSettings::default()),
@@ -572,6 +575,7 @@ impl Chat {
             i.reconnect_pending = false;
             let session = i.session.clone()?;
             i.welcomed = false;
+            i.replay_from = after;
             let path = match &i.identity {
                 Some(identity) => verified_connect_path(&session.token, after, identity),
                 None => visitor_connect_path(&session.token, after),
@@ -631,22 +635,17 @@ impl Chat {
                 }
             }
             ServerFrame::History { messages } => {
+                // A reconnect's replay brings what arrived while the link was down: news, as
+                // if it had come live. The first replay of a page is what was already there.
+                let (replay_from, held) = (self.inner.with_value(|i| i.replay_from), self.thread.with_untracked(Thread::last_seq));
+                if replay_from > 0 {
+                    self.arrived(messages.iter().filter(|m| m.seq > held));
+                }
                 self.thread.update(|t| messages.into_iter().for_each(|m| t.receive(m)));
                 self.carry_outbox_when_replayed();
             }
             ServerFrame::Message { message } => {
-                let incoming = !matches!(message.author, Author::Visitor);
-                if let (true, Author::Agent { name, .. }) = (incoming, &message.author) {
-                    let text = if message.body.is_empty() { card_title(&message.card) } else { message.body.clone() };
-                    self.announcement.set(self.strings.announce_message().replace("{name}", name.as_str()).replace("{text}", &text));
-                    self.view.update(|v| v.agent_typing = None);
-                    let unseen = !self.open.get_untracked() || !self.page_visible.get_untracked();
-                    if unseen && self.settings.with_untracked(|s| s.sound) {
-                        attention::chime();
-                    }
-                    let payload = js_sys::JSON::parse(&message.to_json()).ok();
-                    self.emit("message", payload.unwrap_or(JsValue::NULL));
-                }
+                self.arrived(std::iter::once(&message));
                 self.thread.update(|t| t.receive(message));
                 self.save_outbox();
             }
@@ -705,6 +704,28 @@ impl Chat {
             | ServerFrame::Inbox { .. }
             | ServerFrame::Agents { .. }
             | ServerFrame::Alert { .. } => {}
+        }
+    }
+
+    /// New messages from agents: the visitor hears of them (the live region, a chime when
+    /// they cannot see the panel) and so does the page (`message`).
+    fn arrived<'m>(&self, messages: impl Iterator<Item = &'m protocol::Message>) {
+        let mut any = false;
+        for message in messages {
+            let Author::Agent { name, .. } = &message.author else { continue };
+            any = true;
+            let text = if message.body.is_empty() { card_title(&message.card) } else { message.body.clone() };
+            self.announcement.set(self.strings.announce_message().replace("{name}", name.as_str()).replace("{text}", &text));
+            let payload = js_sys::JSON::parse(&message.to_json()).ok();
+            self.emit("message", payload.unwrap_or(JsValue::NULL));
+        }
+        if !any {
+            return;
+        }
+        self.view.update(|v| v.agent_typing = None);
+        let unseen = !self.open.get_untracked() || !self.page_visible.get_untracked();
+        if unseen && self.settings.with_untracked(|s| s.sound) {
+            attention::chime();
         }
     }
 

@@ -6,6 +6,7 @@ use super::email_form::EmailForm;
 use super::launcher::Launcher;
 use super::messages::MessageList;
 use super::quick_replies::QuickReplies;
+use super::refocus;
 use crate::chat::{Chat, LinkStatus};
 use leptos::html;
 use leptos::prelude::*;
@@ -136,16 +137,23 @@ fn DeleteButton(chat: Chat) -> impl IntoView {
         }
         if confirming.get() {
             view! {
-                <button type="button" class="cw-header-action cw-confirm-delete" on:click=move |_| {
+                <button type="button" class="cw-header-action cw-confirm-delete" on:click=move |ev| {
+                    refocus(&ev, ".cw-input");
                     confirming.set(false);
                     chat.delete_my_data();
                 }>{strings.confirm_delete()}</button>
-                <button type="button" class="cw-header-action" on:click=move |_| confirming.set(false)>{strings.cancel()}</button>
+                <button type="button" class="cw-header-action" on:click=move |ev| {
+                    refocus(&ev, ".cw-delete");
+                    confirming.set(false);
+                }>{strings.cancel()}</button>
             }
             .into_any()
         } else {
             view! {
-                <button type="button" class="cw-header-action cw-delete" on:click=move |_| confirming.set(true)>
+                <button type="button" class="cw-header-action cw-delete" on:click=move |ev| {
+                    refocus(&ev, ".cw-confirm-delete");
+                    confirming.set(true);
+                }>
                     {strings.delete_conversation()}
                 </button>
             }

@@ -1,7 +1,9 @@
 //! Asking for the visitor's email: before the first message (pre-chat), or in the chat when
 //! nobody is online. Checked with the same parser the relay uses.
 
+use super::refocus;
 use crate::chat::Chat;
+use wasm_bindgen::JsCast;
 use leptos::prelude::*;
 use protocol::{Contact, Email};
 
@@ -16,16 +18,30 @@ pub fn EmailForm(chat: Chat, prechat: bool, #[prop(optional)] on_done: Option<Ca
         match Email::parse(&email.get_untracked()) {
             Ok(parsed) => {
                 error.set(false);
+                if !prechat {
+                    // The form goes; the composer is where the visitor was writing.
+                    refocus(&ev, ".cw-input");
+                }
                 let name = Some(name.get_untracked().trim().to_owned()).filter(|n| !n.is_empty());
                 chat.set_contact(Contact { email: Some(parsed), name });
                 if let Some(done) = on_done {
                     done.run(());
                 }
             }
-            Err(_) => error.set(true),
+            Err(_) => {
+                // Said again on every try: an alert whose text did not change is not read out.
+                error.set(false);
+                request_animation_frame(move || error.set(true));
+                if let Some(input) = ev.target().and_then(|form| form.dyn_into::<web_sys::Element>().ok()) {
+                    if let Ok(Some(field)) = input.query_selector(".cw-email-input") {
+                        let _ = field.dyn_into::<web_sys::HtmlElement>().map(|f| f.focus());
+                    }
+                }
+            }
         }
     };
-    let skip = move |_| {
+    let skip = move |ev: leptos::ev::MouseEvent| {
+        refocus(&ev, ".cw-input");
         chat.email_skipped.set(true);
         if let Some(done) = on_done {
             done.run(());

@@ -4,6 +4,7 @@
 //! (checked by the protocol) and open in a new tab without access to this page.
 
 use super::notices::Notices;
+use super::refocus;
 use crate::chat::Chat;
 use crate::thread::{Delivery, Entry};
 use leptos::html;
@@ -110,7 +111,12 @@ pub fn MessageList(chat: Chat) -> impl IntoView {
                         .into_iter()
                         .map(|text| {
                             let label = text.clone();
-                            view! { <button type="button" class="cw-chip" on:click=move |_| chat.send(text.clone())>{label}</button> }
+                            view! {
+                                <button type="button" class="cw-chip" on:click=move |ev| {
+                                    refocus(&ev, ".cw-input");
+                                    chat.send(text.clone());
+                                }>{label}</button>
+                            }
                         })
                         .collect_view()}
                 </div>
@@ -188,7 +194,10 @@ fn MessageRow(entry: Entry, chat: Chat) -> impl IntoView {
             view! {
                 <span class="cw-state cw-failed" role="alert">
                     {strings.not_sent()} {entry.error.map(|why| format!(": {why}"))} " "
-                    <button type="button" class="cw-retry" on:click=move |_| chat.retry(&client_id)>
+                    <button type="button" class="cw-retry" on:click=move |ev| {
+                        refocus(&ev, ".cw-input");
+                        chat.retry(&client_id);
+                    }>
                         {strings.retry()}
                     </button>
                 </span>

@@ -2,6 +2,7 @@
 //! answer comes by email), the chat ended, or they are blocked; and the in-chat email form.
 
 use super::email_form::EmailForm;
+use super::refocus;
 use crate::chat::Chat;
 use leptos::prelude::*;
 use protocol::site::EmailCapture;
@@ -70,7 +71,10 @@ pub fn Notices(chat: Chat) -> impl IntoView {
                 {email.map(|email| view! {
                     <p class="cw-reply-to">
                         {strings.reply_to_email().replace("{email}", &email)} " "
-                        <button type="button" class="cw-text-button" on:click=move |_| editing_email.set(true)>
+                        <button type="button" class="cw-text-button" on:click=move |ev| {
+                            refocus(&ev, ".cw-email-input");
+                            editing_email.set(true);
+                        }>
                             {strings.change_email()}
                         </button>
                     </p>

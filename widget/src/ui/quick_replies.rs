@@ -1,6 +1,7 @@
 //! The site's quick replies: always there above the composer. A reply sends its text, opens
 //! its page, or shows the next set of replies (a flow), with a way back.
 
+use super::refocus;
 use crate::chat::Chat;
 use leptos::prelude::*;
 use protocol::site::{QuickAction, QuickReply};
@@ -32,8 +33,9 @@ pub fn QuickReplies(chat: Chat) -> impl IntoView {
             .map(|(i, reply)| {
                 let label = reply.label.clone();
                 let action = reply.action.clone();
-                let run = move |_| match &action {
+                let run = move |ev: leptos::ev::MouseEvent| match &action {
                     QuickAction::Send { text } => {
+                        refocus(&ev, ".cw-input");
                         chat.send(text.clone());
                         if !path.with_untracked(Vec::is_empty) {
                             path.set(Vec::new());
@@ -44,7 +46,10 @@ pub fn QuickReplies(chat: Chat) -> impl IntoView {
                             let _ = window.open_with_url_and_target_and_features(url.as_str(), "_blank", "noopener,noreferrer");
                         }
                     }
-                    QuickAction::Flow { .. } => path.update(|p| p.push(i)),
+                    QuickAction::Flow { .. } => {
+                        refocus(&ev, ".cw-quick .cw-chip");
+                        path.update(|p| p.push(i));
+                    }
                 };
                 view! { <button type="button" class="cw-chip" on:click=run>{label}</button> }
             })
@@ -52,7 +57,10 @@ pub fn QuickReplies(chat: Chat) -> impl IntoView {
         view! {
             <div class="cw-quick" role="group" aria-label=strings.quick_replies()>
                 {(!path.get().is_empty()).then(|| view! {
-                    <button type="button" class="cw-chip cw-back" on:click=move |_| path.update(|p| { p.pop(); })>
+                    <button type="button" class="cw-chip cw-back" on:click=move |ev| {
+                        refocus(&ev, ".cw-quick .cw-chip");
+                        path.update(|p| { p.pop(); });
+                    }>
                         {strings.back()}
                     </button>
                 })}
