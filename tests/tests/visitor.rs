@@ -136,6 +136,23 @@ async fn a_first_message_that_could_not_start_the_chat_goes_out_after_a_reload()
 }
 
 #[tokio::test]
+async fn a_first_message_that_could_not_start_the_chat_goes_out_when_the_network_is_back() {
+    let site = fresh_site();
+    let (browser, _page) = visit(&site, "", "").await;
+    browser.open_widget().await;
+    browser.set_offline(true).await;
+    browser.write("written in a tunnel").await;
+    browser.wait_for("the message marked not sent", "root && !!root.querySelector('.cw-failed')").await;
+
+    // Out of the tunnel, no reload and no Retry: the browser says it is online again.
+    browser.set_offline(false).await;
+    browser.wait_for_texts(".cw-mine .cw-state", &["Sent"]).await;
+    let conversation = browser.conversation(site.as_str()).await;
+    let (_, history) = catch_up(&mut relay().agent("Ana").await.join(&conversation, 0).await.unwrap(), 0).await;
+    assert_eq!(history.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), ["written in a tunnel"]);
+}
+
+#[tokio::test]
 async fn two_tabs_show_the_same_conversation_live() {
     let browser = demo().await;
     let first_tab = browser.client.window().await.unwrap();

@@ -80,6 +80,8 @@ struct Inner {
     /// relay welcomes it, and the previous one stays in storage until then.
     resuming: bool,
     starting: bool,
+    /// The last start could not reach the relay: back online, it is tried again.
+    start_unreached: bool,
     failed_attempts: u32,
     reconnect_pending: bool,
     last_frame_ms: f64,
@@ -193,6 +195,7 @@ impl Chat {
                 welcomed: false,
                 resuming,
                 starting: false,
+                start_unreached: false,
                 failed_attempts: 0,
                 reconnect_pending: false,
                 last_frame_ms: now_ms(),
@@ -430,6 +433,7 @@ impl Chat {
                 i.welcomed = false;
                 i.resuming = false;
                 i.starting = false;
+                i.start_unreached = false;
                 i.failed_attempts = 0;
                 i.reconnect_pending = false;
                 i.typing_sent_ms = 0.0;
@@ -550,7 +554,10 @@ impl Chat {
                 // Started for the visitor before `shutdown`: the next one must not get it.
                 return;
             }
-            chat.inner.update_value(|i| i.starting = false);
+            chat.inner.update_value(|i| {
+                i.starting = false;
+                i.start_unreached = matches!(result, Err(api::Failure(None)));
+            });
             match result {
                 Ok(started) => {
                     let session = Session::from(started);
@@ -861,9 +868,15 @@ impl Chat {
         if disconnected {
             self.inner.update_value(|i| i.failed_attempts = 0);
             self.connect();
-        } else if !has_session && self.thread.with_untracked(|t| !t.unacked().is_empty()) {
-            // The first message could not start the conversation while offline.
-            self.start_conversation();
+        } else if !has_session {
+            // The first message could not start the conversation while offline: it was
+            // marked not sent, and goes now.
+            if self.inner.with_value(|i| i.start_unreached) {
+                self.thread.update(Thread::retry_unsent);
+            }
+            if self.thread.with_untracked(|t| !t.unacked().is_empty()) {
+                self.start_conversation();
+            }
         }
     }
 

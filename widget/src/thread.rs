@@ -158,6 +158,14 @@ impl Thread {
         })
     }
 
+    /// Puts every failed message of the visitor's back to sending.
+    pub fn retry_unsent(&mut self) {
+        for entry in self.entries.iter_mut().filter(|e| e.is_mine() && e.delivery == Delivery::Failed) {
+            entry.delivery = Delivery::Sending;
+            entry.error = None;
+        }
+    }
+
     /// Agents' messages after the visitor's read mark.
     pub fn unread(&self, visitor_read: Seq) -> usize {
         self.entries.iter().filter(|e| !e.is_mine() && e.seq.is_some_and(|s| s > visitor_read)).count()
