@@ -172,6 +172,10 @@ fn validate_replies(replies: Vec<QuickReply>, depth: usize) -> Result<Vec<QuickR
             let action = match reply.action {
                 QuickAction::Send { text } => QuickAction::Send { text: crate::frames::validate_body(&text)? },
                 QuickAction::Url { url } => QuickAction::Url { url },
+                // Opening an empty flow would show the visitor nothing to choose.
+                QuickAction::Flow { replies } if replies.is_empty() => {
+                    return Err(ProtocolError::new(ErrorCode::InvalidContent, format!("the flow \"{label}\" has no replies")));
+                }
                 QuickAction::Flow { replies } => QuickAction::Flow { replies: validate_replies(replies, depth + 1)? },
             };
             Ok(QuickReply { label, action })
@@ -238,11 +242,19 @@ mod tests {
         let bad_colour = WidgetSettings { color: "red".into(), ..WidgetSettings::default() };
         assert_eq!(bad_colour.validated().unwrap_err().code, ErrorCode::InvalidContent);
 
-        let deep = (0..=MAX_FLOW_DEPTH).fold(vec![], |inner, _| {
+        let last = vec![QuickReply { label: "Thanks".into(), action: QuickAction::Send { text: "Thanks".into() } }];
+        let deep = (0..MAX_FLOW_DEPTH).fold(last.clone(), |inner, _| {
             vec![QuickReply { label: "more".into(), action: QuickAction::Flow { replies: inner } }]
         });
         let too_deep = WidgetSettings { quick_replies: deep, ..WidgetSettings::default() };
         assert!(too_deep.validated().is_err());
+        let deep_enough = (1..MAX_FLOW_DEPTH).fold(last, |inner, _| {
+            vec![QuickReply { label: "more".into(), action: QuickAction::Flow { replies: inner } }]
+        });
+        assert!(WidgetSettings { quick_replies: deep_enough, ..WidgetSettings::default() }.validated().is_ok());
+        let empty_flow = vec![QuickReply { label: "Shipping".into(), action: QuickAction::Flow { replies: vec![] } }];
+        let refused = WidgetSettings { quick_replies: empty_flow, ..WidgetSettings::default() }.validated().unwrap_err();
+        assert_eq!(refused.message, "the flow \"Shipping\" has no replies");
 
         let quick = vec![
             QuickReply { label: "Pricing".into(), action: QuickAction::Send { text: "How much is it?".into() } },
