@@ -150,6 +150,9 @@ impl Default for WidgetSettings {
     }
 }
 
+/// A day: a longer "typically replies in" says nothing a visitor can wait for.
+pub const MAX_REPLY_TIME_MINUTES: u32 = 24 * 60;
+
 fn site_text(raw: &str, what: &str) -> Result<String, ProtocolError> {
     let text = raw.trim();
     if text.chars().count() > MAX_SITE_TEXT_CHARS {
@@ -189,6 +192,12 @@ impl WidgetSettings {
         let color = self.color.trim().to_ascii_lowercase();
         if color.len() != 7 || !color.starts_with('#') || !color[1..].bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(ProtocolError::new(ErrorCode::InvalidContent, "the colour is #rrggbb"));
+        }
+        if self.reply_time_minutes.is_some_and(|minutes| !(1..=MAX_REPLY_TIME_MINUTES).contains(&minutes)) {
+            return Err(ProtocolError::new(
+                ErrorCode::InvalidContent,
+                format!("the typical reply time is 1 to {MAX_REPLY_TIME_MINUTES} minutes"),
+            ));
         }
         Ok(WidgetSettings {
             site_name: short_text(&self.site_name, MAX_LABEL_CHARS, "the site name")?,
@@ -241,6 +250,10 @@ mod tests {
     fn settings_are_checked() {
         let bad_colour = WidgetSettings { color: "red".into(), ..WidgetSettings::default() };
         assert_eq!(bad_colour.validated().unwrap_err().code, ErrorCode::InvalidContent);
+        for (minutes, valid) in [(0, false), (1, true), (MAX_REPLY_TIME_MINUTES, true), (MAX_REPLY_TIME_MINUTES + 1, false)] {
+            let settings = WidgetSettings { reply_time_minutes: Some(minutes), ..WidgetSettings::default() };
+            assert_eq!(settings.validated().is_ok(), valid, "{minutes} minutes");
+        }
 
         let last = vec![QuickReply { label: "Thanks".into(), action: QuickAction::Send { text: "Thanks".into() } }];
         let deep = (0..MAX_FLOW_DEPTH).fold(last.clone(), |inner, _| {

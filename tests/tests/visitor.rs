@@ -331,6 +331,30 @@ async fn availability_comes_back_after_a_lost_connection_while_the_panel_stays_o
 }
 
 #[tokio::test]
+async fn the_typical_reply_time_shows_while_someone_is_online() {
+    let site = fresh_site();
+    let admin = relay().agent("Admin").await;
+    // Refused by the relay: a reply time of nothing, or of more than a day.
+    for minutes in [0, 24 * 60 + 1] {
+        let settings = WidgetSettings { reply_time_minutes: Some(minutes), ..WidgetSettings::default() };
+        assert!(admin.put_settings(&site, &settings).await.is_err(), "{minutes} minutes");
+    }
+    configure(&site, WidgetSettings { reply_time_minutes: Some(1), ..WidgetSettings::default() }).await;
+    let _online = relay().agent("Ana").await.go_online(&site).await.unwrap();
+    let (browser, _page) = visit(&site, "", "").await;
+    browser.open_widget().await;
+    browser.wait_for_texts(".cw-subtitle", &["Typically replies in a minute"]).await;
+    browser.close().await;
+
+    configure(&site, WidgetSettings { reply_time_minutes: Some(5), ..WidgetSettings::default() }).await;
+    let page = HostPage::serve_with_script(&relay().origin, site.as_str(), "", "").await;
+    let browser = Browser::open_in_language("de").await;
+    browser.client.goto(&page.url).await.unwrap();
+    browser.open_widget().await;
+    browser.wait_for_texts(".cw-subtitle", &["Antwortet meist innerhalb von 5 Minuten"]).await;
+}
+
+#[tokio::test]
 async fn pre_chat_asks_for_the_email_first_and_agents_see_it() {
     let site = fresh_site();
     configure(&site, WidgetSettings { email_capture: EmailCapture::PreChat, ..WidgetSettings::default() }).await;

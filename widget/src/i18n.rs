@@ -96,6 +96,8 @@ words! {
     typing = "{name} is typing…",
     agents_online = "We are online",
     reply_time = "Typically replies in {n} minutes",
+    /// The reply time when it is one minute.
+    reply_time_one = "Typically replies in a minute",
     /// Nobody online, async on: the answer will come by email.
     away_async = "We are away right now. Leave a message and we will answer by email.",
     email_prompt_prechat = "Before we start, where can we reach you?",

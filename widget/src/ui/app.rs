@@ -79,6 +79,7 @@ pub fn App(chat: Chat) -> impl IntoView {
     let subtitle = move || {
         let online = chat.agents_online.get();
         match chat.settings.with(|s| s.reply_time_minutes) {
+            Some(1) if online => strings.reply_time_one().to_owned(),
             Some(minutes) if online => strings.reply_time().replace("{n}", &minutes.to_string()),
             _ if online => strings.agents_online().to_owned(),
             _ => String::new(),

@@ -92,7 +92,7 @@ fn SiteForm(desk: Desk, form: RwSignal<SettingsForm>) -> impl IntoView {
                 {area(form, "settings-fallback-message", "Fallback message", "Shown when nobody is online and writing is not allowed.", |f| &f.fallback_message, |f| &mut f.fallback_message)}
                 {text(form, "settings-fallback-link", "Fallback link", "url", "Optional, https://…", |f| &f.fallback_link, |f| &mut f.fallback_link)}
                 {text(form, "settings-fallback-link-label", "Fallback link label", "text", "", |f| &f.fallback_link_label, |f| &mut f.fallback_link_label)}
-                {text(form, "settings-reply-time", "Typical reply time (minutes)", "number", "Optional: shown as “Typically replies in N minutes”.", |f| &f.reply_time_minutes, |f| &mut f.reply_time_minutes)}
+                {text(form, "settings-reply-time", "Typical reply time (minutes)", "number", "Optional, 1 to 1440 (a day): shown as “Typically replies in N minutes”.", |f| &f.reply_time_minutes, |f| &mut f.reply_time_minutes)}
                 {check(form, "settings-sound", "Play a sound for new replies", "", |f| &f.sound, |f| &mut f.sound)}
                 {text(form, "settings-email-delay", "Email unread replies after (seconds)", "number", "", |f| &f.email_delay_seconds, |f| &mut f.email_delay_seconds)}
                 {text(form, "settings-retention", "Erase closed conversations after (days)", "number", "Optional: empty keeps them.", |f| &f.retention_days, |f| &mut f.retention_days)}
