@@ -147,3 +147,34 @@ async fn the_next_user_on_a_shared_computer_gets_their_own_chat() {
     assert_eq!(browser.conversation(site.as_str()).await, lees);
     assert_ne!(lees, kims);
 }
+
+/// On a site that verifies its users, the ended conversation before this one opens only for
+/// its user too: the widget reads it once the page has said who is signed in.
+#[tokio::test]
+async fn the_earlier_conversation_stays_readable_for_its_verified_user() {
+    let (site, secret) = verifying_site().await;
+    let kim = vouch(&secret, "user-kim");
+    let script = format!(
+        "window.ChatWidget=window.ChatWidget||function(){{(ChatWidget.q=ChatWidget.q||[]).push(arguments)}};\
+         ChatWidget('identify', {{user_id: '{}', user_hash: '{}'}});",
+        kim.user_id, kim.user_hash
+    );
+    let page = HostPage::serve_with_script(&relay().origin, site.as_str(), "", &script).await;
+    let browser = Browser::open().await;
+    browser.client.goto(&page.url).await.unwrap();
+    browser.open_widget().await;
+    browser.write("My first question").await;
+    browser.wait_for_texts(".cw-mine .cw-state", &["Sent"]).await;
+    let first = browser.conversation(site.as_str()).await;
+    let mut agent = relay().agent("Ana").await.join(&first, 0).await.unwrap();
+    agent.send_frame(&protocol::ClientFrame::End).await.unwrap();
+    browser.wait_for_texts(".cw-notice", &["This chat has ended. Write a message to start a new conversation."]).await;
+    browser.write("A new question").await;
+    browser.wait_for_texts(".cw-messages:not(.cw-earlier .cw-messages) .cw-mine .cw-state", &["Sent"]).await;
+    assert_ne!(browser.conversation(site.as_str()).await, first, "a new conversation");
+
+    browser.client.refresh().await.unwrap();
+    browser.open_widget().await;
+    browser.wait_for_texts(".cw-messages:not(.cw-earlier .cw-messages) .cw-mine .cw-body", &["A new question"]).await;
+    browser.wait_for_texts(".cw-earlier .cw-body", &["My first question"]).await;
+}

@@ -265,10 +265,15 @@ impl Chat {
     }
 
     /// The ended conversation before this one, read once (its connection closes after the
-    /// replay), so the visitor can still read it after a reload.
+    /// replay), so the visitor can still read it after a reload. A site that verifies its
+    /// users opens it only for the signed-in user: it is read again once `identify` says who.
     fn load_earlier(&self) {
         let Some(earlier) = session::load::<Session>(&self.config().site, Slot::Earlier) else { return };
-        let url = format!("{}{}", ws_origin(&self.config().relay), visitor_connect_path(&earlier.token, 0));
+        let path = match self.inner.with_value(|i| i.identity.clone()) {
+            Some(identity) => verified_connect_path(&earlier.token, 0, &identity),
+            None => visitor_connect_path(&earlier.token, 0),
+        };
+        let url = format!("{}{}", ws_origin(&self.config().relay), path);
         let chat = *self;
         let epoch = self.epoch();
         let replay = std::rc::Rc::new(std::cell::RefCell::new((Thread::default(), 0u64, None::<Socket>)));
@@ -286,6 +291,14 @@ impl Chat {
                 match frame {
                     ServerFrame::Welcome { last_seq, .. } => state.1 = last_seq,
                     ServerFrame::History { messages } => messages.into_iter().for_each(|m| state.0.receive(m)),
+                    // Refused (not yet identified, or gone): it shows nothing, and must not
+                    // blank what another read found.
+                    ServerFrame::Error { .. } => {
+                        if let Some(socket) = state.2.take() {
+                            socket.shut();
+                        }
+                        return;
+                    }
                     _ => {}
                 }
                 if state.0.last_seq() >= state.1 {
@@ -390,6 +403,9 @@ impl Chat {
         let changed = self.inner.try_update_value(|i| i.identity.replace(identity.clone()) != Some(identity)).unwrap_or(false);
         if changed && self.has_session() {
             self.connect();
+        }
+        if changed && self.earlier.with_untracked(Vec::is_empty) {
+            self.load_earlier();
         }
     }
 
