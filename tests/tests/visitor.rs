@@ -452,6 +452,37 @@ async fn shutdown_while_a_chat_is_starting_leaves_nothing_for_the_next_visitor()
     assert!(browser.widget_texts(".cw-link-state").await.iter().all(|s| s.is_empty()), "nothing connects");
 }
 
+/// A single-page shop changes its title as the visitor moves on. The unread hint goes before
+/// whatever the title is now, and reading the messages leaves the page's newest title.
+#[tokio::test]
+async fn the_unread_hint_follows_a_single_page_site_s_own_title() {
+    let site = fresh_site();
+    let (browser, _page, conversation) = visitor_writes(&relay().origin, &site, "Is this in stock?").await;
+    let mut agent = relay().agent("Ana").await.join(&conversation, 0).await.unwrap();
+    let title = || async { browser.js("return document.title;", vec![]).await };
+    browser.js("ChatWidget('close'); return true;", vec![]).await;
+
+    agent.post(&id("a1"), "Yes, two left.").await.unwrap();
+    browser.wait_until("the hint", "document.title === '(1) New message · A customer\\'s shop'").await;
+    // The visitor goes to the checkout, a new "page" in the same document.
+    browser.js("document.title = 'Checkout'; return true;", vec![]).await;
+    agent.post(&id("a2"), "Shall I hold one?").await.unwrap();
+    browser.wait_until("the hint on the new title", "document.title === '(2) New message · Checkout'").await;
+
+    browser.open_widget().await;
+    browser.wait_until("the hint gone", "document.title === 'Checkout'").await;
+    browser.js("ChatWidget('close'); document.title = 'Order placed'; return true;", vec![]).await;
+    agent.post(&id("a3"), "Thank you!").await.unwrap();
+    browser.wait_until("the hint again", "document.title === '(1) New message · Order placed'").await;
+    // The page changes its title while the hint shows, then the visitor reads: the page's
+    // title stays, without our hint.
+    browser.js("document.title = 'Track your order'; return true;", vec![]).await;
+    browser.open_widget().await;
+    browser.wait_for_texts(".cw-theirs .cw-body", &["Yes, two left.", "Shall I hold one?", "Thank you!"]).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(title().await, Value::from("Track your order"));
+}
+
 #[tokio::test]
 async fn the_widget_is_usable_by_keyboard_alone() {
     let browser = demo().await;

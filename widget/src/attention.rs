@@ -4,25 +4,30 @@
 use std::cell::RefCell;
 
 thread_local! {
-    /// The host page's own title, while ours is shown.
-    static ORIGINAL_TITLE: RefCell<Option<String>> = const { RefCell::new(None) };
+    /// While our hint shows: the host page's own title, and the title we set.
+    static HINTED: RefCell<Option<(String, String)>> = const { RefCell::new(None) };
 }
 
-/// Shows `hint` before the page's title, or restores the title with `None`.
+/// Shows `hint` before the page's title, or restores the title with `None`. A single-page
+/// site may change its title meanwhile (the visitor moved on): that title is the page's then,
+/// and is neither overwritten by an old one nor left with a stale hint.
 pub fn title_hint(hint: Option<String>) {
     let Some(document) = web_sys::window().and_then(|w| w.document()) else { return };
-    ORIGINAL_TITLE.with_borrow_mut(|original| match (hint, original.as_ref()) {
-        (Some(hint), None) => {
-            let title = document.title();
-            document.set_title(&format!("{hint} · {title}"));
-            *original = Some(title);
+    HINTED.with_borrow_mut(|hinted| {
+        let current = document.title();
+        let page_title = match hinted.take() {
+            Some((original, shown)) if shown == current => original,
+            _ => current.clone(),
+        };
+        match hint {
+            Some(hint) => {
+                let shown = format!("{hint} · {page_title}");
+                document.set_title(&shown);
+                *hinted = Some((page_title, shown));
+            }
+            None if page_title != current => document.set_title(&page_title),
+            None => {}
         }
-        (Some(hint), Some(title)) => document.set_title(&format!("{hint} · {title}")),
-        (None, Some(title)) => {
-            document.set_title(title);
-            *original = None;
-        }
-        (None, None) => {}
     });
 }
 
