@@ -61,9 +61,4 @@ impl Socket {
             let _ = self.ws.close();
         }
     }
-
-    /// Closes as if the network dropped it: `on_close` runs (and reconnects).
-    pub fn drop_connection(&self) {
-        let _ = self.ws.close();
-    }
 }

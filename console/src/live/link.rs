@@ -42,7 +42,7 @@ pub fn new_link() -> Link {
 /// Connects, and keeps reconnecting until [`stop`].
 pub fn start<E: Endpoint>(link: Link, endpoint: E) {
     open(link, endpoint);
-    let keepalive = set_interval_with_handle(move || keep_alive(link), KEEPALIVE).ok();
+    let keepalive = set_interval_with_handle(move || keep_alive(link, endpoint), KEEPALIVE).ok();
     link.update_value(|l| l.keepalive = keepalive);
 }
 
@@ -97,13 +97,19 @@ fn dropped<E: Endpoint>(link: Link, endpoint: E) {
     set_timeout(move || open(link, endpoint), Duration::from_millis(delay as u64));
 }
 
-fn keep_alive(link: Link) {
-    link.try_with_value(|l| {
-        let Some(socket) = &l.socket else { return };
-        if now_ms() - l.last_frame_ms > SILENCE_LIMIT_MS {
-            socket.drop_connection();
-        } else {
+fn keep_alive<E: Endpoint>(link: Link, endpoint: E) {
+    let dead = link.try_update_value(|l| match &l.socket {
+        Some(_) if now_ms() - l.last_frame_ms > SILENCE_LIMIT_MS => l.socket.take(),
+        Some(socket) => {
             socket.send_text(ClientFrame::PING_TEXT);
+            None
         }
+        None => None,
     });
+    // Dropped now, not when the browser gives up on the closing handshake (a minute more on
+    // a dead link): the console says it is offline, and the reconnect starts.
+    if let Some(Some(socket)) = dead {
+        socket.shut();
+        dropped(link, endpoint);
+    }
 }

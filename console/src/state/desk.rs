@@ -147,7 +147,7 @@ impl Desk {
 
     /// The whole inbox (at start, and on every reconnect in case changes were missed).
     pub fn load_inbox(&self) {
-        self.inbox.update(|i| i.begin_load());
+        let number = self.inbox.try_update(InboxState::begin_load).unwrap_or_default();
         let desk = *self;
         let site = self.site();
         leptos::task::spawn_local(async move {
@@ -155,7 +155,7 @@ impl Desk {
             if let Err(why) = &loaded {
                 desk.problem.set(Some(format!("The inbox could not be loaded: {why}")));
             }
-            desk.inbox.update(|i| i.finish_load(loaded.ok().map(|inbox| inbox.conversations)));
+            desk.inbox.update(|i| i.finish_load(number, loaded.ok().map(|inbox| inbox.conversations)));
         });
     }
 

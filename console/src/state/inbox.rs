@@ -3,7 +3,9 @@
 //! The whole list is loaded when the site opens and again on every reconnect, while frames
 //! keep arriving. Each frame is a whole entry, so replaying every frame that arrived since a
 //! load began over that load's list is always right, whatever order the answers come in:
-//! a change is never lost, and never undone by an older list.
+//! a change is never lost, and never undone by an older list. Loads are numbered: a list
+//! older than one already shown is dropped, because a reconnect's load holds changes that
+//! came while the connection was down, which no frame will replay.
 
 use protocol::inbox::{InboxEntry, InboxList};
 use protocol::{AgentId, ConversationId, Status};
@@ -14,16 +16,23 @@ pub struct InboxState {
     loads_in_flight: u32,
     /// Frames since the oldest load in flight began.
     held: Vec<InboxEntry>,
+    /// The number of the last load begun, and of the newest whose list is shown.
+    loads_begun: u64,
+    shown_load: u64,
 }
 
 impl InboxState {
-    pub fn begin_load(&mut self) {
+    /// A load begins; its number goes with its answer to [`InboxState::finish_load`].
+    pub fn begin_load(&mut self) -> u64 {
         self.loads_in_flight += 1;
+        self.loads_begun += 1;
+        self.loads_begun
     }
 
-    /// A load's answer (`None`: it failed; keep what is known).
-    pub fn finish_load(&mut self, loaded: Option<Vec<InboxEntry>>) {
-        if let Some(entries) = loaded {
+    /// Load `number`'s answer (`None`: it failed; keep what is known).
+    pub fn finish_load(&mut self, number: u64, loaded: Option<Vec<InboxEntry>>) {
+        if let Some(entries) = loaded.filter(|_| number > self.shown_load) {
+            self.shown_load = number;
             self.entries = entries;
             for entry in self.held.clone() {
                 self.apply(entry);
@@ -117,10 +126,10 @@ mod tests {
     fn an_erased_conversation_leaves_the_list_even_when_it_arrives_during_a_load() {
         let mut inbox = InboxState::default();
         inbox.upsert(entry(1, 10, 0));
-        inbox.begin_load();
+        let load = inbox.begin_load();
         inbox.upsert(InboxEntry { status: Status::Deleted, ..entry(1, 10, 0) });
         assert!(inbox.get(&entry(1, 0, 0).conversation_id).is_none());
-        inbox.finish_load(Some(vec![entry(1, 10, 0), entry(2, 5, 0)]));
+        inbox.finish_load(load, Some(vec![entry(1, 10, 0), entry(2, 5, 0)]));
         assert!(inbox.get(&entry(1, 0, 0).conversation_id).is_none(), "the older list does not bring it back");
         assert!(inbox.get(&entry(2, 0, 0).conversation_id).is_some());
     }
@@ -128,9 +137,9 @@ mod tests {
     #[test]
     fn frames_during_a_load_win_over_the_loaded_list() {
         let mut inbox = InboxState::default();
-        inbox.begin_load();
+        let load = inbox.begin_load();
         inbox.upsert(entry(1, 50, 3));
-        inbox.finish_load(Some(vec![entry(1, 40, 0), entry(2, 10, 0)]));
+        inbox.finish_load(load, Some(vec![entry(1, 40, 0), entry(2, 10, 0)]));
         assert_eq!(inbox.get(&entry(1, 0, 0).conversation_id).unwrap().unread, 3);
         assert_eq!(inbox.list(InboxList::Waiting, &me()).len(), 2);
     }
@@ -138,14 +147,27 @@ mod tests {
     #[test]
     fn an_older_list_answering_last_changes_nothing() {
         let mut inbox = InboxState::default();
-        inbox.begin_load();
-        inbox.begin_load();
+        let (first, second) = (inbox.begin_load(), inbox.begin_load());
         inbox.upsert(entry(1, 50, 3));
-        inbox.finish_load(Some(vec![entry(1, 60, 0)]));
-        inbox.finish_load(Some(vec![entry(1, 40, 1)]));
+        inbox.finish_load(second, Some(vec![entry(1, 60, 0)]));
+        inbox.finish_load(first, Some(vec![entry(1, 40, 1)]));
         assert_eq!(inbox.get(&entry(1, 0, 0).conversation_id).unwrap().unread, 3);
         inbox.upsert(entry(1, 70, 0));
         assert_eq!(inbox.get(&entry(1, 0, 0).conversation_id).unwrap().unread, 0);
+    }
+
+    /// The connection dropped while the first load was on its way, and changes came that no
+    /// frame told: the reconnect's load has them, and the first load's late list must not
+    /// take them away.
+    #[test]
+    fn a_late_list_from_before_a_reconnect_does_not_undo_the_newer_one() {
+        let mut inbox = InboxState::default();
+        let before = inbox.begin_load();
+        let after_reconnect = inbox.begin_load();
+        inbox.finish_load(after_reconnect, Some(vec![entry(1, 60, 2), entry(2, 55, 1)]));
+        inbox.finish_load(before, Some(vec![entry(1, 40, 0)]));
+        assert_eq!(inbox.get(&entry(1, 0, 0).conversation_id).unwrap().unread, 2);
+        assert!(inbox.get(&entry(2, 0, 0).conversation_id).is_some(), "the conversation that came while away stays");
     }
 
     #[test]
