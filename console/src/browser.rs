@@ -109,13 +109,15 @@ pub fn ask_notification_access(done: impl FnOnce(NotificationAccess) + 'static) 
 }
 
 /// A system notification, when allowed and the agent is looking elsewhere (the toast covers
-/// the other case). Clicking it brings the console forward and runs `on_click`.
-pub fn notify(title: &str, body: &str, on_click: impl FnOnce() + 'static) {
+/// the other case). Clicking it brings the console forward and runs `on_click`. One `tag`
+/// (a conversation) has one notification at a time: a newer one replaces it.
+pub fn notify(title: &str, body: &str, tag: &str, on_click: impl FnOnce() + 'static) {
     if notification_access() != NotificationAccess::Granted || (!page_hidden() && page_has_focus()) {
         return;
     }
     let options = web_sys::NotificationOptions::new();
     options.set_body(body);
+    options.set_tag(tag);
     if let Ok(notification) = web_sys::Notification::new_with_options(title, &options) {
         let handler = Closure::once_into_js(move || {
             if let Some(window) = web_sys::window() {

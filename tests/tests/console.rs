@@ -95,8 +95,8 @@ async fn two_agents_write_notes_mention_each_other_and_hand_a_conversation_over(
     // Ana allowed desktop notifications and looks at another window (the browser's own
     // notifications are not observable headless: a stand-in records them).
     ana.js(
-        "window.__notified = [];
-         window.Notification = class { constructor(title, options) { window.__notified.push(title + ' ' + ((options && options.body) || '')); }
+        "window.__notified = []; window.__tags = [];
+         window.Notification = class { constructor(title, options) { window.__notified.push(title + ' ' + ((options && options.body) || '')); window.__tags.push(options && options.tag); }
            static get permission() { return 'granted'; } static requestPermission() { return Promise.resolve('granted'); } };
          document.hasFocus = () => false;",
         vec![],
@@ -112,6 +112,16 @@ async fn two_agents_write_notes_mention_each_other_and_hand_a_conversation_over(
     let notified = ana.wait("a desktop notification", "window.__notified.length && window.__notified.join('|')").await;
     assert!(notified.as_str().unwrap().contains("Bo"), "{notified}");
     ana.screenshot("console-note-and-alert").await;
+    // A second mention in the same conversation replaces the first alert: one toast, and one
+    // system notification per conversation (its tag), not a pile.
+    bo.write("@Ana and the receipt is sent").await;
+    ana.wait("the second notification", "window.__notified.length === 2").await;
+    assert_eq!(ana.texts(&testid("alert")).await.len(), 1, "one toast for the conversation");
+    let tags = ana.js("return window.__tags;", vec![]).await;
+    assert_eq!(tags, serde_json::json!([conversation.to_string(), conversation.to_string()]));
+    // Opening the conversation is what the alert asked for: its toast goes.
+    ana.open_conversation(&conversation, "tab-mine").await;
+    ana.wait("the toast gone", &format!("!document.querySelector('{}')", testid("alert"))).await;
 
     // Ana hands it to Bo: it moves to his Mine list; the visitor never saw the note.
     let bo_id = relay.agent("Bo").await.account.id;

@@ -1,5 +1,6 @@
 //! Alerts from the relay: a toast until dismissed, a line for screen readers, and a system
-//! notification when the agent allowed them and is looking elsewhere.
+//! notification when the agent allowed them and is looking elsewhere. A conversation has one
+//! toast (its newest alert), gone once the agent opens the conversation.
 
 use super::desk::{Desk, Toast};
 use super::words::{alert_text, contact_label};
@@ -17,13 +18,22 @@ impl Desk {
         let contact = self.inbox.with_untracked(|i| i.get(&conversation_id).map(|e| contact_label(&e.contact)));
         self.toasts.update(|toasts| {
             let id = toasts.iter().map(|t| t.id + 1).max().unwrap_or(1);
+            toasts.retain(|t| t.conversation_id != conversation_id);
             toasts.push(Toast { id, conversation_id: conversation_id.clone(), text: text.clone(), contact: contact.clone() });
             let excess = toasts.len().saturating_sub(MAX_TOASTS);
             toasts.drain(..excess);
         });
         self.announcement.set(text.clone());
         let desk = *self;
-        browser::notify(&text, contact.as_deref().unwrap_or(""), move || desk.open_conversation(conversation_id));
+        let tag = conversation_id.to_string();
+        browser::notify(&text, contact.as_deref().unwrap_or(""), &tag, move || desk.open_conversation(conversation_id));
+    }
+
+    /// The agent has the conversation in front of them: its alert has done its work.
+    pub fn dismiss_for(&self, conversation_id: &ConversationId) {
+        if self.toasts.with_untracked(|toasts| toasts.iter().any(|t| &t.conversation_id == conversation_id)) {
+            self.toasts.update(|toasts| toasts.retain(|t| &t.conversation_id != conversation_id));
+        }
     }
 
     pub fn dismiss(&self, id: u64) {

@@ -142,6 +142,7 @@ impl Desk {
             self.tab.set(list);
         }
         self.page.set(Page::Inbox);
+        self.dismiss_for(&id);
         self.open.set(Some(id));
     }
 
