@@ -740,3 +740,38 @@ async fn a_reply_on_its_way_when_the_agent_switches_chats_goes_out_once_when_the
     let (_, history) = catch_up(&mut relay.agent("Bo").await.join(&started.conversation_id, 0).await.unwrap(), 0).await;
     assert_eq!(history.iter().filter(|m| m.body == "Yes, one moment please").count(), 1);
 }
+
+/// A reply written while the connection was down goes out when it is back, and is refused
+/// there: a colleague took the chat meanwhile. What Ana wrote stays, refused and with why,
+/// through a look at another chat, for her to copy into a note or send again.
+#[tokio::test]
+async fn a_reply_refused_while_the_agent_was_away_keeps_its_text_through_a_switch() {
+    let relay = relay();
+    let site = fresh_site();
+    let (started, _visitor) = visitor_says(relay, &site, "Are you there?").await;
+    let (other, _other_visitor) = visitor_says(relay, &site, "Another question").await;
+    let ana = Console::sign_in(relay, "Ana").await;
+    ana.js(e2e::browser::SOCKETS_THE_TEST_CAN_CUT, vec![]).await;
+    ana.use_site(&site).await;
+    ana.open_conversation(&started.conversation_id, "tab-waiting").await;
+    ana.wait_for_text(&testid("message-body"), "Are you there?").await;
+
+    ana.js("window.__cut(); return true;", vec![]).await;
+    ana.write("Yes, one moment please").await;
+    ana.wait("the reply waiting", "[...document.querySelectorAll('.delivery')].some(e => e.textContent === 'Sending…')").await;
+    let mut bo = relay.agent("Bo").await.join(&started.conversation_id, 0).await.unwrap();
+    catch_up(&mut bo, 0).await;
+    bo.send_frame(&ClientFrame::Accept).await.unwrap();
+    wait_for(&mut bo, |f| matches!(f, ServerFrame::Assigned { .. }).then_some(())).await;
+
+    ana.js("window.__offline = false; return true;", vec![]).await;
+    let refused = "[...document.querySelectorAll('.delivery-failed')].some(e => e.textContent.includes('Bo is responsible'))";
+    ana.wait("the reply refused", refused).await;
+    ana.open_conversation(&other.conversation_id, "tab-waiting").await;
+    ana.wait("the other chat shown", &format!("!({refused})")).await;
+    ana.open_conversation(&started.conversation_id, "tab-others").await;
+    ana.wait("the refused reply kept", refused).await;
+    ana.wait_for_text(&testid("message-body"), "Yes, one moment please").await;
+    let (_, history) = catch_up(&mut relay.agent("Cy").await.join(&started.conversation_id, 0).await.unwrap(), 0).await;
+    assert!(history.iter().all(|m| m.body != "Yes, one moment please"), "refused, so not stored");
+}

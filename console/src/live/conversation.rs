@@ -118,7 +118,7 @@ impl Conversation {
     /// A public reply, with an optional card and suggested replies.
     pub fn reply(&self, body: String, card: Option<Card>, suggestions: Vec<String>) {
         self.stop_typing();
-        self.write(Outgoing { client_id: browser::new_client_id(), author: self.me(), body, card, suggestions, note: false });
+        self.write(Outgoing { client_id: browser::new_client_id(), author: self.me(), body, card, suggestions, note: false, refused: None });
     }
 
     /// A private note for the other agents.
@@ -130,6 +130,7 @@ impl Conversation {
             card: None,
             suggestions: Vec::new(),
             note: true,
+            refused: None,
         });
     }
 

@@ -28,7 +28,9 @@ pub struct Entry {
     pub error: Option<String>,
 }
 
-/// A message this console is about to send (kept in storage until acknowledged).
+/// A message this console is about to send (kept in storage until acknowledged), or one the
+/// relay refused (kept too, with why, until the agent sends it again: what they wrote is
+/// never lost by switching chats).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Outgoing {
     pub client_id: ClientMsgId,
@@ -37,6 +39,8 @@ pub struct Outgoing {
     pub card: Option<Card>,
     pub suggestions: Vec<String>,
     pub note: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
 }
 
 impl Entry {
@@ -82,8 +86,10 @@ impl Thread {
         self.entries.iter().filter_map(|e| e.seq).max().unwrap_or(0)
     }
 
-    /// A message this console sends shows at once, as sending.
+    /// A message this console sends shows at once, as sending (or, kept from before, as
+    /// refused).
     pub fn push(&mut self, outgoing: Outgoing) {
+        let delivery = if outgoing.refused.is_some() { Delivery::Failed } else { Delivery::Sending };
         self.entries.push(Entry {
             client_id: outgoing.client_id,
             seq: None,
@@ -95,8 +101,8 @@ impl Thread {
             note: outgoing.note,
             edited: false,
             deleted: false,
-            delivery: Delivery::Sending,
-            error: None,
+            delivery,
+            error: outgoing.refused,
         });
     }
 
@@ -153,11 +159,11 @@ impl Thread {
         self.entries.iter().filter(|e| e.delivery == Delivery::Sending).cloned().collect()
     }
 
-    /// What is still on its way, as it was written: the outbox to keep.
+    /// What is still on its way or was refused, as it was written: the outbox to keep.
     pub fn outbox(&self) -> Vec<Outgoing> {
         self.entries
             .iter()
-            .filter(|e| e.delivery == Delivery::Sending)
+            .filter(|e| e.is_pending())
             .map(|e| Outgoing {
                 client_id: e.client_id.clone(),
                 author: e.author.clone(),
@@ -165,6 +171,7 @@ impl Thread {
                 card: e.card.clone(),
                 suggestions: e.suggestions.clone(),
                 note: e.note,
+                refused: e.error.clone().filter(|_| e.delivery == Delivery::Failed),
             })
             .collect()
     }
@@ -214,7 +221,7 @@ mod tests {
     }
 
     fn outgoing(client_id: &str, note: bool) -> Outgoing {
-        Outgoing { client_id: cid(client_id), author: agent("Ana"), body: "hi".into(), card: None, suggestions: Vec::new(), note }
+        Outgoing { client_id: cid(client_id), author: agent("Ana"), body: "hi".into(), card: None, suggestions: Vec::new(), note, refused: None }
     }
 
     #[test]
@@ -252,6 +259,25 @@ mod tests {
         let again = thread.retry(&cid("c-1")).unwrap();
         assert_eq!(again.delivery, Delivery::Sending);
         assert_eq!(thread.unacked().len(), 1);
+    }
+
+    #[test]
+    fn a_refused_message_is_kept_with_why_and_comes_back_refused() {
+        let mut thread = Thread::default();
+        thread.push(outgoing("c-1", false));
+        thread.fail(&cid("c-1"), "Not yours to answer.".into());
+        let kept = thread.outbox();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].refused.as_deref(), Some("Not yours to answer."));
+
+        // The agent switched chats and came back: it shows refused, and is not sent by itself.
+        let mut again = Thread::default();
+        kept.into_iter().for_each(|o| again.push(o));
+        assert_eq!(again.entries()[0].delivery, Delivery::Failed);
+        assert_eq!(again.entries()[0].error.as_deref(), Some("Not yours to answer."));
+        assert!(again.unacked().is_empty());
+        again.retry(&cid("c-1")).unwrap();
+        assert_eq!(again.outbox()[0].refused, None);
     }
 
     #[test]
