@@ -151,6 +151,14 @@ pub struct InboxEntry {
     /// When an agent first answered, if one has.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_response_at: Option<u64>,
+    /// How long the visitor waited for that answer: from their first message, or from when
+    /// the site's bot handed them to the queue (not from the conversation's creation, which
+    /// an outbound message or a bot's chat may precede by days).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_response_secs: Option<u64>,
+    /// When it last ended (an ended conversation written to again opens again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<u64>,
     /// Where and with what the visitor started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_url: Option<String>,
@@ -428,6 +436,8 @@ mod tests {
             unread: 0,
             preview: String::new(),
             first_response_at: None,
+            first_response_secs: None,
+            ended_at: None,
             page_url: None,
             browser: None,
             bot: false,

@@ -57,8 +57,9 @@ pub fn compute(entries: &[InboxEntry], agents: &[AgentPresence], from: &str, to:
     }
     days.sort_by(|a, b| a.day.cmp(&b.day));
 
-    let mut response_secs: Vec<u64> =
-        chosen.iter().filter_map(|e| e.first_response_at.map(|at| at.saturating_sub(e.created_at) / 1000)).collect();
+    // Conversations answered before the wait was recorded count from their creation.
+    let waited = |e: &&InboxEntry| e.first_response_secs.or_else(|| e.first_response_at.map(|at| at.saturating_sub(e.created_at) / 1000));
+    let mut response_secs: Vec<u64> = chosen.iter().filter_map(waited).collect();
     response_secs.sort_unstable();
     let completed = chosen.iter().filter(|e| e.status == Status::Ended && e.first_response_at.is_some()).count() as u32;
 
@@ -71,7 +72,9 @@ pub fn compute(entries: &[InboxEntry], agents: &[AgentPresence], from: &str, to:
                 id: agent.id.clone(),
                 name: agent.name.clone(),
                 open_chats: theirs().filter(|e| e.status == Status::Open).count() as u32,
-                handled_today: theirs().filter(|e| e.status == Status::Ended && day_of(e.updated_at) == today).count() as u32,
+                handled_today: theirs()
+                    .filter(|e| e.status == Status::Ended && day_of(e.ended_at.unwrap_or(e.updated_at)) == today)
+                    .count() as u32,
             }
         })
         .collect();
@@ -110,6 +113,8 @@ mod tests {
             unread: 0,
             preview: String::new(),
             first_response_at: answered_after_secs.map(|s| created_at + s * 1000),
+            first_response_secs: None,
+            ended_at: (status == Status::Ended).then_some(created_at + 120_000),
             page_url: None,
             browser: None,
             bot: false,
@@ -140,5 +145,28 @@ mod tests {
         assert_eq!(stats.first_response_p90_secs, Some(90));
         assert_eq!(stats.completed, 1);
         assert_eq!((stats.workload[0].open_chats, stats.workload[0].handled_today), (1, 1));
+    }
+
+    /// An outbound message written days before the contact answered, or a bot's chat handed
+    /// over late: the agents' time is the visitor's wait, not the conversation's age. A chat
+    /// ended today counts as handled today, whenever its last message was.
+    #[test]
+    fn response_times_are_the_visitors_wait_and_handled_is_the_day_it_ended() {
+        let ana = AgentPresence {
+            id: AgentId::parse("ag-000000000000000a").unwrap(),
+            name: AgentName::parse("Ana").unwrap(),
+            online: true,
+            open_chats: 0,
+            at_limit: false,
+        };
+        let day1 = 1_795_305_600_000; // 2026-11-22
+        let outbound = InboxEntry { first_response_secs: Some(45), ..entry(1, day1, Status::Open, Some(3 * 86_400), None) };
+        let before_waits_were_kept = entry(2, day1, Status::Open, Some(75), None);
+        let ended_today = InboxEntry { ended_at: Some(day1 + DAY_MS + 60_000), ..entry(3, day1, Status::Ended, Some(60), Some(&ana)) };
+        let entries = [outbound, before_waits_were_kept, ended_today];
+        let stats = compute(&entries, std::slice::from_ref(&ana), "", "", day1 + DAY_MS + 3_600_000);
+        assert_eq!(stats.first_response_median_secs, Some(60));
+        assert_eq!(stats.first_response_p90_secs, Some(75));
+        assert_eq!(stats.workload[0].handled_today, 1, "ended today, its last message yesterday");
     }
 }

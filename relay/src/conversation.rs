@@ -292,6 +292,11 @@ struct MaxSeqRow {
     last_seq: Option<i64>,
 }
 
+#[derive(Deserialize)]
+struct SentAtRow {
+    sent_at: i64,
+}
+
 
 /// Whether a conversation in `status` takes new writing, and if not, the refusal that says why.
 fn accepts_messages(status: Status) -> std::result::Result<(), ProtocolError> {
@@ -440,9 +445,11 @@ impl Conversation {
         Ok(row.last_seq.unwrap_or(0) as Seq)
     }
 
-    fn visitor_wrote(&self) -> Result<bool> {
-        let rows: Vec<SeqRow> = self.sql().exec("SELECT seq FROM messages WHERE author_role = 'visitor' LIMIT 1", None)?.to_array()?;
-        Ok(!rows.is_empty())
+    /// When the visitor first wrote, if they have.
+    fn visitor_first_wrote_at(&self) -> Result<Option<u64>> {
+        let rows: Vec<SentAtRow> =
+            self.sql().exec("SELECT sent_at FROM messages WHERE author_role = 'visitor' ORDER BY seq LIMIT 1", None)?.to_array()?;
+        Ok(rows.first().map(|r| r.sent_at as u64))
     }
 
     /// The newest message the visitor can see (private notes are not theirs).
@@ -876,6 +883,8 @@ impl Conversation {
             return Ok(());
         }
         self.delete_meta(&["bot"])?;
+        // From now the visitor waits for a person: their first answer is timed from here.
+        self.set_meta("queued_at", &crate::now_ms().to_string())?;
         self.sync_inbox(true).await
     }
 
@@ -1049,6 +1058,8 @@ impl Conversation {
             unread: unread.n as u32,
             preview,
             first_response_at: self.meta("first_response_at")?.and_then(|v| v.parse().ok()),
+            first_response_secs: self.meta("first_response_secs")?.and_then(|v| v.parse().ok()),
+            ended_at: self.meta("ended_at")?.and_then(|v| v.parse().ok()),
             page_url: self.meta("page_url")?,
             browser: self.meta("browser")?,
             bot: self.meta("bot")?.is_some(),
@@ -1250,13 +1261,15 @@ impl Conversation {
         }
         // A person's first answer to the visitor: the site's bot does not count, nor does an
         // agent writing first (an outbound conversation is answered once the contact wrote).
-        if peer.role == Role::Agent
-            && peer.agent.is_some()
-            && !post.note
-            && self.meta("first_response_at").map_err(internal)?.is_none()
-            && self.visitor_wrote().map_err(internal)?
-        {
-            self.set_meta("first_response_at", &sent_at.to_string()).map_err(internal)?;
+        // The visitor waited from their first message, or from when the bot handed them to
+        // the queue.
+        if peer.role == Role::Agent && peer.agent.is_some() && !post.note && self.meta("first_response_at").map_err(internal)?.is_none() {
+            if let Some(wrote_at) = self.visitor_first_wrote_at().map_err(internal)? {
+                let queued_at = self.meta("queued_at").map_err(internal)?.and_then(|v| v.parse::<u64>().ok());
+                let waited_from = queued_at.map_or(wrote_at, |queued| queued.max(wrote_at));
+                self.set_meta("first_response_at", &sent_at.to_string()).map_err(internal)?;
+                self.set_meta("first_response_secs", &(sent_at.saturating_sub(waited_from) / 1000).to_string()).map_err(internal)?;
+            }
         }
         let message = Message {
             seq,
@@ -1349,6 +1362,7 @@ impl Conversation {
         if self.status()? != status {
             if status == Status::Ended {
                 self.queue_event(EventKind::ConversationClosed, |_| {})?;
+                self.set_meta("ended_at", &crate::now_ms().to_string())?;
             }
             self.set_meta("status", status.as_str())?;
             self.broadcast(&ServerFrame::Status { status }, None);

@@ -104,6 +104,8 @@ mod tests {
             unread: 1,
             preview: String::new(),
             first_response_at: None,
+            first_response_secs: None,
+            ended_at: None,
             page_url: None,
             browser: None,
             bot: false,

@@ -962,3 +962,35 @@ async fn signing_out_makes_the_agent_offline_at_once() {
         }
     }
 }
+
+/// The first-response time is how long the visitor waited: from their first message, not
+/// from when the conversation was made (a page that opened the chat, an outbound message, a
+/// bot), and the end of a chat is remembered for "handled today".
+#[tokio::test]
+async fn the_first_response_is_timed_from_the_visitors_first_message() {
+    let relay = relay();
+    let site = fresh_site();
+    let started = relay.visitor().start(&site).await.unwrap();
+    let mut visitor = connected(relay, &started).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
+    visitor.post(&id("v1"), "Hello?").await.unwrap();
+    let ana = relay.agent("Ana").await;
+    let mut ana_chat = joined(&ana, &started).await;
+    ana_chat.post(&id("a1"), "Hi, how can I help?").await.unwrap();
+    ana_chat.send_frame(&ClientFrame::End).await.unwrap();
+    assert_eq!(next_status(&mut ana_chat).await, Status::Ended);
+
+    // The site hears of the end a moment after the conversation says it.
+    let entry = loop {
+        let inbox = ana.conversations(&site).await.unwrap();
+        let entry = inbox.conversations.into_iter().find(|e| e.conversation_id == started.conversation_id).unwrap();
+        if entry.status == Status::Ended {
+            break entry;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let (answered, ended) = (entry.first_response_at.unwrap(), entry.ended_at.unwrap());
+    assert!(answered - entry.created_at >= 2_000, "the conversation is older than the wait");
+    assert_eq!(entry.first_response_secs, Some(0), "answered within the second the visitor wrote");
+    assert!(ended >= answered);
+}
