@@ -64,6 +64,23 @@ pub fn focus_composer() {
     }
 }
 
+/// When the control that had focus went away with what it did (End, Block, a transfer away),
+/// focus falls to the page's body: the first of `selectors` that is there takes it instead,
+/// so a keyboard user goes on from the conversation, not from the top of the page.
+pub fn refocus_if_lost(selectors: &'static [&'static str]) {
+    leptos::prelude::request_animation_frame(move || {
+        let Some(document) = web_sys::window().and_then(|w| w.document()) else { return };
+        let lost = document.active_element().is_none_or(|e| Some(e) == document.body().map(Into::into));
+        if !lost {
+            return;
+        }
+        let target = selectors.iter().find_map(|selector| document.query_selector(selector).ok().flatten());
+        if let Some(target) = target.and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok()) {
+            let _ = target.focus();
+        }
+    });
+}
+
 pub fn page_hidden() -> bool {
     web_sys::window().and_then(|w| w.document()).is_some_and(|d| d.hidden())
 }

@@ -72,8 +72,13 @@ async fn a_visitor_and_an_agent_chat_through_the_console() {
     ana.find(&format!("{}[data-conversation-id=\"{conversation}\"]", testid("conversation-row"))).await;
     ana.screenshot("console-conversation").await;
 
-    ana.click("end").await;
+    // Ended from the keyboard: the End button goes, and focus stays in the conversation.
+    ana.element("end").await.send_keys("\u{E007}").await.unwrap();
     visitor.wait_for("ended", "[...root.querySelectorAll('.cw-notice')].some(n => n.textContent.includes('ended'))").await;
+    let focused = ana
+        .wait("focus kept in the conversation", "document.activeElement !== document.body && document.activeElement.closest('[data-testid=conversation-view]') && (document.activeElement.id || document.activeElement.textContent)")
+        .await;
+    assert!(focused == "composer" || focused == "Block visitor", "focus on {focused}");
     assert!(ana.browser.console_errors().await.is_empty(), "{:?}", ana.browser.console_errors().await);
 }
 

@@ -25,6 +25,14 @@ pub fn Actions(conversation: Conversation) -> impl IntoView {
     let mine = Memo::new(move |_| info.with(|i| i.assignee.as_ref().is_some_and(|a| a.id == me.get_value())));
     let may_transfer = move || open.get() && (mine.get() || desk.is_admin());
     let transfer_to = RwSignal::new(String::new());
+    // Ended, blocked or handed on: the button pressed has gone, and focus with it.
+    Effect::new(move |before: Option<(Status, bool)>| {
+        let now = (info.with(|i| i.status), mine.get());
+        if before.is_some_and(|before| before != now) {
+            browser::refocus_if_lost(&["#composer:not(:disabled)", ".actions button"]);
+        }
+        now
+    });
 
     // Other online agents; those at their limit are said to be.
     let targets = move || {
