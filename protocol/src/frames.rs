@@ -3,7 +3,7 @@
 use crate::content::{validate_suggestions, Card, Contact};
 use crate::error::{ErrorCode, ProtocolError};
 use crate::ids::{AgentName, ClientMsgId, ConversationId, Seq};
-use crate::inbox::{AgentId, AgentPresence, Alert, Assignee, InboxEntry};
+use crate::inbox::{AgentId, AgentPresence, Alert, Assignee, CannedResponses, InboxEntry, InboxSettings};
 use crate::limits::{MAX_BODY_CHARS, MAX_FRAME_BYTES};
 use serde::{Deserialize, Serialize};
 
@@ -365,6 +365,10 @@ pub enum ServerFrame {
     Agents { agents: Vec<AgentPresence> },
     /// On an agent's site connection: something in a conversation needs them.
     Alert { conversation_id: ConversationId, alert: Alert },
+    /// On agents' site connections: an admin saved the canned responses.
+    Canned { canned: CannedResponses },
+    /// On agents' site connections: an admin saved how the inbox works (its alert delays).
+    InboxSettings { settings: InboxSettings },
 }
 
 impl ServerFrame {
@@ -474,6 +478,8 @@ mod tests {
                 conversation_id: ConversationId::parse(&"ab".repeat(32)).unwrap(),
                 alert: crate::inbox::Alert::Mentioned { by: AgentName::parse("Bo").unwrap() },
             },
+            ServerFrame::Canned { canned: CannedResponses::default() },
+            ServerFrame::InboxSettings { settings: InboxSettings::default() },
         ];
         for frame in frames {
             assert_eq!(ServerFrame::decode(&frame.encode()).unwrap(), frame);

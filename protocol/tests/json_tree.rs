@@ -132,7 +132,13 @@ fn frames_and_fields_for_agents_are_not_read() {
     };
     let read = ServerFrame::from_tree(&serde_json::to_value(&welcome).unwrap()).unwrap();
     assert!(matches!(read, ServerFrame::Welcome { assignee: None, muted: false, .. }));
-    for agents_only in [ServerFrame::Assigned { assignee: None }, ServerFrame::Agents { agents: Vec::<AgentPresence>::new() }] {
+    let agents_only = [
+        ServerFrame::Assigned { assignee: None },
+        ServerFrame::Agents { agents: Vec::<AgentPresence>::new() },
+        ServerFrame::Canned { canned: protocol::inbox::CannedResponses::default() },
+        ServerFrame::InboxSettings { settings: protocol::inbox::InboxSettings::default() },
+    ];
+    for agents_only in agents_only {
         assert_eq!(ServerFrame::from_tree(&serde_json::to_value(&agents_only).unwrap()), None);
     }
 }

@@ -363,9 +363,11 @@ impl Site {
     }
 
     /// Checks and stores a settings document; answers with it as stored.
-    async fn put_settings<T, F>(&self, mut req: Request, key: &str, validate: F) -> Result<Response>
+    /// Stores a validated settings document; `tell` is what the open consoles hear of it
+    /// (what agents work with goes to them at once, not on their next reload).
+    async fn put_settings<T, F>(&self, mut req: Request, key: &str, validate: F, tell: fn(T) -> Option<ServerFrame>) -> Result<Response>
     where
-        T: serde::de::DeserializeOwned + Serialize,
+        T: serde::de::DeserializeOwned + Serialize + Clone,
         F: FnOnce(T) -> std::result::Result<T, ProtocolError>,
     {
         let parsed = match req.json::<T>().await {
@@ -377,6 +379,9 @@ impl Site {
                 self.store(key, &value)?;
                 // A bot set up or taken away changes whether the chat is answered.
                 self.announce(None)?;
+                if let Some(frame) = tell(value.clone()) {
+                    self.tell_agents(&frame);
+                }
                 reply::json(&value, 200)
             }
             Err(err) => reply::http_error(err),
@@ -961,13 +966,13 @@ impl DurableObject for Site {
             (Method::Get, "/view") => {
                 reply::json(&SiteView { settings: self.settings()?, agents_online: self.agents_online(None)? }, 200)
             }
-            (Method::Put, "/settings") => self.put_settings(req, "widget", WidgetSettings::validated).await,
+            (Method::Put, "/settings") => self.put_settings(req, "widget", WidgetSettings::validated, |_| None).await,
             (Method::Get, "/inbox-settings") => reply::json(&self.inbox_settings()?, 200),
-            (Method::Put, "/inbox-settings") => self.put_settings(req, "inbox", InboxSettings::validated).await,
+            (Method::Put, "/inbox-settings") => self.put_settings(req, "inbox", InboxSettings::validated, |settings| Some(ServerFrame::InboxSettings { settings })).await,
             (Method::Get, "/automations") => reply::json(&self.stored::<Automations>("automations")?, 200),
             (Method::Put, "/automations") => {
                 let had_bot = self.stored::<Automations>("automations")?.bot.is_some();
-                let answer = self.put_settings(req, "automations", Automations::validated).await?;
+                let answer = self.put_settings(req, "automations", Automations::validated, |_| None).await?;
                 if had_bot && self.stored::<Automations>("automations")?.bot.is_none() {
                     self.hand_over_from_bot().await?;
                 }
@@ -975,7 +980,7 @@ impl DurableObject for Site {
             }
             (Method::Get, "/deliveries") => reply::json(&automations::log(&self.sql())?, 200),
             (Method::Get, "/canned") => reply::json(&self.stored::<CannedResponses>("canned")?, 200),
-            (Method::Put, "/canned") => self.put_settings(req, "canned", CannedResponses::validated).await,
+            (Method::Put, "/canned") => self.put_settings(req, "canned", CannedResponses::validated, |canned| Some(ServerFrame::Canned { canned })).await,
             (Method::Get, "/inbox") => reply::json(&Inbox { conversations: self.entries(param(query::EMAIL).as_deref())? }, 200),
             (Method::Post, "/inbox") => reply::json(&self.put_entry(req.json().await?).await?, 200),
             (Method::Get, "/analytics") => reply::json(&self.analytics(&url)?, 200),

@@ -217,6 +217,16 @@ async fn canned_responses_drafts_and_editing_a_sent_reply() {
     .await;
     assert_eq!(sent.body, "Refunds take 5 working days.");
 
+    // An admin adds a response while Ana's console is open: she has it without a reload.
+    let mut more = canned.clone();
+    more.responses.push(CannedResponse { name: "Shipping".into(), text: "Parcels leave within a day.".into() });
+    relay.agent("Admin").await.put_canned(&site, &more).await.unwrap();
+    ana.element("composer").await.send_keys("//ship").await.unwrap();
+    ana.wait_for_text(&format!("{} {}", testid("canned-menu"), testid("canned-option")), "Shipping").await;
+    // Not taken: the agent selects what they typed and deletes it.
+    ana.element("composer").await.send_keys("\u{E009}a\u{E000}\u{E003}").await.unwrap();
+    ana.wait("the composer empty", &format!("document.querySelector('{}').value === ''", testid("composer"))).await;
+
     // Edit the sent reply: the visitor's copy changes.
     ana.find(&format!("{}[data-seq=\"{}\"] {}", testid("message"), sent.seq, testid("edit"))).await.click().await.unwrap();
     ana.fill("composer", "Refunds take 3 working days.").await;

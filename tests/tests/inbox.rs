@@ -994,3 +994,32 @@ async fn the_first_response_is_timed_from_the_visitors_first_message() {
     assert_eq!(entry.first_response_secs, Some(0), "answered within the second the visitor wrote");
     assert!(ended >= answered);
 }
+
+/// What agents work with reaches every open console as soon as an admin saves it: the
+/// canned responses, and the inbox settings that word the alerts.
+#[tokio::test]
+async fn open_consoles_hear_new_canned_responses_and_inbox_settings_at_once() {
+    let relay = relay();
+    let site = fresh_site();
+    let (admin, ana) = (relay.agent("Admin").await, relay.agent("Ana").await);
+    let mut ana_site = ana.site_connection(&site).await.unwrap();
+    let canned = protocol::inbox::CannedResponses {
+        responses: vec![protocol::inbox::CannedResponse { name: "hours".into(), text: "We are open 9 to 5.".into() }],
+    };
+    admin.put_canned(&site, &canned).await.unwrap();
+    let heard = wait_for(&mut ana_site, |f| match f {
+        ServerFrame::Canned { canned } => Some(canned),
+        _ => None,
+    })
+    .await;
+    assert_eq!(heard, canned);
+
+    let settings = InboxSettings { unanswered_alert_minutes: 7, ..InboxSettings::default() };
+    admin.put_inbox_settings(&site, &settings).await.unwrap();
+    let heard = wait_for(&mut ana_site, |f| match f {
+        ServerFrame::InboxSettings { settings } => Some(settings),
+        _ => None,
+    })
+    .await;
+    assert_eq!(heard.unanswered_alert_minutes, 7);
+}

@@ -726,7 +726,9 @@ impl Chat {
             | ServerFrame::Assigned { .. }
             | ServerFrame::Inbox { .. }
             | ServerFrame::Agents { .. }
-            | ServerFrame::Alert { .. } => {}
+            | ServerFrame::Alert { .. }
+            | ServerFrame::Canned { .. }
+            | ServerFrame::InboxSettings { .. } => {}
         }
     }
 
