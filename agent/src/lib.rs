@@ -8,8 +8,8 @@ pub use connection::{Connection, ConnectionError};
 
 use protocol::http::{
     account_path, agent_connect_path, agent_messages_path, automations_path, agent_conversations_path, agent_site_connect_path, availability_path, canned_path,
-    contact_conversations_path, inbox_settings_path, outbound_path, settings_path, start_conversation_path, verified_connect_path,
-    visitor_connect_path, widget_view_path, ConversationStarted, ErrorBody, StartConversation, ACCOUNTS_PATH, LOGIN_PATH, LOGOUT_PATH,
+    contact_conversations_path, inbox_settings_path, older_closed_conversations_path, outbound_path, settings_path, start_conversation_path, verified_connect_path,
+    visitor_connect_path, widget_view_path, ConversationStarted, ErrorBody, StartConversation, ACCOUNTS_PATH, LOGIN_PATH, LOGOUT_PATH, ClosedCursor,
 };
 use protocol::automations::Automations;
 use protocol::inbox::{
@@ -113,6 +113,11 @@ impl Agent {
     /// The site's inbox, most recently active first.
     pub async fn conversations(&self, site: &SiteId) -> Result<Inbox, BoxError> {
         self.get(&agent_conversations_path(site)).await
+    }
+
+    /// The next page of closed conversations, after the oldest one listed.
+    pub async fn older_closed(&self, site: &SiteId, cursor: &ClosedCursor) -> Result<Inbox, BoxError> {
+        self.get(&older_closed_conversations_path(site, cursor)).await
     }
 
     /// Writes first to a contact, who gets it by email with a link into the conversation. A

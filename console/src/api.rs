@@ -3,8 +3,8 @@
 use protocol::automations::{Automations, DeliveryLog};
 use protocol::http::{
     account_path, agent_conversation_path, bot_key_path, agent_conversations_path, analytics_path, automations_path, canned_path,
-    contact_conversations_path, deliveries_path, inbox_settings_path, outbound_path, settings_path, webhook_secret_path,
-    ErrorBody, IdentitySecret, ACCOUNTS_PATH, LOGIN_PATH, LOGOUT_PATH, ME_PATH,
+    contact_conversations_path, deliveries_path, inbox_settings_path, older_closed_conversations_path, outbound_path, settings_path, webhook_secret_path,
+    ClosedCursor, ErrorBody, IdentitySecret, ACCOUNTS_PATH, LOGIN_PATH, LOGOUT_PATH, ME_PATH,
 };
 use protocol::inbox::{
     AccountChange, AccountList, AgentId, Analytics, CannedResponses, Inbox, InboxSettings, Login, NewAccount, Outbound, OutboundStarted, SignedIn,
@@ -112,6 +112,11 @@ pub async fn remove_account(id: &AgentId) -> Result<Account, ApiError> {
 
 pub async fn inbox(site: &SiteId) -> Result<Inbox, ApiError> {
     get(&agent_conversations_path(site)).await
+}
+
+/// The closed conversations after the oldest one listed.
+pub async fn older_closed(site: &SiteId, cursor: &ClosedCursor) -> Result<Inbox, ApiError> {
+    get(&older_closed_conversations_path(site, cursor)).await
 }
 
 pub async fn contact_conversations(site: &SiteId, email: &Email) -> Result<Inbox, ApiError> {

@@ -1,7 +1,7 @@
 //! HTTP routes and bodies. Paths are built here so relay, widget and tests agree on them.
 
 use crate::content::Contact;
-use crate::error::ProtocolError;
+use crate::error::{ErrorCode, ProtocolError};
 use crate::ids::{ConversationId, Seq, SiteId};
 use serde::{Deserialize, Serialize};
 
@@ -81,6 +81,9 @@ pub mod query {
     pub const VERSION: &str = "v";
     /// Filters an agent's conversation list to one contact's.
     pub const EMAIL: &str = "email";
+    /// Asks for the closed conversations older than one already listed (its
+    /// [`ClosedCursor`](super::ClosedCursor)).
+    pub const CLOSED_BEFORE: &str = "closed_before";
     pub const USER_ID: &str = "user_id";
     pub const USER_HASH: &str = "user_hash";
 }
@@ -174,6 +177,31 @@ pub fn agent_conversations_path(site: &SiteId) -> String {
     format!("/api/agent/sites/{site}/conversations")
 }
 
+/// Where a page of closed conversations ends: the oldest one listed, by last activity (and
+/// id, for those active in the same millisecond). The next page is what comes after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClosedCursor {
+    pub updated_at: u64,
+    pub conversation_id: ConversationId,
+}
+
+impl ClosedCursor {
+    pub fn encode(&self) -> String {
+        format!("{}.{}", self.updated_at, self.conversation_id)
+    }
+
+    pub fn parse(raw: &str) -> Result<ClosedCursor, ProtocolError> {
+        let invalid = || ProtocolError::new(ErrorCode::InvalidContent, "closed_before is {updated_at}.{conversation id}");
+        let (at, id) = raw.split_once('.').ok_or_else(invalid)?;
+        Ok(ClosedCursor { updated_at: at.parse().map_err(|_| invalid())?, conversation_id: ConversationId::parse(id).map_err(|_| invalid())? })
+    }
+}
+
+/// `GET` with a session: the closed conversations listed after `cursor`, as an `Inbox`.
+pub fn older_closed_conversations_path(site: &SiteId, cursor: &ClosedCursor) -> String {
+    format!("{}?{}={}", agent_conversations_path(site), query::CLOSED_BEFORE, cursor.encode())
+}
+
 /// The same, only the conversations of one contact (earlier conversations).
 pub fn contact_conversations_path(site: &SiteId, email: &crate::content::Email) -> String {
     format!("{}?{}={}", agent_conversations_path(site), query::EMAIL, percent_encode(email.as_str()))
@@ -251,6 +279,15 @@ mod tests {
         let json = serde_json::to_string(&body).unwrap();
         assert_eq!(json, r#"{"error":{"code":"unknown_site","message":"no such site"}}"#);
         assert_eq!(serde_json::from_str::<ErrorBody>(&json).unwrap(), body);
+    }
+
+    #[test]
+    fn closed_cursors_read_back_and_refuse_anything_else() {
+        let cursor = ClosedCursor { updated_at: 1_795_305_600_000, conversation_id: ConversationId::parse(&"ab".repeat(32)).unwrap() };
+        assert_eq!(ClosedCursor::parse(&cursor.encode()).unwrap(), cursor);
+        for bad in ["", "12", "x.abab", &format!("12.{}", "zz".repeat(32)), &format!("-1.{}", "ab".repeat(32))] {
+            assert_eq!(ClosedCursor::parse(bad).unwrap_err().code, ErrorCode::InvalidContent, "{bad}");
+        }
     }
 
     #[test]

@@ -195,6 +195,9 @@ pub enum InboxList {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Inbox {
     pub conversations: Vec<InboxEntry>,
+    /// Older closed conversations than those listed exist: ask with the oldest one's cursor.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub more_closed: bool,
 }
 
 /// An agent on a site, as the other agents see them (transfer targets, workload).

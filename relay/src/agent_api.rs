@@ -68,8 +68,12 @@ pub async fn handle(req: &mut Request, env: &Env, url: &Url, rest: &[&str]) -> H
             reply::json(&removed, 200).map_err(internal)
         }
         (Method::Get, ["sites", site, "conversations"]) => {
-            let email = param(url, query::EMAIL).map(|e| format!("?email={}", protocol::http::percent_encode(&e))).unwrap_or_default();
-            site_call(env, site, Method::Get, &format!("{}{email}", site::INBOX_URL), None).await
+            // One contact's conversations, or a page of older closed ones: the site checks.
+            let filter = [query::EMAIL, query::CLOSED_BEFORE]
+                .into_iter()
+                .find_map(|name| param(url, name).map(|value| format!("?{name}={}", protocol::http::percent_encode(&value))))
+                .unwrap_or_default();
+            site_call(env, site, Method::Get, &format!("{}{filter}", site::INBOX_URL), None).await
         }
         (Method::Get, ["sites", site, "settings"]) => {
             let view: protocol::site::SiteView = crate::site_view(env, &config::served_site(env, site)?).await?;

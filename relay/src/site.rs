@@ -22,7 +22,7 @@
 
 use crate::{analytics, automations, config, reply, routing};
 use protocol::automations::{Automations, WebhookEvent};
-use protocol::http::query;
+use protocol::http::{query, ClosedCursor};
 use protocol::inbox::{Account, AgentPresence, Alert, CannedResponses, Inbox, InboxSettings};
 use protocol::site::{SiteView, WidgetSettings};
 use protocol::{
@@ -577,6 +577,42 @@ impl Site {
         Ok(rows.iter().filter_map(|r| serde_json::from_str(&r.entry).ok()).collect())
     }
 
+    /// What agents list: a contact's conversations; or the inbox, every open conversation and
+    /// the newest closed ones; or, after `closed_before`, the next page of closed ones.
+    fn listing(&self, email: Option<&str>, closed_before: Option<ClosedCursor>) -> Result<Inbox> {
+        let page = config::inbox_closed_listed(&self.env) as usize;
+        let older_closed = |cursor: Option<&ClosedCursor>| -> Result<Vec<EntryRow>> {
+            let (at, id) = cursor.map_or((i64::MAX, String::new()), |c| (c.updated_at as i64, c.conversation_id.to_string()));
+            // One more than a page: whether there are more to ask for.
+            self.sql()
+                .exec(
+                    "SELECT entry FROM inbox WHERE status != 'open' AND (updated_at < ? OR (updated_at = ? AND id < ?))
+                     ORDER BY updated_at DESC, id DESC LIMIT ?",
+                    vec![at.into(), at.into(), id.into(), (page as i64 + 1).into()],
+                )?
+                .to_array()
+        };
+        let parse = |rows: Vec<EntryRow>| rows.iter().filter_map(|r| serde_json::from_str::<InboxEntry>(&r.entry).ok()).collect::<Vec<_>>();
+        let (mut conversations, more_closed) = match (email, closed_before) {
+            (Some(email), _) => (self.entries(Some(email))?, false),
+            (None, cursor) => {
+                let mut closed = parse(older_closed(cursor.as_ref())?);
+                let more = closed.len() > page;
+                closed.truncate(page);
+                if cursor.is_none() {
+                    let open: Vec<EntryRow> = self
+                        .sql()
+                        .exec("SELECT entry FROM inbox WHERE status = 'open' ORDER BY updated_at DESC LIMIT ?", vec![OPEN_LIST_LIMIT.into()])?
+                        .to_array()?;
+                    closed.extend(parse(open));
+                }
+                (closed, more)
+            }
+        };
+        conversations.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then_with(|| b.conversation_id.as_str().cmp(a.conversation_id.as_str())));
+        Ok(Inbox { conversations, more_closed })
+    }
+
     /// Stores the entry with what the visitor waits for; answers its clocks. A change of
     /// assignee (or a return to the queue), or a conversation just made routable (`routable`:
     /// new, or handed over by the bot), starts the responsibility clock again.
@@ -981,7 +1017,13 @@ impl DurableObject for Site {
             (Method::Get, "/deliveries") => reply::json(&automations::log(&self.sql())?, 200),
             (Method::Get, "/canned") => reply::json(&self.stored::<CannedResponses>("canned")?, 200),
             (Method::Put, "/canned") => self.put_settings(req, "canned", CannedResponses::validated, |canned| Some(ServerFrame::Canned { canned })).await,
-            (Method::Get, "/inbox") => reply::json(&Inbox { conversations: self.entries(param(query::EMAIL).as_deref())? }, 200),
+            (Method::Get, "/inbox") => {
+                let cursor = match param(query::CLOSED_BEFORE).map(|raw| ClosedCursor::parse(&raw)).transpose() {
+                    Ok(cursor) => cursor,
+                    Err(err) => return reply::http_error(err),
+                };
+                reply::json(&self.listing(param(query::EMAIL).as_deref(), cursor)?, 200)
+            }
             (Method::Post, "/inbox") => reply::json(&self.put_entry(req.json().await?).await?, 200),
             (Method::Get, "/analytics") => reply::json(&self.analytics(&url)?, 200),
             (Method::Get, "/agents") => reply::json(&self.presences(None)?, 200),

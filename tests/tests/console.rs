@@ -790,3 +790,36 @@ async fn a_reply_refused_while_the_agent_was_away_keeps_its_text_through_a_switc
     let (_, history) = catch_up(&mut relay.agent("Cy").await.join(&started.conversation_id, 0).await.unwrap(), 0).await;
     assert!(history.iter().all(|m| m.body != "Yes, one moment please"), "refused, so not stored");
 }
+
+/// The Closed tab lists the newest closed conversations (two, on this relay); the older ones
+/// come a page at a time, and the keyboard goes on from the oldest when the last page is in.
+#[tokio::test]
+async fn the_closed_tab_shows_older_conversations_a_page_at_a_time() {
+    static RELAY: std::sync::OnceLock<e2e::Relay> = std::sync::OnceLock::new();
+    let relay = RELAY.get_or_init(|| e2e::Relay::start_with("console-paging", &[("INBOX_CLOSED_LISTED", "2")]));
+    let site = fresh_site();
+    let bo = relay.agent("Bo").await;
+    let mut ended = Vec::new();
+    for n in 0..3 {
+        let (started, _visitor) = visitor_says(relay, &site, &format!("question {n}")).await;
+        let mut chat = bo.join(&started.conversation_id, 0).await.unwrap();
+        catch_up(&mut chat, 0).await;
+        chat.send_frame(&ClientFrame::End).await.unwrap();
+        wait_for(&mut chat, |f| matches!(f, ServerFrame::Status { .. }).then_some(())).await;
+        ended.push(started.conversation_id);
+    }
+    let row = |id: &ConversationId| format!("{}[data-conversation-id=\"{id}\"]", testid("conversation-row"));
+    let ana = Console::sign_in(relay, "Ana").await;
+    ana.use_site(&site).await;
+    ana.click("tab-closed").await;
+    ana.find(&row(&ended[2])).await;
+    ana.find(&row(&ended[1])).await;
+    assert_eq!(ana.texts(&testid("conversation-row")).await.len(), 2, "a page of two");
+
+    ana.element("closed-more").await.send_keys("\u{E007}").await.unwrap();
+    ana.find(&row(&ended[0])).await;
+    ana.wait("the button gone", &format!("!document.querySelector('{}')", testid("closed-more"))).await;
+    let focused = ana.wait("focus on the oldest", "document.activeElement.dataset.conversationId").await;
+    assert_eq!(focused, ended[0].to_string());
+    assert_eq!(ana.texts(&testid("conversation-row")).await.len(), 3);
+}

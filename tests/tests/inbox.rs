@@ -5,7 +5,7 @@
 use agent::{Agent, Connection, ConnectionError};
 use e2e::chat::{catch_up, connected, expect_message, id, visitor_says, wait_for};
 use e2e::{fresh_site, relay, Relay};
-use protocol::http::ConversationStarted;
+use protocol::http::{ClosedCursor, ConversationStarted};
 use protocol::inbox::{AccountChange, Alert, InboxSettings, Login, NewAccount, Outbound, OutboundStarted};
 use protocol::{AccountRole, AgentName, Author, ClientFrame, Email, ErrorCode, InboxEntry, ServerFrame, Status};
 
@@ -784,8 +784,25 @@ async fn the_inbox_lists_every_open_conversation_however_many_closed_ones_are_ne
         entry_where(&mut watcher, &started, |e| e.status == Status::Ended).await;
         ended.push(started.conversation_id);
     }
-    let listed: Vec<_> = ana.conversations(&site).await.unwrap().conversations.into_iter().map(|e| e.conversation_id).collect();
+    let inbox = ana.conversations(&site).await.unwrap();
+    assert!(inbox.more_closed, "the inbox says older closed ones are there");
+    let oldest_listed = inbox.conversations.iter().find(|e| e.conversation_id == ended[1]).unwrap();
+    let cursor = ClosedCursor { updated_at: oldest_listed.updated_at, conversation_id: oldest_listed.conversation_id.clone() };
+    let listed: Vec<_> = inbox.conversations.into_iter().map(|e| e.conversation_id).collect();
     assert_eq!(listed, [ended[2].clone(), ended[1].clone(), waiting.conversation_id], "the oldest closed one is left out");
+
+    // The next page has it, and says it is the last.
+    let older = ana.older_closed(&site, &cursor).await.unwrap();
+    assert_eq!(older.conversations.iter().map(|e| e.conversation_id.clone()).collect::<Vec<_>>(), [ended[0].clone()]);
+    assert!(!older.more_closed);
+    // A cursor that is not one is refused in words.
+    let forged = reqwest::Client::new()
+        .get(format!("{}{}?closed_before=yesterday", relay.origin, protocol::http::agent_conversations_path(&site)))
+        .bearer_auth(ana.session())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 400);
 }
 
 #[tokio::test]

@@ -156,7 +156,22 @@ impl Desk {
             if let Err(why) = &loaded {
                 desk.problem.set(Some(format!("The inbox could not be loaded: {why}")));
             }
-            desk.inbox.update(|i| i.finish_load(number, loaded.ok().map(|inbox| inbox.conversations)));
+            desk.inbox.update(|i| i.finish_load(number, loaded.ok()));
+        });
+    }
+
+    /// The next page of closed conversations, behind those listed. `done` runs when it has
+    /// come (or failed), so the button can be used again.
+    pub fn load_older_closed(&self, done: impl FnOnce() + 'static) {
+        let Some(cursor) = self.inbox.with_untracked(InboxState::closed_cursor) else { return done() };
+        let desk = *self;
+        let site = self.site();
+        leptos::task::spawn_local(async move {
+            match desk.session.settle(api::older_closed(&site, &cursor).await) {
+                Ok(page) => desk.inbox.update(|i| i.add_older(page)),
+                Err(why) => desk.problem.set(Some(format!("Older conversations could not be loaded: {why}"))),
+            }
+            done();
         });
     }
 

@@ -7,7 +7,8 @@
 //! older than one already shown is dropped, because a reconnect's load holds changes that
 //! came while the connection was down, which no frame will replay.
 
-use protocol::inbox::{InboxEntry, InboxList};
+use protocol::http::ClosedCursor;
+use protocol::inbox::{Inbox, InboxEntry, InboxList};
 use protocol::{AgentId, ConversationId, Status};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -19,6 +20,8 @@ pub struct InboxState {
     /// The number of the last load begun, and of the newest whose list is shown.
     loads_begun: u64,
     shown_load: u64,
+    /// The relay has older closed conversations than those listed.
+    pub more_closed: bool,
 }
 
 impl InboxState {
@@ -30,10 +33,11 @@ impl InboxState {
     }
 
     /// Load `number`'s answer (`None`: it failed; keep what is known).
-    pub fn finish_load(&mut self, number: u64, loaded: Option<Vec<InboxEntry>>) {
-        if let Some(entries) = loaded.filter(|_| number > self.shown_load) {
+    pub fn finish_load(&mut self, number: u64, loaded: Option<Inbox>) {
+        if let Some(inbox) = loaded.filter(|_| number > self.shown_load) {
             self.shown_load = number;
-            self.entries = entries;
+            self.entries = inbox.conversations;
+            self.more_closed = inbox.more_closed;
             for entry in self.held.clone() {
                 self.apply(entry);
             }
@@ -64,6 +68,27 @@ impl InboxState {
             Some(known) => *known = entry,
             None => self.entries.push(entry),
         }
+    }
+
+    /// A page of older closed conversations: added behind what is known (what is known is
+    /// newer, from a load or a frame, and stays).
+    pub fn add_older(&mut self, page: Inbox) {
+        for entry in page.conversations {
+            if self.get(&entry.conversation_id).is_none() {
+                self.entries.push(entry);
+            }
+        }
+        self.more_closed = page.more_closed;
+        self.sort();
+    }
+
+    /// Where the next page of closed conversations starts: after the oldest listed.
+    pub fn closed_cursor(&self) -> Option<ClosedCursor> {
+        self.entries
+            .iter()
+            .filter(|e| e.status != Status::Open)
+            .min_by(|a, b| a.updated_at.cmp(&b.updated_at).then_with(|| a.conversation_id.as_str().cmp(b.conversation_id.as_str())))
+            .map(|e| ClosedCursor { updated_at: e.updated_at, conversation_id: e.conversation_id.clone() })
     }
 
     pub fn get(&self, id: &ConversationId) -> Option<&InboxEntry> {
@@ -114,6 +139,27 @@ mod tests {
         }
     }
 
+    fn listed(conversations: Vec<InboxEntry>) -> Inbox {
+        Inbox { conversations, more_closed: false }
+    }
+
+    #[test]
+    fn older_closed_pages_go_behind_and_the_cursor_follows_the_oldest() {
+        let mut inbox = InboxState::default();
+        let ended = |n, at| InboxEntry { status: Status::Ended, ..entry(n, at, 0) };
+        let load = inbox.begin_load();
+        inbox.finish_load(load, Some(Inbox { conversations: vec![entry(1, 90, 0), ended(2, 80), ended(3, 70)], more_closed: true }));
+        assert!(inbox.more_closed);
+        assert_eq!(inbox.closed_cursor().unwrap().conversation_id, entry(3, 0, 0).conversation_id);
+        // Conversation 2 was reopened since (a frame): the page's older copy does not undo it.
+        inbox.upsert(entry(2, 95, 1));
+        inbox.add_older(Inbox { conversations: vec![ended(2, 80), ended(4, 60)], more_closed: false });
+        assert!(!inbox.more_closed);
+        assert_eq!(inbox.get(&entry(2, 0, 0).conversation_id).unwrap().status, Status::Open);
+        assert_eq!(inbox.list(InboxList::Closed, &me()), [entry(3, 0, 0).conversation_id, entry(4, 0, 0).conversation_id]);
+        assert_eq!(inbox.closed_cursor().unwrap().updated_at, 60);
+    }
+
     #[test]
     fn newest_first_and_replaced_in_place() {
         let mut inbox = InboxState::default();
@@ -131,7 +177,7 @@ mod tests {
         let load = inbox.begin_load();
         inbox.upsert(InboxEntry { status: Status::Deleted, ..entry(1, 10, 0) });
         assert!(inbox.get(&entry(1, 0, 0).conversation_id).is_none());
-        inbox.finish_load(load, Some(vec![entry(1, 10, 0), entry(2, 5, 0)]));
+        inbox.finish_load(load, Some(listed(vec![entry(1, 10, 0), entry(2, 5, 0)])));
         assert!(inbox.get(&entry(1, 0, 0).conversation_id).is_none(), "the older list does not bring it back");
         assert!(inbox.get(&entry(2, 0, 0).conversation_id).is_some());
     }
@@ -141,7 +187,7 @@ mod tests {
         let mut inbox = InboxState::default();
         let load = inbox.begin_load();
         inbox.upsert(entry(1, 50, 3));
-        inbox.finish_load(load, Some(vec![entry(1, 40, 0), entry(2, 10, 0)]));
+        inbox.finish_load(load, Some(listed(vec![entry(1, 40, 0), entry(2, 10, 0)])));
         assert_eq!(inbox.get(&entry(1, 0, 0).conversation_id).unwrap().unread, 3);
         assert_eq!(inbox.list(InboxList::Waiting, &me()).len(), 2);
     }
@@ -151,8 +197,8 @@ mod tests {
         let mut inbox = InboxState::default();
         let (first, second) = (inbox.begin_load(), inbox.begin_load());
         inbox.upsert(entry(1, 50, 3));
-        inbox.finish_load(second, Some(vec![entry(1, 60, 0)]));
-        inbox.finish_load(first, Some(vec![entry(1, 40, 1)]));
+        inbox.finish_load(second, Some(listed(vec![entry(1, 60, 0)])));
+        inbox.finish_load(first, Some(listed(vec![entry(1, 40, 1)])));
         assert_eq!(inbox.get(&entry(1, 0, 0).conversation_id).unwrap().unread, 3);
         inbox.upsert(entry(1, 70, 0));
         assert_eq!(inbox.get(&entry(1, 0, 0).conversation_id).unwrap().unread, 0);
@@ -166,8 +212,8 @@ mod tests {
         let mut inbox = InboxState::default();
         let before = inbox.begin_load();
         let after_reconnect = inbox.begin_load();
-        inbox.finish_load(after_reconnect, Some(vec![entry(1, 60, 2), entry(2, 55, 1)]));
-        inbox.finish_load(before, Some(vec![entry(1, 40, 0)]));
+        inbox.finish_load(after_reconnect, Some(listed(vec![entry(1, 60, 2), entry(2, 55, 1)])));
+        inbox.finish_load(before, Some(listed(vec![entry(1, 40, 0)])));
         assert_eq!(inbox.get(&entry(1, 0, 0).conversation_id).unwrap().unread, 2);
         assert!(inbox.get(&entry(2, 0, 0).conversation_id).is_some(), "the conversation that came while away stays");
     }

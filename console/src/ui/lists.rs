@@ -109,8 +109,39 @@ pub fn Lists(desk: Desk) -> impl IntoView {
                         />
                     </ul>
                 </Show>
+                <Show when=move || desk.tab.get() == InboxList::Closed && desk.inbox.with(|i| i.more_closed)>
+                    <OlderClosed desk=desk/>
+                </Show>
             </div>
         </nav>
+    }
+}
+
+/// The Closed list shows the newest closed conversations; older ones come a page at a time.
+#[component]
+fn OlderClosed(desk: Desk) -> impl IntoView {
+    let loading = RwSignal::new(false);
+    view! {
+        <button
+            type="button"
+            class="quiet older-closed"
+            data-testid="closed-more"
+            aria-busy=move || loading.get().then_some("true")
+            on:click=move |_| {
+                if loading.get_untracked() {
+                    return;
+                }
+                loading.set(true);
+                desk.load_older_closed(move || {
+                    loading.set(false);
+                    // The last page came and the button went: the keyboard goes on from the
+                    // oldest conversation.
+                    crate::browser::refocus_if_lost(&["#inbox-rows li:last-child .row"]);
+                });
+            }
+        >
+            {move || if loading.get() { "Loading…" } else { "Show older conversations" }}
+        </button>
     }
 }
 
