@@ -1217,6 +1217,12 @@ impl Conversation {
 
     /// Stores a message once; a known client id gives back the message it already is.
     fn store(&self, peer: &Peer, post: Post) -> std::result::Result<Stored, ProtocolError> {
+        self.store_reopening(peer, post, false)
+    }
+
+    /// [`Self::store`]; with `reopen`, an ended conversation opens again for the message, once
+    /// nothing else refuses it (a refused message must not leave it open).
+    fn store_reopening(&self, peer: &Peer, post: Post, reopen: bool) -> std::result::Result<Stored, ProtocolError> {
         let author_key = peer.author_key();
         let sql = self.sql();
         if let Some(message) = self.known_message(&author_key, &post.client_id).map_err(internal)? {
@@ -1225,6 +1231,10 @@ impl Conversation {
         self.take_message_token(&author_key)?;
         if peer.role == Role::Visitor && (post.card.is_some() || !post.suggestions.is_empty()) {
             return Err(forbidden("sending cards and suggested replies"));
+        }
+        if reopen && self.status().map_err(internal)? == Status::Ended {
+            self.delete_meta(&["erase_at", "close_at"]).map_err(internal)?;
+            self.set_status(Status::Open).map_err(internal)?;
         }
         accepts_messages(self.status().map_err(internal)?)?;
 
@@ -1793,15 +1803,10 @@ impl Conversation {
     /// A reply by email: stored as the visitor's message (once per mail), passed on live.
     fn inbound(&self, reply: InboundReply) -> std::result::Result<Message, ProtocolError> {
         let peer = Peer { role: Role::Visitor, name: None, user: None, agent: None, session: None };
-        let known = self.known_message(&peer.author_key(), &reply.client_id).map_err(internal)?.is_some();
-        if !known && self.status().map_err(internal)? == Status::Ended {
-            // The visitor answers the email after the chat ended (for quiet, often): the
-            // conversation the email belongs to opens again instead of refusing the reply.
-            self.delete_meta(&["erase_at", "close_at"]).map_err(internal)?;
-            self.set_status(Status::Open).map_err(internal)?;
-        }
         let post = Post { client_id: reply.client_id, body: reply.body, card: None, suggestions: Vec::new(), note: false };
-        let stored = self.store(&peer, post)?;
+        // The visitor answers the email after the chat ended (for quiet, often): the
+        // conversation the email belongs to opens again instead of refusing the reply.
+        let stored = self.store_reopening(&peer, post, true)?;
         if stored.new {
             let text = stored.message.body.clone();
             self.queue_event(EventKind::VisitorMessage, |e| e.text = Some(text)).map_err(internal)?;

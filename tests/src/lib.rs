@@ -139,7 +139,24 @@ pub fn relay() -> &'static Relay {
     RELAY.get_or_init(|| Relay::start("shared"))
 }
 
+/// The reply address of a conversation's emails, as the test relay signs it.
+pub fn reply_to(conversation: &protocol::ConversationId) -> String {
+    protocol::token::reply_address::for_conversation(TOKEN_SECRET.as_bytes(), conversation, "reply.demo.example")
+}
+
 impl Relay {
+    /// Delivers a mail as the provider's inbound hook does, signed with `secret`.
+    pub async fn post_inbound(&self, mail: &protocol::http::InboundEmail, secret: &str) -> reqwest::Response {
+        let body = serde_json::to_string(mail).unwrap();
+        reqwest::Client::new()
+            .post(format!("{}{}", self.origin, protocol::http::INBOUND_EMAIL_PATH))
+            .header(protocol::http::INBOUND_SIGNATURE_HEADER, protocol::token::sign_bytes(secret.as_bytes(), body.as_bytes()))
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Starts a relay with a fresh persist directory named after `name`.
     pub fn start(name: &str) -> Relay {
         Self::start_with(name, &[])

@@ -7,9 +7,9 @@ use e2e::browser::Browser;
 use e2e::chat::{catch_up, next_message};
 use e2e::host::HostPage;
 use e2e::{fresh_site, relay, Relay, INBOUND_SECRET, TOKEN_SECRET};
-use protocol::http::{ErrorBody, InboundEmail, INBOUND_EMAIL_PATH, INBOUND_SIGNATURE_HEADER};
+use protocol::http::{ErrorBody, InboundEmail};
 use protocol::site::WidgetSettings;
-use protocol::token::{self, reply_address};
+use protocol::token;
 use protocol::{ClientFrame, ClientMsgId, Contact, ConversationId, Email, EmailStatus, ErrorCode, ServerFrame, SiteId};
 use std::time::Duration;
 
@@ -247,21 +247,6 @@ async fn without_an_email_address_nothing_is_sent_and_agents_are_told_why() {
     assert_eq!(email_status(&mut later).await, EmailStatus::NoAddress);
 }
 
-async fn post_inbound(relay: &Relay, mail: &InboundEmail, secret: &str) -> reqwest::Response {
-    let body = serde_json::to_string(mail).unwrap();
-    reqwest::Client::new()
-        .post(format!("{}{INBOUND_EMAIL_PATH}", relay.origin))
-        .header(INBOUND_SIGNATURE_HEADER, token::sign_bytes(secret.as_bytes(), body.as_bytes()))
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-}
-
-fn reply_to(conversation: &ConversationId) -> String {
-    reply_address::for_conversation(TOKEN_SECRET.as_bytes(), conversation, "reply.demo.example")
-}
-
 #[tokio::test]
 async fn a_reply_by_email_lands_in_the_conversation_once_and_live() {
     let relay = relay();
@@ -271,19 +256,19 @@ async fn a_reply_by_email_lands_in_the_conversation_once_and_live() {
     catch_up(&mut agent, 0).await;
 
     let mail = InboundEmail {
-        to: format!("Demo shop <{}>", reply_to(&conversation)),
+        to: format!("Demo shop <{}>", e2e::reply_to(&conversation)),
         from: "vera@example.com".into(),
         text: "Thanks, I'll pick it up tomorrow.\n\nOn Mon, Ana <chat@demo.example> wrote:\n> Shall I reserve one?\n-- \nVera".into(),
         message_id: Some("<abc@mail.example.com>".into()),
     };
-    let response = post_inbound(relay, &mail, INBOUND_SECRET).await;
+    let response = relay.post_inbound(&mail, INBOUND_SECRET).await;
     assert_eq!(response.status(), 200);
     let message = next_message(&mut agent).await;
     assert_eq!(message.body, "Thanks, I'll pick it up tomorrow.", "quotes and signature stripped");
     browser.wait_for_texts(".cw-mine .cw-body", &["Please email me", "Thanks, I'll pick it up tomorrow."]).await;
 
     // The provider delivers it again: stored once.
-    assert_eq!(post_inbound(relay, &mail, INBOUND_SECRET).await.status(), 200);
+    assert_eq!(relay.post_inbound(&mail, INBOUND_SECRET).await.status(), 200);
     let (_, history) = catch_up(&mut relay.agent("Bo").await.join(&conversation, 0).await.unwrap(), 0).await;
     assert_eq!(history.len(), 2);
 }
@@ -300,12 +285,12 @@ async fn a_reply_by_email_after_the_chat_ended_opens_it_again() {
 
     // Hours later (the chat ended for quiet, say) the visitor answers the email.
     let mail = InboundEmail {
-        to: reply_to(&started.conversation_id),
+        to: e2e::reply_to(&started.conversation_id),
         from: "late@example.com".into(),
         text: "It has not arrived yet.".into(),
         message_id: Some("<late@mail.example.com>".into()),
     };
-    assert_eq!(post_inbound(relay, &mail, INBOUND_SECRET).await.status(), 200);
+    assert_eq!(relay.post_inbound(&mail, INBOUND_SECRET).await.status(), 200);
     assert_eq!(agent.next().await.unwrap(), ServerFrame::Status { status: protocol::Status::Open });
     assert_eq!(next_message(&mut agent).await.body, "It has not arrived yet.");
 }
@@ -334,12 +319,12 @@ async fn writing_first_goes_into_a_chat_only_where_the_address_was_proven() {
 
     // The contact answers the email: that mailbox is theirs, and the next message goes there.
     let mail = InboundEmail {
-        to: reply_to(&first.conversation_id),
+        to: e2e::reply_to(&first.conversation_id),
         from: "maybe-mine@example.com".into(),
         text: "Thanks!".into(),
         message_id: Some("<thanks@mail.example.com>".into()),
     };
-    assert_eq!(post_inbound(relay, &mail, INBOUND_SECRET).await.status(), 200);
+    assert_eq!(relay.post_inbound(&mail, INBOUND_SECRET).await.status(), 200);
     let again = ana.write_first(&site, &write("You are welcome")).await.unwrap();
     assert_eq!(again.conversation_id, first.conversation_id);
 }
@@ -349,7 +334,7 @@ async fn forged_unknown_and_oversized_inbound_mail_is_refused_and_stores_nothing
     let relay = relay();
     let started = relay.visitor().start(&SiteId::parse("demo").unwrap()).await.unwrap();
     let good = InboundEmail {
-        to: reply_to(&started.conversation_id),
+        to: e2e::reply_to(&started.conversation_id),
         from: "x@example.com".into(),
         text: "hello".into(),
         message_id: None,
@@ -359,15 +344,15 @@ async fn forged_unknown_and_oversized_inbound_mail_is_refused_and_stores_nothing
         (status, response.json::<ErrorBody>().await.unwrap().error.code)
     };
 
-    assert_eq!(code(post_inbound(relay, &good, "not the inbound secret").await).await, (401, ErrorCode::Unauthorized));
-    let forged_address = InboundEmail { to: reply_to(&started.conversation_id).replace("r-", "r-a"), ..good.clone() };
-    assert_eq!(code(post_inbound(relay, &forged_address, INBOUND_SECRET).await).await, (401, ErrorCode::InvalidToken));
+    assert_eq!(code(relay.post_inbound(&good, "not the inbound secret").await).await, (401, ErrorCode::Unauthorized));
+    let forged_address = InboundEmail { to: e2e::reply_to(&started.conversation_id).replace("r-", "r-a"), ..good.clone() };
+    assert_eq!(code(relay.post_inbound(&forged_address, INBOUND_SECRET).await).await, (401, ErrorCode::InvalidToken));
     let stranger = InboundEmail { to: "someone@reply.demo.example".into(), ..good.clone() };
-    assert_eq!(code(post_inbound(relay, &stranger, INBOUND_SECRET).await).await, (401, ErrorCode::InvalidToken));
+    assert_eq!(code(relay.post_inbound(&stranger, INBOUND_SECRET).await).await, (401, ErrorCode::InvalidToken));
     let huge = InboundEmail { text: "x".repeat(300 * 1024), ..good.clone() };
-    assert_eq!(code(post_inbound(relay, &huge, INBOUND_SECRET).await).await, (413, ErrorCode::FrameTooLarge));
+    assert_eq!(code(relay.post_inbound(&huge, INBOUND_SECRET).await).await, (413, ErrorCode::FrameTooLarge));
     let only_quotes = InboundEmail { text: "> all quoted".into(), ..good.clone() };
-    assert_eq!(code(post_inbound(relay, &only_quotes, INBOUND_SECRET).await).await, (400, ErrorCode::EmptyBody));
+    assert_eq!(code(relay.post_inbound(&only_quotes, INBOUND_SECRET).await).await, (400, ErrorCode::EmptyBody));
 
     let mut agent = relay.agent("Ana").await.join(&started.conversation_id, 0).await.unwrap();
     assert!(matches!(agent.next().await.unwrap(), ServerFrame::Welcome { last_seq: 0, .. }), "nothing was stored");
@@ -516,7 +501,7 @@ async fn a_reply_through_email_workers_lands_in_the_conversation_and_forgeries_b
     let started = relay.visitor().start(&SiteId::parse("demo").unwrap()).await.unwrap();
     let mut agent = relay.agent("Ana").await.join(&started.conversation_id, 0).await.unwrap();
     catch_up(&mut agent, 0).await;
-    let to = reply_to(&started.conversation_id);
+    let to = e2e::reply_to(&started.conversation_id);
     let raw = format!(
         "From: Vera <vera@example.com>\r\nTo: {to}\r\nSubject: Re: Demo shop\r\nMessage-ID: <xyz@mail.example.com>\r\n\
          Content-Type: text/plain; charset=utf-8\r\n\r\nSee you tomorrow!\r\n\r\nOn Mon, Ana <chat@demo.example> wrote:\r\n> hi\r\n"

@@ -3,7 +3,7 @@
 
 use e2e::chat::{catch_up, expect_error, id};
 use e2e::{Relay, DEMO_SITE};
-use protocol::http::ErrorBody;
+use protocol::http::{ErrorBody, InboundEmail};
 use protocol::{ClientFrame, Contact, Email, ErrorCode, ServerFrame, SiteId};
 use std::sync::OnceLock;
 
@@ -107,4 +107,48 @@ async fn messages_per_second_and_email_changes_per_conversation() {
     let contact = Contact { email: Some(Email::parse("v3@example.com").unwrap()), name: None };
     visitor.send_frame(&ClientFrame::SetContact { contact }).await.unwrap();
     assert_eq!(expect_error(&mut visitor).await.0, ErrorCode::RateLimited);
+}
+
+/// A reply by email to an ended chat opens it again only if it is stored: one refused for
+/// coming too fast leaves the chat ended, as the inbox shows it.
+#[tokio::test]
+async fn a_refused_reply_by_email_leaves_an_ended_chat_ended() {
+    let relay = limited();
+    // A site and an address of its own: the other tests here count theirs.
+    let started = reqwest::Client::new()
+        .post(format!("{}/api/sites/{}/conversations", relay.origin, e2e::fresh_site()))
+        .header("CF-Connecting-IP", "192.0.2.45")
+        .send()
+        .await
+        .unwrap()
+        .json::<protocol::http::ConversationStarted>()
+        .await
+        .unwrap();
+    let mut visitor = relay.visitor().connect(&started.token, 0).await.unwrap();
+    catch_up(&mut visitor, 0).await;
+    let mut agent = relay.agent("Ana").await.join(&started.conversation_id, 0).await.unwrap();
+    catch_up(&mut agent, 0).await;
+    agent.send_frame(&ClientFrame::End).await.unwrap();
+    assert_eq!(agent.next().await.unwrap(), ServerFrame::Status { status: protocol::Status::Ended });
+    // The visitor's bucket (bursts of 4) is spent on writing to the ended chat.
+    for n in 0..6 {
+        visitor.send_text(format!(r#"{{"type":"send","client_id":"late{n}","body":"hello?"}}"#)).await.unwrap();
+    }
+    let mut limited_seen = false;
+    while !limited_seen {
+        if let ServerFrame::Error { code: ErrorCode::RateLimited, .. } = visitor.next().await.unwrap() {
+            limited_seen = true;
+        }
+    }
+
+    let mail = InboundEmail {
+        to: e2e::reply_to(&started.conversation_id),
+        from: "late@example.com".into(),
+        text: "Are you still there?".into(),
+        message_id: Some("<too-fast@mail.example.com>".into()),
+    };
+    assert_eq!(relay.post_inbound(&mail, e2e::INBOUND_SECRET).await.status(), 429);
+    let (welcome, history) = catch_up(&mut relay.agent("Bo").await.join(&started.conversation_id, 0).await.unwrap(), 0).await;
+    assert!(matches!(welcome, ServerFrame::Welcome { status: protocol::Status::Ended, .. }), "{welcome:?}");
+    assert!(history.is_empty(), "nothing stored");
 }
