@@ -6,7 +6,7 @@
 //! that changes something (any method but GET, and every WebSocket upgrade) must come from
 //! the relay's own origin: a page on another site cannot act with an agent's cookie.
 
-use crate::conversation::{self, Peer};
+use crate::conversation::{self, OutboundAnswer, Peer};
 use crate::{accounts, body_text, config, conversation_stub, forward_connect, internal, json_body, limit, param, site, site_stub, Handled};
 use crate::{client_ip, connect_params, limiter, reply};
 use protocol::http::{query, SESSION_COOKIE};
@@ -300,10 +300,10 @@ async fn outbound(req: &mut Request, env: &Env, url: &Url, account: &Account, cr
         let mut answer = conversation_stub(env, &candidate.conversation_id)?.fetch_with_request(request).await.map_err(internal)?;
         if answer.status_code() >= 300 {
             let refused: protocol::http::ErrorBody = answer.json().await.map_err(internal)?;
-            if refused.error.message == crate::conversation::NOT_PROVEN {
-                continue;
-            }
             return Err(refused.error);
+        }
+        if answer.json::<OutboundAnswer>().await.map_err(internal)? == OutboundAnswer::NotProven {
+            continue;
         }
         return reply::json(&protocol::inbox::OutboundStarted { conversation_id: candidate.conversation_id }, 200).map_err(internal);
     }

@@ -159,9 +159,14 @@ impl Peer {
     }
 }
 
-/// Why an outbound message does not go into a conversation whose contact email is not
-/// proven; the Worker then starts a new conversation with the contact.
-pub const NOT_PROVEN: &str = "this conversation's email is not proven to be the contact's";
+/// What a conversation answers the Worker's outbound (`POST /outbound`) when it takes no
+/// refusal to the agent: written, or not this conversation's to take because its email is not
+/// proven the contact's (the Worker then tries the contact's next, or starts a new one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OutboundAnswer {
+    Written,
+    NotProven,
+}
 
 /// The author key of what the site's bot writes.
 const BOT_AUTHOR: &str = "bot";
@@ -522,7 +527,7 @@ impl Conversation {
                 // Started by the site writing to this address: whoever reads along here came
                 // through the email sent to it.
                 self.prove_email()?;
-                self.outbound(outbound, true).await.map_err(|e| worker::Error::RustError(e.message))
+                self.outbound(outbound, true).await.map(|_| ()).map_err(|e| worker::Error::RustError(e.message))
             }
         }
     }
@@ -547,17 +552,17 @@ impl Conversation {
     /// and the message goes out by email at once (the contact is not here). A browser that
     /// holds this conversation shows it the next time the widget opens. Sent again with its
     /// client id, it is already done.
-    async fn outbound(&self, outbound: Outbound, new: bool) -> std::result::Result<(), ProtocolError> {
+    async fn outbound(&self, outbound: Outbound, new: bool) -> std::result::Result<OutboundAnswer, ProtocolError> {
         let peer = Peer { role: Role::Agent, name: Some(outbound.author.name.clone()), user: None, agent: Some(outbound.author.clone()), session: None };
         if let Some(client_id) = &outbound.client_id {
             if self.known_message(&peer.author_key(), client_id).map_err(internal)?.is_some() {
-                return Ok(());
+                return Ok(OutboundAnswer::Written);
             }
         }
         // Someone who typed the contact's address into a chat must not read what the site
         // writes to that address, nor have it mail the contact a link into their chat.
         if !new && !self.email_proven().map_err(internal)? {
-            return Err(ProtocolError::new(ErrorCode::Forbidden, NOT_PROVEN));
+            return Ok(OutboundAnswer::NotProven);
         }
         let status = self.status().map_err(internal)?;
         if matches!(status, Status::Blocked | Status::Deleted) {
@@ -578,22 +583,20 @@ impl Conversation {
             None if outbound.take => self.set_assignee(Some(&outbound.author)).map_err(internal)?,
             _ => {}
         }
-        if status == Status::Ended {
-            self.delete_meta(&["erase_at", "close_at"]).map_err(internal)?;
-            self.set_status(Status::Open).map_err(internal)?;
-        }
         let client_id = match outbound.client_id {
             Some(client_id) => client_id,
             None => ClientMsgId::parse(&format!("outbound-{}", now_ms())).map_err(|e| ProtocolError::new(ErrorCode::Internal, e.message))?,
         };
         let post = Post { client_id, body: outbound.body, card: None, suggestions: Vec::new(), note: false };
-        let stored = self.store(&peer, post)?;
+        // An ended conversation opens again for it.
+        let stored = self.store_reopening(&peer, post, true)?;
         self.broadcast(&ServerFrame::Message { message: stored.message }, None);
         let now = now_ms();
         self.delete_meta(&["email_due_at"]).map_err(internal)?;
         self.set_meta("email_due_at", &now.to_string()).map_err(internal)?;
         self.arm(now).await.map_err(internal)?;
-        self.sync_inbox(new).await.map_err(internal)
+        self.sync_inbox(new).await.map_err(internal)?;
+        Ok(OutboundAnswer::Written)
     }
 
     fn store_contact(&self, contact: &Contact) -> Result<()> {
@@ -1855,7 +1858,7 @@ impl DurableObject for Conversation {
                     return reply::http_error(ProtocolError::new(ErrorCode::UnknownConversation, "no such conversation"));
                 }
                 match self.outbound(req.json().await?, false).await {
-                    Ok(()) => Response::empty(),
+                    Ok(answer) => reply::json(&answer, 200),
                     Err(err) => reply::http_error(err),
                 }
             }
