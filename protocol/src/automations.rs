@@ -162,6 +162,14 @@ impl Automations {
         if self.webhooks.iter().any(|w| w.events.is_empty()) {
             return Err(ProtocolError::new(ErrorCode::InvalidContent, "a webhook needs at least one event"));
         }
+        // Calls carry visitors' names, addresses and words: never in clear over the internet.
+        let urls = self.webhooks.iter().map(|w| &w.url).chain(self.bot.as_ref().map(|b| &b.url));
+        if let Some(open) = urls.into_iter().find(|url| !url.is_private_in_transit()) {
+            return Err(ProtocolError::new(
+                ErrorCode::InvalidUrl,
+                format!("{open} is not https: webhooks and bots are called over https (http only on this machine, for testing)"),
+            ));
+        }
         let webhooks = self.webhooks.into_iter().map(Webhook::with_checked_fields).collect::<Result<_, _>>()?;
         Ok(Automations { webhooks, bot: self.bot })
     }
@@ -300,6 +308,26 @@ mod tests {
         assert!(serde_json::from_str::<Automations>(json).unwrap().validated().is_ok());
         let none = Automations { webhooks: vec![hook("https://x.example/h", vec![])], bot: None };
         assert_eq!(none.validated().unwrap_err().code, ErrorCode::InvalidContent);
+
+        // In clear only to this machine.
+        for (url, allowed) in [
+            ("http://crm.example/hook", false),
+            ("http://127.0.0.1.evil.example/hook", false),
+            ("http://localhost.evil.example/", false),
+            ("http://user@crm.example/", false),
+            ("http://127.0.0.1:8080/hook", true),
+            ("http://localhost/hook", true),
+            ("http://[::1]:9000/hook", true),
+            ("HTTPS://crm.example/hook", true),
+        ] {
+            let one = Automations { webhooks: vec![hook(url, vec![EventKind::VisitorMessage])], bot: None };
+            assert_eq!(one.validated().is_ok(), allowed, "{url}");
+        }
+        let clear_bot = Automations {
+            webhooks: vec![],
+            bot: Some(Bot { url: SafeUrl::parse("http://bot.example/").unwrap(), name: AgentName::parse("Sunny").unwrap() }),
+        };
+        assert_eq!(clear_bot.validated().unwrap_err().code, ErrorCode::InvalidUrl);
         let js = r#"{"webhooks":[{"url":"javascript:alert(1)","events":["visitor_message"]}]}"#;
         assert!(serde_json::from_str::<Automations>(js).is_err());
     }

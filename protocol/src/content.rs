@@ -42,6 +42,20 @@ impl SafeUrl {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Encrypted on the way (`https:`), or not leaving the machine (`http:` to localhost or a
+    /// loopback address, for a receiver under development).
+    pub fn is_private_in_transit(&self) -> bool {
+        let lower = self.0.to_ascii_lowercase();
+        let Some(rest) = lower.strip_prefix("http://") else { return lower.starts_with("https://") };
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+        let host = match authority.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or_default(),
+            None => authority.split(':').next().unwrap_or_default(),
+        };
+        host == "localhost" || host == "::1" || host.strip_prefix("127.").is_some_and(|rest| rest.split('.').count() == 3)
+    }
 }
 
 impl TryFrom<String> for SafeUrl {

@@ -262,7 +262,7 @@ fn BotSettings(desk: Desk, bot: RwSignal<BotForm>) -> impl IntoView {
             <Show when=move || bot.with(|b| b.on)>
                 <div class="field">
                     <label for="bot-url">"Bot endpoint URL"</label>
-                    <input id="bot-url" type="url" data-testid="bot-url" prop:value=move || bot.with(|b| b.url.clone())
+                    <input id="bot-url" type="url" placeholder="https://" data-testid="bot-url" prop:value=move || bot.with(|b| b.url.clone())
                         on:input=move |ev| bot.update(|b| b.url = event_target_value(&ev))/>
                 </div>
                 <div class="field">
@@ -295,6 +295,7 @@ fn WebhookRow(rows: RwSignal<Rows>, id: u32) -> impl IntoView {
                 <input
                     id=format!("webhook-url-{id}")
                     type="url"
+                    placeholder="https://"
                     data-testid="webhook-url"
                     prop:value=url
                     on:input=move |ev| {
