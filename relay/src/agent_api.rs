@@ -124,8 +124,9 @@ pub async fn handle(req: &mut Request, env: &Env, url: &Url, rest: &[&str]) -> H
         }
         (Method::Delete, ["conversations", id]) => {
             let id = ConversationId::parse(id)?;
-            let request = Request::new_with_init("https://conversation/erase", RequestInit::new().with_method(Method::Post))
-                .map_err(internal)?;
+            let admin = account.role == AccountRole::Admin;
+            let url = format!("https://conversation/erase?agent={}&admin={}", account.id, admin as u8);
+            let request = Request::new_with_init(&url, RequestInit::new().with_method(Method::Post)).map_err(internal)?;
             conversation_stub(env, &id)?.fetch_with_request(request).await.map_err(internal)
         }
         (method, _) => Err(ProtocolError::new(ErrorCode::NotFound, format!("no agent route for {method:?} {}", url.path()))),

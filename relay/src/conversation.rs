@@ -1921,6 +1921,18 @@ impl DurableObject for Conversation {
                 if !self.exists()? {
                     return reply::http_error(ProtocolError::new(ErrorCode::UnknownConversation, "no such conversation"));
                 }
+                // For good, so not a colleague's to do: an admin, the responsible agent, or
+                // anyone while nobody is.
+                let url = req.url()?;
+                let param = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+                let admin = param("admin").as_deref() == Some("1");
+                let by = param("agent");
+                if let Some(current) = self.assignee()?.filter(|current| !admin && by.as_deref() != Some(current.id.as_str())) {
+                    return reply::http_error(ProtocolError::new(
+                        ErrorCode::NotResponsible,
+                        format!("{} is responsible for this conversation: they or an admin can delete its data", current.name),
+                    ));
+                }
                 self.erase().await?;
                 Response::empty()
             }

@@ -79,13 +79,36 @@ async fn an_agent_deletes_a_conversation_on_request() {
     catch_up(&mut visitor, 0).await;
     visitor.post(&id("m1"), "please forget me").await.unwrap();
 
+    // Ana is responsible for it.
+    let ana = relay.agent("Ana").await;
+    let mut ana_chat = ana.join(&started.conversation_id, 0).await.unwrap();
+    catch_up(&mut ana_chat, 0).await;
+    ana_chat.send_frame(&ClientFrame::Accept).await.unwrap();
+    wait_for(&mut ana_chat, |f| matches!(f, ServerFrame::Assigned { .. }).then_some(())).await;
+
     let url = format!("{}{}", relay.origin, agent_conversation_path(&started.conversation_id));
     let http = reqwest::Client::new();
     assert_eq!(http.delete(&url).send().await.unwrap().status(), 401);
-    let session = relay.agent("Ana").await.session().to_owned();
+    // Deleting is for good: not for a colleague, only for her or an admin.
+    let bo = relay.agent("Bo").await.session().to_owned();
+    let refused = http.delete(&url).bearer_auth(&bo).send().await.unwrap();
+    assert_eq!(refused.status(), 403);
+    assert_eq!(refused.json::<ErrorBody>().await.unwrap().error.code, ErrorCode::NotResponsible);
+    assert_eq!(what_is_left(relay, &started.conversation_id).await.1, 1, "nothing erased");
+    let session = ana.session().to_owned();
     assert_eq!(http.delete(&url).bearer_auth(&session).send().await.unwrap().status(), 200);
     assert_eq!(visitor.next().await.unwrap(), ServerFrame::Status { status: Status::Deleted });
     assert_eq!(what_is_left(relay, &started.conversation_id).await.1, 0);
+
+    // An admin may, whoever is responsible.
+    let (other, _) = e2e::chat::visitor_says(relay, &site, "and forget this one too").await;
+    let mut ana_other = ana.join(&other.conversation_id, 0).await.unwrap();
+    catch_up(&mut ana_other, 0).await;
+    ana_other.send_frame(&ClientFrame::Accept).await.unwrap();
+    wait_for(&mut ana_other, |f| matches!(f, ServerFrame::Assigned { .. }).then_some(())).await;
+    let admin = relay.agent("Admin").await.session().to_owned();
+    let other_url = format!("{}{}", relay.origin, agent_conversation_path(&other.conversation_id));
+    assert_eq!(http.delete(&other_url).bearer_auth(&admin).send().await.unwrap().status(), 200);
 
     let nobody = format!("{}{}", relay.origin, agent_conversation_path(&ConversationId::parse(&"ab".repeat(32)).unwrap()));
     let response = http.delete(&nobody).bearer_auth(&session).send().await.unwrap();

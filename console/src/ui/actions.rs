@@ -120,7 +120,9 @@ pub fn Actions(conversation: Conversation) -> impl IntoView {
             <Show when=move || info.with(|i| matches!(i.status, Status::Open | Status::Ended))>
                 <button type="button" class="danger" data-testid="block" on:click=block>"Block visitor"</button>
             </Show>
-            <Show when=move || info.with(|i| i.status != Status::Deleted)>
+            // Deleting is for good: an admin's, the responsible agent's, or anyone's while
+            // nobody is responsible (the relay holds the same rule).
+            <Show when=move || info.with(|i| i.status != Status::Deleted && (i.assignee.is_none() || mine.get() || desk.is_admin()))>
                 <button type="button" class="danger" data-testid="delete-data" on:click=erase>"Delete data"</button>
             </Show>
             <button
