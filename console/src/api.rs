@@ -1,9 +1,9 @@
 //! The relay's HTTP API, same origin: the session cookie goes along by itself.
 
-use protocol::automations::{Automations, DeliveryLog};
+use protocol::automations::{Automations, Delivery, DeliveryLog};
 use protocol::http::{
     account_path, agent_conversation_path, bot_key_path, agent_conversations_path, analytics_path, automations_path, canned_path,
-    contact_conversations_path, deliveries_path, inbox_settings_path, older_closed_conversations_path, outbound_path, settings_path, webhook_secret_path,
+    contact_conversations_path, deliveries_path, delivery_retry_path, inbox_settings_path, older_closed_conversations_path, outbound_path, settings_path, webhook_secret_path,
     ClosedCursor, ErrorBody, IdentitySecret, ACCOUNTS_PATH, LOGIN_PATH, LOGOUT_PATH, ME_PATH,
 };
 use protocol::inbox::{
@@ -157,6 +157,11 @@ pub async fn save_automations(site: &SiteId, automations: &Automations) -> Resul
 
 pub async fn deliveries(site: &SiteId) -> Result<DeliveryLog, ApiError> {
     get(&deliveries_path(site)).await
+}
+
+/// Sends a delivery that failed for good again.
+pub async fn send_delivery_again(site: &SiteId, id: u64) -> Result<Delivery, ApiError> {
+    decode(&request("POST", &delivery_retry_path(site, id), None).await?)
 }
 
 /// The key webhook calls are signed with.

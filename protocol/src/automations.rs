@@ -1,6 +1,6 @@
 //! Automations: signed webhook calls when something happens in a site's conversations.
 //! Admins configure which events go to which URL; the relay retries each call until it is
-//! delivered (or gives up after [`WEBHOOK_ATTEMPTS`]) and keeps a delivery log. Nothing is
+//! delivered (for [`WEBHOOK_RETRY_HOURS`]; then an admin can send it again) and keeps a delivery log. Nothing is
 //! sent about a conversation marked as spam (blocked).
 //!
 //! A site may also have a [`Bot`]: new conversations start with it instead of in the queue.
@@ -90,8 +90,9 @@ pub const MAX_WEBHOOKS: usize = 10;
 pub const MAX_MAPPED_FIELDS: usize = 20;
 /// Longest key of a mapped field, in characters.
 pub const MAX_FIELD_KEY_CHARS: usize = 64;
-/// Calls to an endpoint before a delivery is given up.
-pub const WEBHOOK_ATTEMPTS: u32 = 8;
+/// How long a delivery is retried (backing off to one call an hour) before it waits for an
+/// admin to send it again: an endpoint down over a long weekend still gets everything.
+pub const WEBHOOK_RETRY_HOURS: u64 = 72;
 /// The header carrying the call's signature: the hex HMAC-SHA256 of
 /// `{timestamp}.{delivery}.{body}`, keyed with the site's webhook secret.
 pub const WEBHOOK_SIGNATURE_HEADER: &str = "X-Chat-Signature";
@@ -261,7 +262,7 @@ impl WebhookEvent {
 pub enum DeliveryState {
     Pending,
     Delivered,
-    /// Given up after [`WEBHOOK_ATTEMPTS`] calls.
+    /// Not taken in [`WEBHOOK_RETRY_HOURS`] of retries: it waits for an admin to send it again.
     Failed,
 }
 

@@ -151,6 +151,12 @@ pub fn deliveries_path(site: &SiteId) -> String {
     format!("/api/agent/sites/{site}/deliveries")
 }
 
+/// `POST` (admins): a delivery that failed for good is sent again (and retried as a new one);
+/// answers the `Delivery`.
+pub fn delivery_retry_path(site: &SiteId, delivery: u64) -> String {
+    format!("/api/agent/sites/{site}/deliveries/{delivery}/retry")
+}
+
 /// `GET` (admins) the key webhook calls are signed with (an `IdentitySecret`-shaped answer).
 pub fn webhook_secret_path(site: &SiteId) -> String {
     format!("/api/agent/sites/{site}/webhook-secret")

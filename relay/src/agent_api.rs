@@ -91,6 +91,11 @@ pub async fn handle(req: &mut Request, env: &Env, url: &Url, rest: &[&str]) -> H
             require_admin(&account)?;
             site_call(env, site, Method::Get, site::DELIVERIES_URL, None).await
         }
+        (Method::Post, ["sites", site, "deliveries", id, "retry"]) => {
+            require_admin(&account)?;
+            let id: u64 = id.parse().map_err(|_| ProtocolError::new(ErrorCode::NotFound, "no such delivery"))?;
+            site_call(env, site, Method::Post, &format!("{}/retry?id={id}", site::DELIVERIES_URL), None).await
+        }
         (Method::Get, ["sites", site, "webhook-secret"]) => site_secret(env, &account, site, protocol::token::webhook_secret),
         (Method::Get, ["sites", site, "bot-key"]) => site_secret(env, &account, site, protocol::token::bot_key),
         (Method::Get, ["sites", site, "canned"]) => site_call(env, site, Method::Get, site::CANNED_URL, None).await,

@@ -1,10 +1,11 @@
 //! Webhook deliveries, kept by the site's object: each event a conversation reports becomes
 //! one row per endpoint that wants it; the site's alarm calls the due ones, signed, and backs
-//! off on failure until [`WEBHOOK_ATTEMPTS`] calls. The rows are the delivery log admins read.
+//! off on failure (doubling, up to an hour) for [`WEBHOOK_RETRY_HOURS`]; then the delivery
+//! waits for an admin to send it again. The rows are the delivery log admins read.
 
 use crate::config;
 use protocol::automations::{
-    webhook_signed_text, Delivery, DeliveryLog, DeliveryState, EventKind, Webhook, WebhookEvent, WEBHOOK_ATTEMPTS, WEBHOOK_DELIVERY_HEADER,
+    webhook_signed_text, Delivery, DeliveryLog, DeliveryState, EventKind, Webhook, WebhookEvent, WEBHOOK_DELIVERY_HEADER,
     WEBHOOK_SIGNATURE_HEADER, WEBHOOK_TIMESTAMP_HEADER,
 };
 use protocol::{ConversationId, SiteId};
@@ -21,8 +22,9 @@ pub fn migrate(sql: &SqlStorage) -> Result<()> {
          attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, last_error TEXT, at INTEGER NOT NULL, site TEXT)",
         None,
     )?;
-    // The site whose key signs the call: a mapped body need not name it.
-    crate::schema::add_missing_columns(sql, "deliveries", &[("site", "TEXT")])
+    // The site whose key signs the call: a mapped body need not name it. `retry_since`: when
+    // an admin sent a failed one again (its retries are counted from then, not from the event).
+    crate::schema::add_missing_columns(sql, "deliveries", &[("site", "TEXT"), ("retry_since", "INTEGER")])
 }
 
 fn int(value: u64) -> Result<SqlStorageValue> {
@@ -63,6 +65,8 @@ struct DueRow {
     attempts: i64,
     /// Empty on rows queued before the column: their body is the whole event.
     site: Option<String>,
+    /// Since when it is retried: the event, or an admin sending it again.
+    since: i64,
 }
 
 impl DueRow {
@@ -86,10 +90,15 @@ pub fn next_due(sql: &SqlStorage) -> Result<Option<u64>> {
 }
 
 /// Calls every due endpoint once. A 2xx answer delivers; anything else is retried later,
-/// twice as late each time, until the last attempt fails for good.
+/// twice as late each time up to an hour apart, until it has been retried for as long as
+/// retries last: then it waits for an admin.
 pub async fn deliver_due(sql: &SqlStorage, env: &Env, now: u64) -> Result<()> {
     let due: Vec<DueRow> = sql
-        .exec("SELECT id, url, body, attempts, site FROM deliveries WHERE state = 'pending' AND next_at <= ? ORDER BY id LIMIT 50", vec![int(now)?])?
+        .exec(
+            "SELECT id, url, body, attempts, site, COALESCE(retry_since, at) AS since FROM deliveries
+             WHERE state = 'pending' AND next_at <= ? ORDER BY id LIMIT 50",
+            vec![int(now)?],
+        )?
         .to_array()?;
     let secret = config::token_secret(env).map_err(|e| worker::Error::RustError(e.message))?;
     for row in due {
@@ -110,8 +119,10 @@ pub async fn deliver_due(sql: &SqlStorage, env: &Env, now: u64) -> Result<()> {
                 sql.exec("UPDATE deliveries SET state = 'delivered', attempts = ?, last_error = NULL WHERE id = ?", vec![(attempts as i32).into(), row.id.into()])?;
             }
             Err(why) => {
-                let state = if attempts >= WEBHOOK_ATTEMPTS { "failed" } else { "pending" };
-                let next_at = now + config::webhook_retry_base_ms(env) * 2u64.pow(attempts - 1);
+                let retried_for = now.saturating_sub(row.since as u64);
+                let state = if retried_for >= config::webhook_retry_for_ms(env) { "failed" } else { "pending" };
+                let doubled = 1u64.checked_shl(attempts - 1).unwrap_or(u64::MAX);
+                let next_at = now + config::webhook_retry_base_ms(env).saturating_mul(doubled).min(config::WEBHOOK_RETRY_MAX_MS);
                 sql.exec(
                     "UPDATE deliveries SET state = ?, attempts = ?, last_error = ?, next_at = ? WHERE id = ?",
                     vec![state.into(), (attempts as i32).into(), why.into(), int(next_at)?, row.id.into()],
@@ -124,6 +135,19 @@ pub async fn deliver_due(sql: &SqlStorage, env: &Env, now: u64) -> Result<()> {
         vec![LOG_ROWS.into()],
     )?;
     Ok(())
+}
+
+/// An admin sends a delivery that failed for good again: it is due now and retried as long
+/// as a new one. `None`: no such delivery, or it is not a failed one.
+pub fn send_again(sql: &SqlStorage, id: u64, now: u64) -> Result<Option<Delivery>> {
+    let rows: Vec<LogRow> = sql
+        .exec(
+            "UPDATE deliveries SET state = 'pending', next_at = ?, retry_since = ? WHERE id = ? AND state = 'failed'
+             RETURNING id, event, conversation_id, url, state, attempts, last_error, at",
+            vec![int(now)?, int(now)?, int(id)?],
+        )?
+        .to_array()?;
+    Ok(rows.into_iter().next().and_then(LogRow::into_delivery))
 }
 
 /// What a call's signature covers besides its body.
@@ -168,24 +192,24 @@ pub fn log(sql: &SqlStorage) -> Result<DeliveryLog> {
             None,
         )?
         .to_array()?;
-    let deliveries = rows
-        .into_iter()
-        .filter_map(|row| {
-            Some(Delivery {
-                id: row.id as u64,
-                event: serde_json::from_value(serde_json::Value::String(row.event)).ok()?,
-                conversation_id: ConversationId::parse(&row.conversation_id).ok()?,
-                url: row.url,
-                state: match row.state.as_str() {
-                    "delivered" => DeliveryState::Delivered,
-                    "failed" => DeliveryState::Failed,
-                    _ => DeliveryState::Pending,
-                },
-                attempts: row.attempts as u32,
-                last_error: row.last_error,
-                at: row.at as u64,
-            })
+    Ok(DeliveryLog { deliveries: rows.into_iter().filter_map(LogRow::into_delivery).collect() })
+}
+
+impl LogRow {
+    fn into_delivery(self) -> Option<Delivery> {
+        Some(Delivery {
+            id: self.id as u64,
+            event: serde_json::from_value(serde_json::Value::String(self.event)).ok()?,
+            conversation_id: ConversationId::parse(&self.conversation_id).ok()?,
+            url: self.url,
+            state: match self.state.as_str() {
+                "delivered" => DeliveryState::Delivered,
+                "failed" => DeliveryState::Failed,
+                _ => DeliveryState::Pending,
+            },
+            attempts: self.attempts as u32,
+            last_error: self.last_error,
+            at: self.at as u64,
         })
-        .collect();
-    Ok(DeliveryLog { deliveries })
+    }
 }

@@ -17,6 +17,8 @@
 //!   author in a conversation, default 5, bursts of twice that), `LIMIT_CONTACT_CHANGES_PER_HOUR`
 //!   (email captures per conversation, default 10).
 //! - `RETENTION_DAY_SECONDS`: how long a "day" of a site's retention is (86400; tests shorten it).
+//! - `WEBHOOK_RETRY_BASE_MS`, `WEBHOOK_RETRY_FOR_SECONDS`: first wait before a failed webhook
+//!   call is retried (30 s, doubling up to an hour), and how long it is retried (72 hours).
 //! - `EMAIL_RETRY_BASE_MS`: first wait before a failed email is retried (doubling after;
 //!   default one minute; tests set it short).
 //! - `INBOX_CLOSED_LISTED`: how many of the most recent closed conversations the inbox lists
@@ -104,6 +106,15 @@ pub fn inbound_secret(env: &Env) -> Result<Vec<u8>, ProtocolError> {
 /// First wait before a failed webhook call is retried (doubling after; 30 s; tests shorten it).
 pub fn webhook_retry_base_ms(env: &Env) -> u64 {
     optional(env, "WEBHOOK_RETRY_BASE_MS", "30000").parse().unwrap_or(30_000)
+}
+
+/// The longest wait between two calls of a failing webhook (an hour).
+pub const WEBHOOK_RETRY_MAX_MS: u64 = 3_600_000;
+
+/// How long a failing delivery is retried before it waits for an admin
+/// ([`protocol::automations::WEBHOOK_RETRY_HOURS`]; tests shorten it).
+pub fn webhook_retry_for_ms(env: &Env) -> u64 {
+    number(env, "WEBHOOK_RETRY_FOR_SECONDS", protocol::automations::WEBHOOK_RETRY_HOURS as u32 * 3600) as u64 * 1000
 }
 
 pub fn email_retry_base_ms(env: &Env) -> u64 {

@@ -1015,6 +1015,16 @@ impl DurableObject for Site {
                 Ok(answer)
             }
             (Method::Get, "/deliveries") => reply::json(&automations::log(&self.sql())?, 200),
+            (Method::Post, "/deliveries/retry") => {
+                let id = param("id").and_then(|id| id.parse().ok()).unwrap_or(0);
+                match automations::send_again(&self.sql(), id, now_ms())? {
+                    Some(delivery) => {
+                        self.arm(now_ms()).await?;
+                        reply::json(&delivery, 200)
+                    }
+                    None => reply::http_error(ProtocolError::new(ErrorCode::NotFound, "no failed delivery with that id")),
+                }
+            }
             (Method::Get, "/canned") => reply::json(&self.stored::<CannedResponses>("canned")?, 200),
             (Method::Put, "/canned") => self.put_settings(req, "canned", CannedResponses::validated, |canned| Some(ServerFrame::Canned { canned })).await,
             (Method::Get, "/inbox") => {

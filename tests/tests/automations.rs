@@ -5,11 +5,12 @@ use e2e::chat::{catch_up, connected, id, visitor_says};
 use e2e::endpoint::Endpoint;
 use e2e::{fresh_site, Relay};
 use protocol::automations::{
-    Automations, Bot, BotReply, DeliveryLog, DeliveryState, EventKind, FieldMapping, Webhook, WebhookEvent, WebhookField,
+    Automations, Bot, BotReply, Delivery, DeliveryLog, DeliveryState, EventKind, FieldMapping, Webhook, WebhookEvent, WebhookField,
     WEBHOOK_DELIVERY_HEADER, WEBHOOK_SIGNATURE_HEADER, WEBHOOK_TIMESTAMP_HEADER,
 };
 use protocol::http::{
-    automations_path, bot_handover_path, bot_key_path, bot_message_path, deliveries_path, webhook_secret_path, IdentitySecret,
+    automations_path, bot_handover_path, bot_key_path, bot_message_path, deliveries_path, delivery_retry_path, webhook_secret_path,
+    IdentitySecret,
 };
 use protocol::{ClientFrame, SafeUrl, ServerFrame, SiteId};
 use std::time::{Duration, Instant};
@@ -354,7 +355,7 @@ async fn nothing_is_sent_about_a_conversation_marked_as_spam() {
 }
 
 #[tokio::test]
-async fn only_admins_configure_automations_and_links_must_be_http() {
+async fn only_admins_configure_automations_and_links_must_be_https() {
     let relay = relay();
     let site = fresh_site();
     let ana = relay.agent("Ana").await;
@@ -366,6 +367,10 @@ async fn only_admins_configure_automations_and_links_must_be_http() {
     let bad = serde_json::json!({ "webhooks": [{ "url": "javascript:alert(1)", "events": ["visitor_message"] }] });
     let refused = http.put(&url).bearer_auth(admin.session()).json(&bad).send().await.unwrap();
     assert_eq!(refused.status(), 400);
+    // Calls carry visitors' data: plain http only to this machine.
+    let in_clear = serde_json::json!({ "webhooks": [{ "url": "http://crm.example/hook", "events": ["visitor_message"] }] });
+    let refused = http.put(&url).bearer_auth(admin.session()).json(&in_clear).send().await.unwrap();
+    assert_eq!(refused.json::<protocol::http::ErrorBody>().await.unwrap().error.code, protocol::ErrorCode::InvalidUrl);
     // A bot needs a name visitors can read (a blank one would be stored and then fail every call).
     let nameless = serde_json::json!({ "webhooks": [], "bot": { "url": "https://bot.example/hook", "name": "   " } });
     let refused = http.put(&url).bearer_auth(admin.session()).json(&nameless).send().await.unwrap();
@@ -374,4 +379,55 @@ async fn only_admins_configure_automations_and_links_must_be_http() {
     assert!(stored.bot.is_none());
     let read = http.get(&url).bearer_auth(ana.session()).send().await.unwrap();
     assert_eq!(read.status(), 403, "endpoints are the admins' business");
+}
+
+/// An endpoint that never answers is called again and again, backing off, for as long as
+/// retries last (three days; two seconds on this relay); then the delivery waits in the log
+/// for an admin, who can send it again.
+#[tokio::test]
+async fn a_delivery_retried_for_too_long_waits_for_an_admin_to_send_it_again() {
+    static RELAY: std::sync::OnceLock<Relay> = std::sync::OnceLock::new();
+    let relay = RELAY.get_or_init(|| {
+        Relay::start_with("automations-give-up", &[("WEBHOOK_RETRY_BASE_MS", "200"), ("WEBHOOK_RETRY_FOR_SECONDS", "2")])
+    });
+    let site = fresh_site();
+    let down = Endpoint::start("/down", usize::MAX, "200 OK").await;
+    let admin = relay.agent("Admin").await;
+    admin
+        .put_automations(&site, &Automations { webhooks: vec![hook(&down, &[EventKind::ConversationCreated])], bot: None })
+        .await
+        .unwrap();
+    relay.visitor().start(&site).await.unwrap();
+
+    let http = reqwest::Client::new();
+    let log = || async {
+        let response = http.get(format!("{}{}", relay.origin, deliveries_path(&site))).bearer_auth(admin.session()).send().await.unwrap();
+        agent::check(response).await.unwrap().json::<DeliveryLog>().await.unwrap().deliveries.remove(0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let failed = loop {
+        let delivery = log().await;
+        if delivery.state == DeliveryState::Failed || Instant::now() > deadline {
+            break delivery;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(failed.state, DeliveryState::Failed, "given up after its retries");
+    assert!(failed.attempts >= 2, "called more than once: {}", failed.attempts);
+    let tried = down.tries().len();
+
+    // Only an admin sends it again; it is called at once and retried like a new one.
+    let again = format!("{}{}", relay.origin, delivery_retry_path(&site, failed.id));
+    let ana = relay.agent("Ana").await;
+    assert_eq!(http.post(&again).bearer_auth(ana.session()).send().await.unwrap().status(), 403);
+    let sent = agent::check(http.post(&again).bearer_auth(admin.session()).send().await.unwrap()).await.unwrap();
+    assert_eq!(sent.json::<Delivery>().await.unwrap().state, DeliveryState::Pending);
+    // One that has not failed (this one, now) is not sent twice.
+    assert_eq!(http.post(&again).bearer_auth(admin.session()).send().await.unwrap().status(), 404);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while down.tries().len() == tried && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(down.tries().len() > tried, "called again");
+    assert!(log().await.attempts > failed.attempts, "its calls go on counting");
 }

@@ -823,3 +823,43 @@ async fn the_closed_tab_shows_older_conversations_a_page_at_a_time() {
     assert_eq!(focused, ended[0].to_string());
     assert_eq!(ana.texts(&testid("conversation-row")).await.len(), 3);
 }
+
+/// A delivery its endpoint never took shows as failed in the log once its retries are over
+/// (three days; two seconds here), and the admin sends it again from there.
+#[tokio::test]
+async fn admins_send_a_failed_delivery_again_from_the_log() {
+    static RELAY: std::sync::OnceLock<e2e::Relay> = std::sync::OnceLock::new();
+    let relay = RELAY.get_or_init(|| {
+        e2e::Relay::start_with("console-give-up", &[("WEBHOOK_RETRY_BASE_MS", "200"), ("WEBHOOK_RETRY_FOR_SECONDS", "2")])
+    });
+    let site = fresh_site();
+    let down = e2e::endpoint::Endpoint::start("/down", usize::MAX, "200 OK").await;
+    let hook = protocol::automations::Webhook {
+        url: protocol::SafeUrl::parse(&down.url).unwrap(),
+        events: vec![protocol::automations::EventKind::ConversationCreated],
+        fields: vec![],
+    };
+    let automations = protocol::automations::Automations { webhooks: vec![hook], bot: None };
+    relay.agent("Admin").await.put_automations(&site, &automations).await.unwrap();
+    relay.visitor().start(&site).await.unwrap();
+
+    let admin = Console::sign_in(relay, "Admin").await;
+    admin.use_site(&site).await;
+    admin.click("nav-settings").await;
+    // The log is read when the page opens; Refresh reads it again until the retries are over.
+    let failed = format!("document.querySelector('{}')", testid("delivery-send-again"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while admin.js(&format!("return !!{failed}"), vec![]).await != serde_json::json!(true) && std::time::Instant::now() < deadline {
+        admin.js("[...document.querySelectorAll('button')].find(b => b.textContent === 'Refresh').click()", vec![]).await;
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    admin.wait_for_text(&testid("deliveries"), "Failed").await;
+    let tried = down.tries().len();
+    admin.click("delivery-send-again").await;
+    admin.wait_for_text(&testid("deliveries"), "Retrying").await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while down.tries().len() == tried && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(down.tries().len() > tried, "called again");
+}

@@ -165,7 +165,7 @@ pub fn AutomationSettings(desk: Desk) -> impl IntoView {
         <section class="settings-section" aria-labelledby="automations-title">
             <h2 id="automations-title">"Automations"</h2>
             <p class="hint">
-                "Each endpoint gets a signed POST for the events it wants: the body is JSON; X-Chat-Signature is the HMAC-SHA256 (hex) of \"{X-Chat-Timestamp}.{X-Chat-Delivery}.{body}\"; refuse calls whose timestamp is minutes off. Failed calls are retried under the same X-Chat-Delivery. Nothing is sent about blocked visitors. The body carries every field under its own name, or only the fields you choose, under the names your endpoint expects."
+                "Each endpoint gets a signed POST for the events it wants: the body is JSON; X-Chat-Signature is the HMAC-SHA256 (hex) of \"{X-Chat-Timestamp}.{X-Chat-Delivery}.{body}\"; refuse calls whose timestamp is minutes off. Failed calls are retried under the same X-Chat-Delivery, for three days; after that they wait in the log below, to be sent again. Nothing is sent about blocked visitors. The body carries every field under its own name, or only the fields you choose, under the names your endpoint expects."
             </p>
             {move || load_failed.get().map(|why| view! { <p class="form-error" role="alert">{why}</p> })}
             <form class="automations-form" novalidate on:submit=save on:input=move |_| saving.set(Saving::Idle)>
@@ -191,7 +191,7 @@ pub fn AutomationSettings(desk: Desk) -> impl IntoView {
             <ShownKey desk=desk which=SiteKey::Signing/>
             <h3>"Deliveries"</h3>
             <button type="button" class="quiet" on:click=move |_| refresh_log()>"Refresh"</button>
-            {move || log.get().map(|log| view! { <DeliveryTable log=log/> })}
+            {move || log.get().map(|log| view! { <DeliveryTable desk=desk log=log on_change=Callback::new(move |_| refresh_log())/> })}
         </section>
     }
 }
@@ -428,12 +428,27 @@ fn FieldMappingRow(rows: RwSignal<Rows>, id: u32, n: u32) -> impl IntoView {
 }
 
 
+/// The newest deliveries; one that failed for good can be sent again.
 #[component]
-fn DeliveryTable(log: DeliveryLog) -> impl IntoView {
+fn DeliveryTable(desk: Desk, log: DeliveryLog, on_change: Callback<()>) -> impl IntoView {
+    let problem = RwSignal::new(None::<String>);
+    let send_again = move |id: u64| {
+        let site = desk.site();
+        leptos::task::spawn_local(async move {
+            match desk.session.settle(api::send_delivery_again(&site, id).await) {
+                Ok(_) => {
+                    problem.set(None);
+                    on_change.run(());
+                }
+                Err(why) => problem.set(Some(format!("It could not be sent again: {why}"))),
+            }
+        });
+    };
     if log.deliveries.is_empty() {
         return view! { <p class="muted">"No deliveries yet."</p> }.into_any();
     }
     view! {
+        {move || problem.get().map(|why| view! { <p class="form-error" role="alert">{why}</p> })}
         <table class="table" data-testid="deliveries">
             <thead>
                 <tr>
@@ -441,6 +456,7 @@ fn DeliveryTable(log: DeliveryLog) -> impl IntoView {
                     <th scope="col">"Endpoint"</th>
                     <th scope="col">"State"</th>
                     <th scope="col">"Calls"</th>
+                    <th scope="col"><span class="sr-only">"Actions"</span></th>
                 </tr>
             </thead>
             <tbody>
@@ -448,6 +464,8 @@ fn DeliveryTable(log: DeliveryLog) -> impl IntoView {
                     .deliveries
                     .into_iter()
                     .map(|d| {
+                        let id = d.id;
+                        let failed = d.state == DeliveryState::Failed;
                         let state = match d.state {
                             DeliveryState::Pending => "Retrying".to_owned(),
                             DeliveryState::Delivered => "Delivered".to_owned(),
@@ -459,6 +477,13 @@ fn DeliveryTable(log: DeliveryLog) -> impl IntoView {
                                 <td class="break">{d.url}</td>
                                 <td>{state}</td>
                                 <td>{d.attempts}</td>
+                                <td>
+                                    {failed.then(|| view! {
+                                        <button type="button" class="link" data-testid="delivery-send-again" on:click=move |_| send_again(id)>
+                                            "Send again"
+                                        </button>
+                                    })}
+                                </td>
                             </tr>
                         }
                     })
