@@ -54,6 +54,12 @@
   css.rel = 'stylesheet';
   css.href = relay + '/widget/style.css';
   button.className = 'cw-launcher cw-boot';
+  // The site's side and colour, as the widget last saw them here: the launcher does not jump.
+  try {
+    var look = JSON.parse(localStorage.getItem('chat-widget:' + site + ':look')).split(' ');
+    if (look[0] == 'left') button.className += ' cw-boot-left';
+    if (/^#[0-9a-f]{6}$/i.test(look[1])) button.style.setProperty('--cw-accent', look[1]);
+  } catch (e) {}
   button.type = 'button';
   button.setAttribute('aria-label', bundled ? labels[lang] : 'Open chat');
   if (bundled) button.lang = lang;

@@ -271,6 +271,16 @@ impl Browser {
             .expect("network emulation");
     }
 
+    /// Makes requests whose URL matches one of `patterns` (`*` for anything) fail, as a
+    /// blocked or lost download does; an empty list lets everything through again.
+    pub async fn block_urls(&self, patterns: &[&str]) {
+        self.client.issue_cmd(DevTools { command: "Network.enable", params: json!({}) }).await.expect("network domain");
+        self.client
+            .issue_cmd(DevTools { command: "Network.setBlockedURLs", params: json!({ "urls": patterns }) })
+            .await
+            .expect("blocked urls");
+    }
+
     pub async fn close(self) {
         let _ = self.client.close().await;
     }

@@ -354,6 +354,29 @@ async fn the_typical_reply_time_shows_while_someone_is_online() {
     browser.wait_for_texts(".cw-subtitle", &["Antwortet meist innerhalb von 5 Minuten"]).await;
 }
 
+/// A site with its launcher on the left, in its own colour: from the second page on, the
+/// loader's launcher (shown before the widget loads) is already there, so it does not jump.
+#[tokio::test]
+async fn the_loaders_launcher_takes_the_sites_side_and_colour_it_saw_last() {
+    let site = fresh_site();
+    configure(&site, WidgetSettings { position: protocol::site::Position::Left, color: "#aa3300".into(), ..WidgetSettings::default() }).await;
+    let (browser, _page) = visit(&site, "", "").await;
+    browser.wait_for("the widget's launcher on the left", "root && root.querySelector('.cw-left .cw-launcher')").await;
+
+    // The next page, on a network where the widget itself does not arrive: the loader's launcher stays.
+    browser.block_urls(&["*widget.js*", "*widget_bg.wasm*"]).await;
+    browser.client.refresh().await.unwrap();
+    let placed = browser
+        .wait_for(
+            "the loader's launcher",
+            "root && (() => { const b = root.querySelector('.cw-boot'); if (!b) return null; const s = getComputedStyle(b); \
+             return [b.getBoundingClientRect().left, s.backgroundColor]; })()",
+        )
+        .await;
+    assert_eq!(placed, serde_json::json!([20, "rgb(170, 51, 0)"]));
+    browser.block_urls(&[]).await;
+}
+
 #[tokio::test]
 async fn pre_chat_asks_for_the_email_first_and_agents_see_it() {
     let site = fresh_site();

@@ -255,6 +255,9 @@ impl Chat {
         leptos::task::spawn_local(async move {
             match api::site_view(&chat.config()).await {
                 Ok(view) => {
+                    // The loader places and colours its launcher so on the next page.
+                    let side = if view.settings.position == protocol::site::Position::Left { "left" } else { "right" };
+                    session::save(&chat.config().site, Slot::Look, &format!("{side} {}", view.settings.color));
                     chat.settings.set(view.settings);
                     chat.agents_online.set(view.agents_online);
                 }

@@ -3,7 +3,8 @@
 //! - the session (conversation id and token),
 //! - the contact the visitor gave (email, name), reused instead of asked again,
 //! - the outbox: messages written but not yet acknowledged, resent with the same client ids,
-//! - the conversation before the current one, when an agent ended it, so it stays readable.
+//! - the conversation before the current one, when an agent ended it, so it stays readable,
+//! - the site's look (side and colour), so the loader's launcher has it before the widget loads.
 //!
 //! Storage can be refused (privacy modes, sandboxed frames): the chat then lasts the page view.
 //! In consent mode (`data-consent="required"`), nothing is written until the visitor opens
@@ -67,6 +68,8 @@ pub enum Slot {
     Contact,
     Outbox,
     Earlier,
+    /// `"left #1f5fbf"`: the launcher's side and colour, as the loader reads them.
+    Look,
 }
 
 impl Slot {
@@ -76,6 +79,7 @@ impl Slot {
             Slot::Contact => "contact",
             Slot::Outbox => "outbox",
             Slot::Earlier => "earlier",
+            Slot::Look => "look",
         }
     }
 
