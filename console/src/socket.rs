@@ -10,6 +10,7 @@ pub struct Socket {
     _on_open: Closure<dyn FnMut(Event)>,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
     _on_close: Closure<dyn FnMut(CloseEvent)>,
+    _on_error: Closure<dyn FnMut(Event)>,
 }
 
 impl Socket {
@@ -29,11 +30,28 @@ impl Socket {
                 on_frame(frame);
             }
         });
-        let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |_event: CloseEvent| on_close());
+        // Once, whichever says it first: a connection the page's CSP refuses ends with an
+        // `error` and no `close` in Chromium.
+        let closed = std::cell::Cell::new(false);
+        let end: std::rc::Rc<std::cell::RefCell<dyn FnMut()>> = std::rc::Rc::new(std::cell::RefCell::new(move || {
+            if !closed.replace(true) {
+                on_close();
+            }
+        }));
+        let on_error = {
+            let (end, ws) = (end.clone(), ws.clone());
+            Closure::<dyn FnMut(Event)>::new(move |_event: Event| {
+                if ws.ready_state() == WebSocket::CLOSED {
+                    (end.borrow_mut())();
+                }
+            })
+        };
+        let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |_event: CloseEvent| (end.borrow_mut())());
         ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
-        Some(Socket { ws, _on_open: on_open, _on_message: on_message, _on_close: on_close })
+        ws.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        Some(Socket { ws, _on_open: on_open, _on_message: on_message, _on_close: on_close, _on_error: on_error })
     }
 
     /// Sends when open; says whether it could.
@@ -49,6 +67,7 @@ impl Socket {
     /// is closed once open (closing it earlier makes the browser log an error).
     pub fn shut(self) {
         self.ws.set_onclose(None);
+        self.ws.set_onerror(None);
         self.ws.set_onmessage(None);
         if self.ws.ready_state() == WebSocket::CONNECTING {
             let ws = self.ws.clone();

@@ -22,12 +22,15 @@ pub const ENTER: &str = "\u{E007}";
 
 /// Page script: every WebSocket the page opens from now on can be cut by the test, one tab
 /// at a time (`window.__cut()` closes them and makes new ones fail; `window.__offline =
-/// false` lets new ones through again). A dead connection as a frozen tab or a tunnel makes.
+/// false` lets new ones through again, and `window.__restore()` does that and says `online`,
+/// as a browser does when its network comes back). A dead connection as a frozen tab or a
+/// tunnel makes.
 pub const SOCKETS_THE_TEST_CAN_CUT: &str = "const Real = window.WebSocket; window.__offline = false; window.__sockets = [];
     window.WebSocket = class extends Real {
       constructor(url, protocols) { super(window.__offline ? 'ws://127.0.0.1:9/' : url, protocols); window.__sockets.push(this); }
     };
-    window.__cut = () => { window.__offline = true; window.__sockets.forEach(s => s.close()); };";
+    window.__cut = () => { window.__offline = true; window.__sockets.forEach(s => s.close()); };
+    window.__restore = () => { window.__offline = false; window.dispatchEvent(new Event('online')); };";
 
 /// One chromedriver per test binary. A port is free when picked, but another process (a
 /// relay starting meanwhile) may bind it first: chromedriver then exits, and is started again

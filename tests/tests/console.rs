@@ -779,7 +779,8 @@ async fn a_reply_refused_while_the_agent_was_away_keeps_its_text_through_a_switc
     bo.send_frame(&ClientFrame::Accept).await.unwrap();
     wait_for(&mut bo, |f| matches!(f, ServerFrame::Assigned { .. }).then_some(())).await;
 
-    ana.js("window.__offline = false; return true;", vec![]).await;
+    // Back online: the browser says so, and the console reconnects at once.
+    ana.js("window.__restore(); return true;", vec![]).await;
     let refused = "[...document.querySelectorAll('.delivery-failed')].some(e => e.textContent.includes('Bo is responsible'))";
     ana.wait("the reply refused", refused).await;
     ana.open_conversation(&other.conversation_id, "tab-waiting").await;

@@ -1,5 +1,6 @@
-//! A live connection that stays up: it reconnects with backoff and jitter when it drops, and
-//! pings every 30 s so that a connection that died silently is noticed and replaced.
+//! A live connection that stays up: it reconnects with backoff and jitter when it drops (at
+//! once when the browser says it is back online), and pings every 30 s so that a connection
+//! that died silently is noticed and replaced.
 
 use crate::browser::now_ms;
 use crate::socket::Socket;
@@ -30,6 +31,7 @@ pub struct LinkState {
     last_frame_ms: f64,
     stopped: bool,
     keepalive: Option<IntervalHandle>,
+    back_online: Option<WindowListenerHandle>,
 }
 
 /// The socket and its bookkeeping; browser objects, so kept on this thread.
@@ -43,18 +45,27 @@ pub fn new_link() -> Link {
 pub fn start<E: Endpoint>(link: Link, endpoint: E) {
     open(link, endpoint);
     let keepalive = set_interval_with_handle(move || keep_alive(link, endpoint), KEEPALIVE).ok();
-    link.update_value(|l| l.keepalive = keepalive);
+    // Back online (out of the tunnel): no need to wait out the backoff.
+    let back_online = window_event_listener_untyped("online", move |_| {
+        link.update_value(|l| l.failures = 0);
+        open(link, endpoint);
+    });
+    link.update_value(|l| {
+        l.keepalive = keepalive;
+        l.back_online = Some(back_online);
+    });
 }
 
 /// Closes for good (the view that needed it is gone, or the agent signed out).
 pub fn stop(link: Link) {
     let taken = link.try_update_value(|l| {
         l.stopped = true;
-        (l.socket.take(), l.keepalive.take())
+        (l.socket.take(), l.keepalive.take(), l.back_online.take())
     });
-    if let Some((socket, keepalive)) = taken {
+    if let Some((socket, keepalive, back_online)) = taken {
         socket.into_iter().for_each(Socket::shut);
         keepalive.into_iter().for_each(|handle| handle.clear());
+        back_online.into_iter().for_each(WindowListenerHandle::remove);
     }
 }
 
@@ -64,7 +75,8 @@ pub fn send(link: Link, frame: &ClientFrame) -> bool {
 }
 
 fn open<E: Endpoint>(link: Link, endpoint: E) {
-    if link.try_with_value(|l| l.stopped).unwrap_or(true) {
+    // Stopped, or connected (or connecting) already: a retry that comes late opens nothing.
+    if link.try_with_value(|l| l.stopped || l.socket.is_some()).unwrap_or(true) {
         return;
     }
     let on_frame = move |frame: ServerFrame| {
