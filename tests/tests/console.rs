@@ -9,6 +9,7 @@ use e2e::host::HostPage;
 use e2e::{fresh_site, relay};
 use protocol::inbox::{CannedResponse, CannedResponses};
 use protocol::site::WidgetSettings;
+use protocol::http::ConversationStarted;
 use protocol::{ClientFrame, ConversationId, ServerFrame, SiteId};
 
 /// A visitor on a customer's page who has written `text`; returns their browser and the
@@ -721,18 +722,26 @@ async fn an_agent_takes_a_conversation_over_from_the_sites_bot() {
     assert_eq!(reply.body, "Hi, I am Ana. How can I help?");
 }
 
+/// Two visitors waiting on a new site, and Ana in the first one's chat, on a network the test
+/// can cut (every socket her console opens from now on, and none while cut).
+async fn ana_in_the_first_of_two_chats(
+    relay: &e2e::Relay,
+) -> (Console, (ConversationStarted, agent::Connection), (ConversationStarted, agent::Connection)) {
+    let site = fresh_site();
+    let first = visitor_says(relay, &site, "Are you there?").await;
+    let second = visitor_says(relay, &site, "Another question").await;
+    let ana = Console::sign_in(relay, "Ana").await;
+    ana.js(e2e::browser::SOCKETS_THE_TEST_CAN_CUT, vec![]).await;
+    ana.use_site(&site).await;
+    ana.open_conversation(&first.0.conversation_id, "tab-waiting").await;
+    ana.wait_for_text(&testid("message-body"), "Are you there?").await;
+    (ana, first, second)
+}
+
 #[tokio::test]
 async fn a_reply_on_its_way_when_the_agent_switches_chats_goes_out_once_when_they_return() {
     let relay = relay();
-    let site = fresh_site();
-    let (started, mut visitor) = visitor_says(relay, &site, "Are you there?").await;
-    let (other, _other_visitor) = visitor_says(relay, &site, "Another question").await;
-    let ana = Console::sign_in(relay, "Ana").await;
-    // A network the test can cut: every socket the console opens from now on, and none while cut.
-    ana.js(e2e::browser::SOCKETS_THE_TEST_CAN_CUT, vec![]).await;
-    ana.use_site(&site).await;
-    ana.open_conversation(&started.conversation_id, "tab-waiting").await;
-    ana.wait_for_text(&testid("message-body"), "Are you there?").await;
+    let (ana, (started, mut visitor), (other, _other_visitor)) = ana_in_the_first_of_two_chats(relay).await;
 
     // The connection drops (a train tunnel) as Ana replies, and she looks at another chat.
     ana.js("window.__cut(); return true;", vec![]).await;
@@ -762,14 +771,7 @@ async fn a_reply_on_its_way_when_the_agent_switches_chats_goes_out_once_when_the
 #[tokio::test]
 async fn a_reply_refused_while_the_agent_was_away_keeps_its_text_through_a_switch() {
     let relay = relay();
-    let site = fresh_site();
-    let (started, _visitor) = visitor_says(relay, &site, "Are you there?").await;
-    let (other, _other_visitor) = visitor_says(relay, &site, "Another question").await;
-    let ana = Console::sign_in(relay, "Ana").await;
-    ana.js(e2e::browser::SOCKETS_THE_TEST_CAN_CUT, vec![]).await;
-    ana.use_site(&site).await;
-    ana.open_conversation(&started.conversation_id, "tab-waiting").await;
-    ana.wait_for_text(&testid("message-body"), "Are you there?").await;
+    let (ana, (started, _visitor), (other, _other_visitor)) = ana_in_the_first_of_two_chats(relay).await;
 
     ana.js("window.__cut(); return true;", vec![]).await;
     ana.write("Yes, one moment please").await;

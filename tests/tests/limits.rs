@@ -22,6 +22,18 @@ fn limited() -> &'static Relay {
     })
 }
 
+/// A conversation on a site of its own, started from an address of its own: the other tests
+/// here count theirs.
+async fn started_from(relay: &Relay, ip: &str) -> protocol::http::ConversationStarted {
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/sites/{}/conversations", relay.origin, e2e::fresh_site()))
+        .header("CF-Connecting-IP", ip)
+        .send()
+        .await
+        .unwrap();
+    response.json().await.unwrap()
+}
+
 #[tokio::test]
 async fn new_conversations_per_ip_per_hour() {
     let relay = limited();
@@ -64,17 +76,7 @@ async fn new_conversations_per_ip_per_hour() {
 #[tokio::test]
 async fn messages_per_second_and_email_changes_per_conversation() {
     let relay = limited();
-    // A site of its own, so the other test here can count the demo site's conversations.
-    let site = e2e::fresh_site();
-    let started = reqwest::Client::new()
-        .post(format!("{}/api/sites/{site}/conversations", relay.origin))
-        .header("CF-Connecting-IP", "192.0.2.44")
-        .send()
-        .await
-        .unwrap()
-        .json::<protocol::http::ConversationStarted>()
-        .await
-        .unwrap();
+    let started = started_from(relay, "192.0.2.44").await;
     let mut visitor = relay.visitor().connect(&started.token, 0).await.unwrap();
     catch_up(&mut visitor, 0).await;
 
@@ -114,16 +116,7 @@ async fn messages_per_second_and_email_changes_per_conversation() {
 #[tokio::test]
 async fn a_refused_reply_by_email_leaves_an_ended_chat_ended() {
     let relay = limited();
-    // A site and an address of its own: the other tests here count theirs.
-    let started = reqwest::Client::new()
-        .post(format!("{}/api/sites/{}/conversations", relay.origin, e2e::fresh_site()))
-        .header("CF-Connecting-IP", "192.0.2.45")
-        .send()
-        .await
-        .unwrap()
-        .json::<protocol::http::ConversationStarted>()
-        .await
-        .unwrap();
+    let started = started_from(relay, "192.0.2.45").await;
     let mut visitor = relay.visitor().connect(&started.token, 0).await.unwrap();
     catch_up(&mut visitor, 0).await;
     let mut agent = relay.agent("Ana").await.join(&started.conversation_id, 0).await.unwrap();

@@ -45,6 +45,23 @@ fn first_open_does_not_grow_past_its_ceiling_while_over_budget() {
     );
 }
 
+/// The agents' console has no budget (a working tool, not on customers' pages), but it may
+/// only grow past its ceiling on purpose, by moving the ceiling. Judged on the release build.
+#[test]
+fn the_agents_console_does_not_grow_past_its_ceiling() {
+    let report = report();
+    if report["profile"] != "release" {
+        eprintln!("the console is judged on the release build; this is a {} build", report["profile"]);
+        return;
+    }
+    assert!(
+        report["consoleWithinCeiling"].as_bool().unwrap(),
+        "the console is {} B gzip, grown past its {} B ceiling",
+        report["console"]["gzip"],
+        report["ceilings"]["console"]
+    );
+}
+
 /// The release build of the widget and the console compiles `{:?}` to nothing
 /// (`-Zfmt-debug=none`, `scripts/build`): a message that formats with Debug would lose its
 /// value there and nowhere else. So the code they run (outside its tests) uses none.
