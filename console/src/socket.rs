@@ -31,13 +31,21 @@ impl Socket {
             }
         });
         // Once, whichever says it first: a connection the page's CSP refuses ends with an
-        // `error` and no `close` in Chromium.
-        let closed = std::cell::Cell::new(false);
-        let end: std::rc::Rc<std::cell::RefCell<dyn FnMut()>> = std::rc::Rc::new(std::cell::RefCell::new(move || {
-            if !closed.replace(true) {
+        // `error` and no `close` in Chromium. The handlers go first: `on_close` may drop this
+        // socket and its closures, and the `close` that follows an `error` must find none.
+        let end: std::rc::Rc<std::cell::RefCell<dyn FnMut()>> = {
+            let ws = ws.clone();
+            std::rc::Rc::new(std::cell::RefCell::new(move || {
+                if ws.onclose().is_none() {
+                    return;
+                }
+                ws.set_onclose(None);
+                ws.set_onerror(None);
+                ws.set_onmessage(None);
+                ws.set_onopen(None);
                 on_close();
-            }
-        }));
+            }))
+        };
         let on_error = {
             let (end, ws) = (end.clone(), ws.clone());
             Closure::<dyn FnMut(Event)>::new(move |_event: Event| {

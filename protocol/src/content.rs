@@ -15,8 +15,9 @@ fn invalid(code: ErrorCode, message: impl Into<String>) -> ProtocolError {
     ProtocolError::new(code, message)
 }
 
-/// An `http:` or `https:` URL, nothing else: no `javascript:`, no `data:`, no spaces or
-/// control characters. Safe to put in an `href`.
+/// An `http:` or `https:` URL, nothing else: no `javascript:`, no `data:`, no spaces, control
+/// characters or backslashes (which browsers read as `/`, so a link could point elsewhere than
+/// it seems). Safe to put in an `href`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct SafeUrl(String);
@@ -33,7 +34,7 @@ impl SafeUrl {
             return Err(invalid(ErrorCode::InvalidUrl, "links are http:// or https:// URLs"));
         };
         let host_ok = rest.split(['/', '?', '#']).next().is_some_and(|host| !host.is_empty());
-        if !host_ok || url.len() > MAX_URL_LEN || url.chars().any(|c| c.is_whitespace() || c.is_control() || is_disguise(c)) {
+        if !host_ok || url.len() > MAX_URL_LEN || url.chars().any(|c| c.is_whitespace() || c.is_control() || c == '\\' || is_disguise(c)) {
             return Err(invalid(ErrorCode::InvalidUrl, format!("a link is a full URL of at most {MAX_URL_LEN} bytes")));
         }
         Ok(SafeUrl(url.to_owned()))
@@ -233,6 +234,7 @@ mod tests {
             "https:///path",
             "https://exa mple.com",
             "https://example.com/\u{202e}txt",
+            "http://crm.example\\@127.0.0.1/hook",
             "ftp://example.com",
         ] {
             assert_eq!(SafeUrl::parse(bad).unwrap_err().code, ErrorCode::InvalidUrl, "{bad}");

@@ -3,7 +3,7 @@
 use crate::content::{validate_suggestions, Card, Contact};
 use crate::error::{ErrorCode, ProtocolError};
 use crate::ids::{AgentName, ClientMsgId, ConversationId, Seq};
-use crate::inbox::{AgentId, AgentPresence, Alert, Assignee, CannedResponses, InboxEntry, InboxSettings};
+use crate::inbox::{AgentId, AgentPresence, Alert, Assignee, InboxEntry, InboxSettings};
 use crate::limits::{MAX_BODY_CHARS, MAX_FRAME_BYTES};
 use serde::{Deserialize, Serialize};
 
@@ -365,8 +365,9 @@ pub enum ServerFrame {
     Agents { agents: Vec<AgentPresence> },
     /// On an agent's site connection: something in a conversation needs them.
     Alert { conversation_id: ConversationId, alert: Alert },
-    /// On agents' site connections: an admin saved the canned responses.
-    Canned { canned: CannedResponses },
+    /// On agents' site connections: an admin saved the canned responses; the console reads
+    /// them again (200 long ones would not fit in one frame).
+    CannedChanged,
     /// On agents' site connections: an admin saved how the inbox works (its alert delays).
     InboxSettings { settings: InboxSettings },
 }
@@ -478,7 +479,7 @@ mod tests {
                 conversation_id: ConversationId::parse(&"ab".repeat(32)).unwrap(),
                 alert: crate::inbox::Alert::Mentioned { by: AgentName::parse("Bo").unwrap() },
             },
-            ServerFrame::Canned { canned: CannedResponses::default() },
+            ServerFrame::CannedChanged,
             ServerFrame::InboxSettings { settings: InboxSettings::default() },
         ];
         for frame in frames {

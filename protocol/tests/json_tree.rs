@@ -135,7 +135,7 @@ fn frames_and_fields_for_agents_are_not_read() {
     let agents_only = [
         ServerFrame::Assigned { assignee: None },
         ServerFrame::Agents { agents: Vec::<AgentPresence>::new() },
-        ServerFrame::Canned { canned: protocol::inbox::CannedResponses::default() },
+        ServerFrame::CannedChanged,
         ServerFrame::InboxSettings { settings: protocol::inbox::InboxSettings::default() },
     ];
     for agents_only in agents_only {

@@ -137,12 +137,12 @@ pub async fn deliver_due(sql: &SqlStorage, env: &Env, now: u64) -> Result<()> {
     Ok(())
 }
 
-/// An admin sends a delivery that failed for good again: it is due now and retried as long
-/// as a new one. `None`: no such delivery, or it is not a failed one.
+/// An admin sends a delivery that failed for good again: it is due now and retried as a new
+/// one is (its calls counted afresh). `None`: no such delivery, or it is not a failed one.
 pub fn send_again(sql: &SqlStorage, id: u64, now: u64) -> Result<Option<Delivery>> {
     let rows: Vec<LogRow> = sql
         .exec(
-            "UPDATE deliveries SET state = 'pending', next_at = ?, retry_since = ? WHERE id = ? AND state = 'failed'
+            "UPDATE deliveries SET state = 'pending', attempts = 0, next_at = ?, retry_since = ? WHERE id = ? AND state = 'failed'
              RETURNING id, event, conversation_id, url, state, attempts, last_error, at",
             vec![int(now)?, int(now)?, int(id)?],
         )?
@@ -157,6 +157,10 @@ struct Signed {
 }
 
 async fn call(url: &str, body: &str, signed: &Signed, signature: &str) -> std::result::Result<(), String> {
+    // An endpoint saved before plain http was refused is not called in clear either.
+    if !protocol::SafeUrl::parse(url).is_ok_and(|url| url.is_private_in_transit()) {
+        return Err("not an https endpoint: change it to https in Settings".to_owned());
+    }
     let headers = Headers::new();
     let set = |name: &str, value: &str| headers.set(name, value).map_err(|e| e.to_string());
     set("Content-Type", "application/json")?;

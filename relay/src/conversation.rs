@@ -569,27 +569,28 @@ impl Conversation {
             return Err(ProtocolError::new(ErrorCode::ConversationClosed, "this contact's conversation is closed for good"));
         }
         // Checked before anything changes: a refused outbound leaves the conversation as it was.
-        match self.assignee().map_err(internal)? {
-            // An ended conversation's agent is only who handled it last: a new outbound is anyone's.
+        // An ended conversation's agent is only who handled it last: a new outbound is anyone's.
+        let hand_to = match self.assignee().map_err(internal)? {
             Some(current) if current.id != outbound.author.id && status == Status::Open => {
                 return Err(ProtocolError::new(
                     ErrorCode::NotResponsible,
                     format!("{} is responsible for this contact's open conversation", current.name),
                 ))
             }
-            Some(current) if current.id != outbound.author.id => {
-                self.set_assignee(outbound.take.then_some(&outbound.author)).map_err(internal)?
-            }
-            None if outbound.take => self.set_assignee(Some(&outbound.author)).map_err(internal)?,
-            _ => {}
-        }
-        let client_id = match outbound.client_id {
+            Some(current) if current.id != outbound.author.id => Some(outbound.take.then_some(&outbound.author)),
+            None if outbound.take => Some(Some(&outbound.author)),
+            _ => None,
+        };
+        let client_id = match outbound.client_id.clone() {
             Some(client_id) => client_id,
             None => ClientMsgId::parse(&format!("outbound-{}", now_ms())).map_err(|e| ProtocolError::new(ErrorCode::Internal, e.message))?,
         };
-        let post = Post { client_id, body: outbound.body, card: None, suggestions: Vec::new(), note: false };
-        // An ended conversation opens again for it.
+        let post = Post { client_id, body: outbound.body.clone(), card: None, suggestions: Vec::new(), note: false };
+        // An ended conversation opens again for it; only once it is taken does it change hands.
         let stored = self.store_reopening(&peer, post, true)?;
+        if let Some(assignee) = hand_to {
+            self.set_assignee(assignee).map_err(internal)?;
+        }
         self.broadcast(&ServerFrame::Message { message: stored.message }, None);
         let now = now_ms();
         self.delete_meta(&["email_due_at"]).map_err(internal)?;

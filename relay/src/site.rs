@@ -1026,7 +1026,7 @@ impl DurableObject for Site {
                 }
             }
             (Method::Get, "/canned") => reply::json(&self.stored::<CannedResponses>("canned")?, 200),
-            (Method::Put, "/canned") => self.put_settings(req, "canned", CannedResponses::validated, |canned| Some(ServerFrame::Canned { canned })).await,
+            (Method::Put, "/canned") => self.put_settings(req, "canned", CannedResponses::validated, |_| Some(ServerFrame::CannedChanged)).await,
             (Method::Get, "/inbox") => {
                 let cursor = match param(query::CLOSED_BEFORE).map(|raw| ClosedCursor::parse(&raw)).transpose() {
                     Ok(cursor) => cursor,

@@ -792,6 +792,10 @@ async fn a_reply_refused_while_the_agent_was_away_keeps_its_text_through_a_switc
     ana.wait_for_text(&testid("message-body"), "Yes, one moment please").await;
     let (_, history) = catch_up(&mut relay.agent("Cy").await.join(&started.conversation_id, 0).await.unwrap(), 0).await;
     assert!(history.iter().all(|m| m.body != "Yes, one moment please"), "refused, so not stored");
+    // Connections that failed while cut were let go cleanly (the page's CSP refusing the
+    // test's dead address is the only thing logged).
+    let errors = ana.browser.console_errors().await;
+    assert!(errors.iter().all(|e| e.contains("Content Security Policy")), "{errors:?}");
 }
 
 /// The Closed tab lists the newest closed conversations (two, on this relay); the older ones

@@ -1007,8 +1007,11 @@ async fn the_first_response_is_timed_from_the_visitors_first_message() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     };
     let (answered, ended) = (entry.first_response_at.unwrap(), entry.ended_at.unwrap());
-    assert!(answered - entry.created_at >= 2_000, "the conversation is older than the wait");
-    assert_eq!(entry.first_response_secs, Some(0), "answered within the second the visitor wrote");
+    // The conversation waited two seconds for the visitor's first word; only what came after
+    // counts.
+    let age_secs = (answered - entry.created_at) / 1000;
+    let waited = entry.first_response_secs.unwrap();
+    assert!(waited + 2 <= age_secs, "waited {waited} s of a conversation {age_secs} s old at the answer");
     assert!(ended >= answered);
 }
 
@@ -1024,12 +1027,8 @@ async fn open_consoles_hear_new_canned_responses_and_inbox_settings_at_once() {
         responses: vec![protocol::inbox::CannedResponse { name: "hours".into(), text: "We are open 9 to 5.".into() }],
     };
     admin.put_canned(&site, &canned).await.unwrap();
-    let heard = wait_for(&mut ana_site, |f| match f {
-        ServerFrame::Canned { canned } => Some(canned),
-        _ => None,
-    })
-    .await;
-    assert_eq!(heard, canned);
+    wait_for(&mut ana_site, |f| (f == ServerFrame::CannedChanged).then_some(())).await;
+    assert_eq!(ana.canned(&site).await.unwrap(), canned, "what the console reads then");
 
     let settings = InboxSettings { unanswered_alert_minutes: 7, ..InboxSettings::default() };
     admin.put_inbox_settings(&site, &settings).await.unwrap();

@@ -730,7 +730,7 @@ impl Chat {
             | ServerFrame::Inbox { .. }
             | ServerFrame::Agents { .. }
             | ServerFrame::Alert { .. }
-            | ServerFrame::Canned { .. }
+            | ServerFrame::CannedChanged
             | ServerFrame::InboxSettings { .. } => {}
         }
     }

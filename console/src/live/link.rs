@@ -9,6 +9,8 @@ use protocol::{ClientFrame, ServerFrame};
 use std::time::Duration;
 
 const KEEPALIVE: Duration = Duration::from_secs(30);
+/// Back online, a connection that looks open has this long to answer a ping.
+const PROBE: Duration = Duration::from_secs(5);
 /// No frame (not even a pong) for this long: the connection is dead, whatever it says.
 const SILENCE_LIMIT_MS: f64 = 75_000.0;
 const BACKOFF_START_MS: f64 = 500.0;
@@ -45,10 +47,16 @@ pub fn new_link() -> Link {
 pub fn start<E: Endpoint>(link: Link, endpoint: E) {
     open(link, endpoint);
     let keepalive = set_interval_with_handle(move || keep_alive(link, endpoint), KEEPALIVE).ok();
-    // Back online (out of the tunnel): no need to wait out the backoff.
+    // Back online (out of the tunnel, onto another network): no need to wait out the backoff.
+    // A connection that still looks open may have died with the old network: it has a few
+    // seconds to answer a ping.
     let back_online = window_event_listener_untyped("online", move |_| {
         link.update_value(|l| l.failures = 0);
         open(link, endpoint);
+        let pinged_at = now_ms();
+        if link.try_with_value(|l| l.socket.as_ref().is_some_and(|s| s.send_text(ClientFrame::PING_TEXT))) == Some(true) {
+            set_timeout(move || drop_if_silent_since(link, endpoint, pinged_at), PROBE);
+        }
     });
     link.update_value(|l| {
         l.keepalive = keepalive;
@@ -110,16 +118,15 @@ fn dropped<E: Endpoint>(link: Link, endpoint: E) {
 }
 
 fn keep_alive<E: Endpoint>(link: Link, endpoint: E) {
-    let dead = link.try_update_value(|l| match &l.socket {
-        Some(_) if now_ms() - l.last_frame_ms > SILENCE_LIMIT_MS => l.socket.take(),
-        Some(socket) => {
-            socket.send_text(ClientFrame::PING_TEXT);
-            None
-        }
-        None => None,
-    });
-    // Dropped now, not when the browser gives up on the closing handshake (a minute more on
-    // a dead link): the console says it is offline, and the reconnect starts.
+    drop_if_silent_since(link, endpoint, now_ms() - SILENCE_LIMIT_MS);
+    link.try_with_value(|l| l.socket.as_ref().map(|socket| socket.send_text(ClientFrame::PING_TEXT)));
+}
+
+/// A connection that has sent nothing since `since` (not even a pong) is dead. Dropped now,
+/// not when the browser gives up on the closing handshake (a minute more on a dead link): the
+/// console says it is offline, and the reconnect starts.
+fn drop_if_silent_since<E: Endpoint>(link: Link, endpoint: E, since: f64) {
+    let dead = link.try_update_value(|l| if l.socket.is_some() && l.last_frame_ms < since { l.socket.take() } else { None });
     if let Some(Some(socket)) = dead {
         socket.shut();
         dropped(link, endpoint);

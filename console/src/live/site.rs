@@ -40,7 +40,7 @@ impl Endpoint for Desk {
             ServerFrame::Inbox { entry } => self.inbox.update(|i| i.upsert(entry)),
             ServerFrame::Alert { conversation_id, alert } => self.raise(conversation_id, alert),
             // An admin saved them: every console works with the new ones at once.
-            ServerFrame::Canned { canned } => self.canned.set(canned),
+            ServerFrame::CannedChanged => self.load_canned(),
             ServerFrame::InboxSettings { settings } => self.unanswered_minutes.set(Some(settings.unanswered_alert_minutes)),
             ServerFrame::Error { message, .. } => {
                 // A refused presence change: show what the relay says, not the choice.

@@ -175,14 +175,23 @@ impl Desk {
         });
     }
 
-    /// What every agent needs besides the inbox: canned responses, the alert delay.
-    fn load_site_data(&self) {
+    /// The site's canned responses (at start, and when an admin has saved them).
+    pub fn load_canned(&self) {
         let desk = *self;
         let site = self.site();
         leptos::task::spawn_local(async move {
             if let Ok(canned) = desk.session.settle(api::canned(&site).await) {
                 desk.canned.set(canned);
             }
+        });
+    }
+
+    /// What every agent needs besides the inbox: canned responses, the alert delay.
+    fn load_site_data(&self) {
+        self.load_canned();
+        let desk = *self;
+        let site = self.site();
+        leptos::task::spawn_local(async move {
             if let Ok(settings) = desk.session.settle(api::inbox_settings(&site).await) {
                 desk.unanswered_minutes.set(Some(settings.unanswered_alert_minutes));
             }

@@ -22,6 +22,19 @@ pub struct InboxState {
     shown_load: u64,
     /// The relay has older closed conversations than those listed.
     pub more_closed: bool,
+    /// Where the relay's next page of closed conversations starts: after the oldest its
+    /// pages gave. Not after one a frame brought: a chat ended today may have been quiet
+    /// for a week, and the page would skip everything in between.
+    closed_cursor: Option<ClosedCursor>,
+}
+
+/// The oldest closed conversation of a list the relay gave, in the relay's own order.
+fn oldest_closed(entries: &[InboxEntry]) -> Option<ClosedCursor> {
+    entries
+        .iter()
+        .filter(|e| e.status != Status::Open)
+        .min_by(|a, b| a.updated_at.cmp(&b.updated_at).then_with(|| a.conversation_id.as_str().cmp(b.conversation_id.as_str())))
+        .map(|e| ClosedCursor { updated_at: e.updated_at, conversation_id: e.conversation_id.clone() })
 }
 
 impl InboxState {
@@ -36,6 +49,7 @@ impl InboxState {
     pub fn finish_load(&mut self, number: u64, loaded: Option<Inbox>) {
         if let Some(inbox) = loaded.filter(|_| number > self.shown_load) {
             self.shown_load = number;
+            self.closed_cursor = oldest_closed(&inbox.conversations);
             self.entries = inbox.conversations;
             self.more_closed = inbox.more_closed;
             for entry in self.held.clone() {
@@ -73,6 +87,7 @@ impl InboxState {
     /// A page of older closed conversations: added behind what is known (what is known is
     /// newer, from a load or a frame, and stays).
     pub fn add_older(&mut self, page: Inbox) {
+        self.closed_cursor = oldest_closed(&page.conversations).or(self.closed_cursor.take());
         for entry in page.conversations {
             if self.get(&entry.conversation_id).is_none() {
                 self.entries.push(entry);
@@ -82,13 +97,9 @@ impl InboxState {
         self.sort();
     }
 
-    /// Where the next page of closed conversations starts: after the oldest listed.
+    /// Where the next page of closed conversations starts.
     pub fn closed_cursor(&self) -> Option<ClosedCursor> {
-        self.entries
-            .iter()
-            .filter(|e| e.status != Status::Open)
-            .min_by(|a, b| a.updated_at.cmp(&b.updated_at).then_with(|| a.conversation_id.as_str().cmp(b.conversation_id.as_str())))
-            .map(|e| ClosedCursor { updated_at: e.updated_at, conversation_id: e.conversation_id.clone() })
+        self.closed_cursor.clone()
     }
 
     pub fn get(&self, id: &ConversationId) -> Option<&InboxEntry> {
@@ -158,6 +169,18 @@ mod tests {
         assert_eq!(inbox.get(&entry(2, 0, 0).conversation_id).unwrap().status, Status::Open);
         assert_eq!(inbox.list(InboxList::Closed, &me()), [entry(3, 0, 0).conversation_id, entry(4, 0, 0).conversation_id]);
         assert_eq!(inbox.closed_cursor().unwrap().updated_at, 60);
+    }
+
+    /// A chat quiet since long ago ends now: its frame does not move where the next page
+    /// starts, or the page would skip every closed chat in between.
+    #[test]
+    fn a_chat_ending_now_does_not_move_the_next_page() {
+        let mut inbox = InboxState::default();
+        let ended = |n, at| InboxEntry { status: Status::Ended, ..entry(n, at, 0) };
+        let load = inbox.begin_load();
+        inbox.finish_load(load, Some(Inbox { conversations: vec![entry(1, 10, 0), ended(2, 80), ended(3, 70)], more_closed: true }));
+        inbox.upsert(ended(1, 10));
+        assert_eq!(inbox.closed_cursor().unwrap().conversation_id, entry(3, 0, 0).conversation_id);
     }
 
     #[test]
