@@ -121,15 +121,19 @@ mod tests {
         }
     }
 
-    #[test]
-    fn counts_times_and_load() {
-        let ana = AgentPresence {
+    fn ana() -> AgentPresence {
+        AgentPresence {
             id: AgentId::parse("ag-000000000000000a").unwrap(),
             name: AgentName::parse("Ana").unwrap(),
             online: true,
             open_chats: 1,
             at_limit: false,
-        };
+        }
+    }
+
+    #[test]
+    fn counts_times_and_load() {
+        let ana = ana();
         let day1 = 1_795_305_600_000; // 2026-11-22
         let entries = [
             entry(1, day1, Status::Ended, Some(30), Some(&ana)),
@@ -152,13 +156,7 @@ mod tests {
     /// ended today counts as handled today, whenever its last message was.
     #[test]
     fn response_times_are_the_visitors_wait_and_handled_is_the_day_it_ended() {
-        let ana = AgentPresence {
-            id: AgentId::parse("ag-000000000000000a").unwrap(),
-            name: AgentName::parse("Ana").unwrap(),
-            online: true,
-            open_chats: 0,
-            at_limit: false,
-        };
+        let ana = ana();
         let day1 = 1_795_305_600_000; // 2026-11-22
         let outbound = InboxEntry { first_response_secs: Some(45), ..entry(1, day1, Status::Open, Some(3 * 86_400), None) };
         let before_waits_were_kept = entry(2, day1, Status::Open, Some(75), None);
