@@ -13,6 +13,8 @@ use leptos::prelude::*;
 use state::session::Session;
 
 fn main() {
+    // Debug builds say why they panicked; release builds abort at once (scripts/build).
+    #[cfg(debug_assertions)]
     console_error_panic_hook::set_once();
     // The state's effects and tasks need the executor and an owner before the view exists;
     // both live as long as the page.

@@ -21,6 +21,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 fn main() {
+    // Debug builds say why they panicked; release builds abort at once (scripts/build).
+    #[cfg(debug_assertions)]
     console_error_panic_hook::set_once();
 }
 
