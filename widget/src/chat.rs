@@ -18,6 +18,7 @@ use crate::api;
 use crate::attention;
 use crate::config::WidgetConfig;
 use crate::i18n::Strings;
+use crate::reactive::effect;
 use crate::session::{self, Outgoing, Session, Slot};
 use crate::socket::{ws_origin, Socket};
 use crate::thread::{Entry, Thread};
@@ -157,7 +158,7 @@ fn page_hidden() -> bool {
 }
 
 impl Chat {
-    pub fn new(config: WidgetConfig, strings: &'static Strings) -> Chat {
+    pub fn new(config: WidgetConfig, strings: &'static Strings) -> &'static Chat {
         let site = config.site.clone();
         if config.consent_required && !config.open {
             session::require_consent();
@@ -183,7 +184,7 @@ impl Chat {
             }
         }
         let has_session = session.is_some();
-        let chat = Chat {
+        let chat: &'static Chat = Box::leak(Box::new(Chat {
             inner: StoredValue::new_local(Inner {
                 config: config.clone(),
                 epoch: 0,
@@ -223,7 +224,7 @@ impl Chat {
             announcement: RwSignal::new(String::new()),
             link_expired: RwSignal::new(false),
             deleted: RwSignal::new(false),
-        };
+        }));
         chat.load_site(0);
         chat.load_earlier();
         if has_session {
@@ -236,22 +237,22 @@ impl Chat {
         chat
     }
 
-    fn epoch(&self) -> u32 {
+    fn epoch(&'static self) -> u32 {
         self.inner.with_value(|i| i.epoch)
     }
 
-    fn config(&self) -> WidgetConfig {
+    fn config(&'static self) -> WidgetConfig {
         self.inner.with_value(|i| i.config.clone())
     }
 
-    pub fn has_session(&self) -> bool {
+    pub fn has_session(&'static self) -> bool {
         self.inner.with_value(|i| i.session.is_some())
     }
 
     /// The site's settings and who is online. Until they come (a flaky network), the widget
     /// works with the defaults, and asks again, less often each time.
-    fn load_site(&self, attempt: u32) {
-        let chat = *self;
+    fn load_site(&'static self, attempt: u32) {
+        let chat = self;
         leptos::task::spawn_local(async move {
             match api::site_view(&chat.config()).await {
                 Ok(view) => {
@@ -270,14 +271,14 @@ impl Chat {
     /// The ended conversation before this one, read once (its connection closes after the
     /// replay), so the visitor can still read it after a reload. A site that verifies its
     /// users opens it only for the signed-in user: it is read again once `identify` says who.
-    fn load_earlier(&self) {
+    fn load_earlier(&'static self) {
         let Some(earlier) = session::load::<Session>(&self.config().site, Slot::Earlier) else { return };
         let path = match self.inner.with_value(|i| i.identity.clone()) {
             Some(identity) => verified_connect_path(&earlier.token, 0, &identity),
             None => visitor_connect_path(&earlier.token, 0),
         };
         let url = format!("{}{}", ws_origin(&self.config().relay), path);
-        let chat = *self;
+        let chat = self;
         let epoch = self.epoch();
         let replay = std::rc::Rc::new(std::cell::RefCell::new((Thread::default(), 0u64, None::<Socket>)));
         let on_frame = {
@@ -320,7 +321,7 @@ impl Chat {
     // ---- what the visitor does -------------------------------------------------------
 
     /// The visitor wrote a message (typed, a quick reply, or a suggested reply).
-    pub fn send(&self, body: String) {
+    pub fn send(&'static self, body: String) {
         match self.view.with_untracked(|v| v.status) {
             Status::Blocked => return,
             Status::Ended => self.begin_new_conversation(),
@@ -333,7 +334,7 @@ impl Chat {
         self.transmit(client_id, body);
     }
 
-    pub fn retry(&self, client_id: &ClientMsgId) {
+    pub fn retry(&'static self, client_id: &ClientMsgId) {
         if self.view.with_untracked(|v| v.status) == Status::Ended {
             // Refused because the chat ended: it goes to the next conversation instead.
             if let Some(body) = self.thread.try_update(|t| t.take_unsent(client_id)).flatten() {
@@ -347,7 +348,7 @@ impl Chat {
     }
 
     /// The visitor typed (`true`) or stopped (`false`). Throttled, and ends by itself.
-    pub fn typing(&self, active: bool) {
+    pub fn typing(&'static self, active: bool) {
         let now = now_ms();
         let (send, generation) = self
             .inner
@@ -371,7 +372,7 @@ impl Chat {
             self.send_frame(&ClientFrame::Typing { active });
         }
         if active {
-            let chat = *self;
+            let chat = self;
             set_timeout(
                 move || {
                     if chat.inner.with_value(|i| i.typing_generation) == generation {
@@ -384,7 +385,7 @@ impl Chat {
     }
 
     /// The visitor gave (or changed) their email and name.
-    pub fn set_contact(&self, contact: Contact) {
+    pub fn set_contact(&'static self, contact: Contact) {
         let merged = self.contact.with_untracked(|known| Contact {
             email: contact.email.or_else(|| known.email.clone()),
             name: contact.name.or_else(|| known.name.clone()),
@@ -402,7 +403,7 @@ impl Chat {
     }
 
     /// `identify` with `user_id` and `user_hash`: every connection carries it from now on.
-    pub fn set_identity(&self, identity: Identity) {
+    pub fn set_identity(&'static self, identity: Identity) {
         let changed = self.inner.try_update_value(|i| i.identity.replace(identity.clone()) != Some(identity)).unwrap_or(false);
         if changed && self.has_session() {
             self.connect();
@@ -413,7 +414,7 @@ impl Chat {
     }
 
     /// Marks everything shown as read, when the visitor can actually see it.
-    fn mark_read(&self) {
+    fn mark_read(&'static self) {
         let Some(last) = self.thread.with_untracked(Thread::last_agent_seq) else { return };
         let read = self.view.with_untracked(|v| v.read.visitor);
         if last > read && self.inner.with_value(|i| i.welcomed) {
@@ -423,12 +424,12 @@ impl Chat {
     }
 
     /// The visitor deletes their data: the relay erases the conversation and says `deleted`.
-    pub fn delete_my_data(&self) {
+    pub fn delete_my_data(&'static self) {
         self.send_frame(&ClientFrame::DeleteMyData);
     }
 
     /// Consent mode: the visitor opened the chat, so what was held in memory is stored now.
-    fn store_after_consent(&self) {
+    fn store_after_consent(&'static self) {
         session::grant_consent();
         let site = self.config().site;
         let contact = self.contact.get_untracked();
@@ -442,7 +443,7 @@ impl Chat {
     }
 
     /// `shutdown`: forget this visitor on this browser (a shared computer).
-    pub fn shutdown(&self) {
+    pub fn shutdown(&'static self) {
         let site = self.config().site;
         let (socket, availability) = self
             .inner
@@ -479,11 +480,11 @@ impl Chat {
 
     // ---- the JS API's events -----------------------------------------------------------
 
-    pub fn on(&self, event: String, callback: js_sys::Function) {
+    pub fn on(&'static self, event: String, callback: js_sys::Function) {
         self.inner.update_value(|i| i.listeners.push((event, callback)));
     }
 
-    pub fn emit(&self, event: &str, payload: JsValue) {
+    pub fn emit(&'static self, event: &str, payload: JsValue) {
         let callbacks: Vec<js_sys::Function> =
             self.inner.with_value(|i| i.listeners.iter().filter(|(e, _)| e == event).map(|(_, f)| f.clone()).collect());
         for callback in callbacks {
@@ -495,7 +496,7 @@ impl Chat {
     // ---- the connection ----------------------------------------------------------------
 
     /// Sends on the welcomed connection; `false` when there is none.
-    fn send_frame(&self, frame: &ClientFrame) -> bool {
+    fn send_frame(&'static self, frame: &ClientFrame) -> bool {
         self.inner
             .try_with_value(|i| match (i.welcomed, &i.socket) {
                 (true, Some(socket)) => {
@@ -509,7 +510,7 @@ impl Chat {
 
     /// The stored outbox is every tab's: this tab's unsent messages, and those of other tabs
     /// this one does not know as sent (they are in its thread with a seq) or refused.
-    fn save_outbox(&self) {
+    fn save_outbox(&'static self) {
         let site = self.config().site;
         let outbox: Vec<Outgoing> = self.thread.with_untracked(|t| {
             let known = |id: &ClientMsgId| t.entries().iter().any(|e| e.is_mine() && &e.client_id == id);
@@ -524,7 +525,7 @@ impl Chat {
         }
     }
 
-    fn transmit(&self, client_id: ClientMsgId, body: String) {
+    fn transmit(&'static self, client_id: ClientMsgId, body: String) {
         if !self.has_session() {
             self.start_conversation();
             return;
@@ -535,7 +536,7 @@ impl Chat {
 
     /// The agent ended the conversation and the visitor writes again: the old one stays on
     /// screen (and in storage, to read later), the next message starts a new one.
-    fn begin_new_conversation(&self) {
+    fn begin_new_conversation(&'static self) {
         let site = self.config().site;
         let (old_session, socket) =
             self.inner.try_update_value(|i| {
@@ -557,13 +558,13 @@ impl Chat {
         self.link.set(LinkStatus::Idle);
     }
 
-    fn start_conversation(&self) {
+    fn start_conversation(&'static self) {
         let already = self.inner.try_update_value(|i| std::mem::replace(&mut i.starting, true)).unwrap_or(true);
         if already {
             return;
         }
         self.link.set(LinkStatus::Connecting);
-        let chat = *self;
+        let chat = self;
         let epoch = self.epoch();
         leptos::task::spawn_local(async move {
             let config = chat.config();
@@ -595,7 +596,7 @@ impl Chat {
         });
     }
 
-    fn connect(&self) {
+    fn connect(&'static self) {
         let after = self.thread.with_untracked(Thread::last_seq);
         let prepared = self.inner.try_update_value(|i| {
             i.reconnect_pending = false;
@@ -614,7 +615,7 @@ impl Chat {
             old.shut();
         }
         self.link.set(LinkStatus::Connecting);
-        let chat = *self;
+        let chat = self;
         match Socket::open(&url, move |frame| chat.on_frame(frame), move || chat.on_close()) {
             Some(socket) => self.inner.update_value(|i| {
                 i.socket = Some(socket);
@@ -624,7 +625,7 @@ impl Chat {
         }
     }
 
-    fn on_frame(&self, frame: ServerFrame) {
+    fn on_frame(&'static self, frame: ServerFrame) {
         self.inner.update_value(|i| i.last_frame_ms = now_ms());
         match frame {
             ServerFrame::Welcome { status: Status::Deleted, .. } => self.forget_session(),
@@ -737,7 +738,7 @@ impl Chat {
 
     /// New messages from agents: the visitor hears of them (the live region, a chime when
     /// they cannot see the panel) and so does the page (`message`).
-    fn arrived<'m>(&self, messages: impl Iterator<Item = &'m protocol::Message>) {
+    fn arrived<'m>(&'static self, messages: impl Iterator<Item = &'m protocol::Message>) {
         let mut any = false;
         for message in messages {
             let Author::Agent { name, .. } = &message.author else { continue };
@@ -759,7 +760,7 @@ impl Chat {
 
     /// The outbox of an ended conversation, once its replay is complete: the old thread
     /// becomes the earlier conversation and the messages, same client ids, start a new one.
-    fn carry_outbox_when_replayed(&self) {
+    fn carry_outbox_when_replayed(&'static self) {
         let Some(after) = self.inner.with_value(|i| i.carry_after) else { return };
         if self.thread.with_untracked(Thread::last_seq) < after {
             return;
@@ -776,7 +777,7 @@ impl Chat {
     /// what it has that we lack, we keep; a change the relay missed replaces its own. A
     /// conversation opened from an email link is told nothing: what this browser knows may
     /// be someone else's, and the link's conversation keeps its own.
-    fn reconcile_contact(&self, relay: Contact, from_link: bool) {
+    fn reconcile_contact(&'static self, relay: Contact, from_link: bool) {
         let known = if from_link { Contact::default() } else { self.contact.get_untracked() };
         let unsent = self.inner.try_update_value(|i| std::mem::take(&mut i.contact_unsent)).unwrap_or(false);
         let relay_lacks = (known.email.is_some() && relay.email.is_none()) || (known.name.is_some() && relay.name.is_none());
@@ -788,14 +789,14 @@ impl Chat {
         self.contact.set(merged);
     }
 
-    fn agent_typing(&self, name: String, active: bool) {
+    fn agent_typing(&'static self, name: String, active: bool) {
         let generation = self.inner.try_update_value(|i| {
             i.agent_typing_generation += 1;
             i.agent_typing_generation
         });
         self.view.update(|v| v.agent_typing = active.then_some(name));
         if active {
-            let chat = *self;
+            let chat = self;
             set_timeout(
                 move || {
                     if chat.inner.with_value(|i| Some(i.agent_typing_generation)) == generation {
@@ -808,7 +809,7 @@ impl Chat {
     }
 
     /// An email link failed: back to what this device had (if anything).
-    fn return_to_stored_session(&self) {
+    fn return_to_stored_session(&'static self) {
         let site = self.config().site;
         let stored: Option<Session> = session::load(&site, Slot::Session);
         if let Some(Some(socket)) = self.inner.try_update_value(|i| {
@@ -828,7 +829,7 @@ impl Chat {
     }
 
     /// The saved conversation cannot be opened any more: start afresh with the next message.
-    fn forget_session(&self) {
+    fn forget_session(&'static self) {
         let site = self.config().site;
         if let Some(Some(socket)) = self.inner.try_update_value(|i| {
             i.session = None;
@@ -843,7 +844,7 @@ impl Chat {
         self.link.set(LinkStatus::Idle);
     }
 
-    fn on_close(&self) {
+    fn on_close(&'static self) {
         let reconnect = self.inner.try_update_value(|i| {
             i.welcomed = false;
             i.socket = None;
@@ -854,7 +855,7 @@ impl Chat {
         }
     }
 
-    fn schedule_reconnect(&self) {
+    fn schedule_reconnect(&'static self) {
         let attempt = self
             .inner
             .try_update_value(|i| {
@@ -868,7 +869,7 @@ impl Chat {
             .flatten();
         let Some(attempt) = attempt else { return };
         self.link.set(LinkStatus::Reconnecting);
-        let chat = *self;
+        let chat = self;
         set_timeout(
             move || {
                 if chat.inner.with_value(|i| i.reconnect_pending) {
@@ -880,7 +881,7 @@ impl Chat {
     }
 
     /// The browser is back online: do not wait for the backoff.
-    fn reconnect_now(&self) {
+    fn reconnect_now(&'static self) {
         if self.open.get_untracked() {
             self.inner.update_value(|i| i.availability_failures = 0);
             self.open_availability(true);
@@ -903,7 +904,7 @@ impl Chat {
 
     /// Every few seconds: a ping on each connection, and one that sent nothing back since the
     /// last ping is dead even if the browser has not noticed (a phone in a tunnel).
-    fn keepalive(&self) {
+    fn keepalive(&'static self) {
         let (gone, availability_gone) = self
             .inner
             .try_update_value(|i| {
@@ -940,7 +941,7 @@ impl Chat {
 
     /// Availability is live while the panel is open: a socket to the site, which says who is
     /// online when it opens and again whenever that changes.
-    fn open_availability(&self, open: bool) {
+    fn open_availability(&'static self, open: bool) {
         let current = self.inner.try_update_value(|i| i.availability.take()).flatten();
         if let Some(socket) = current {
             if open {
@@ -955,7 +956,7 @@ impl Chat {
         }
         let config = self.config();
         let url = format!("{}{}", ws_origin(&config.relay), availability_path(&config.site));
-        let chat = *self;
+        let chat = self;
         let on_frame = move |frame| {
             chat.inner.update_value(|i| {
                 i.availability_heard_ms = now_ms();
@@ -978,7 +979,7 @@ impl Chat {
 
     /// The availability socket dropped: while the panel stays open it is opened again, less
     /// often each time; until then the last answer stands.
-    fn availability_lost(&self) {
+    fn availability_lost(&'static self) {
         let attempt = self
             .inner
             .try_update_value(|i| {
@@ -987,7 +988,7 @@ impl Chat {
                 i.availability_failures
             })
             .unwrap_or(1);
-        let chat = *self;
+        let chat = self;
         set_timeout(
             move || {
                 if chat.open.get_untracked() && chat.inner.with_value(|i| i.availability.is_none()) {
@@ -999,9 +1000,9 @@ impl Chat {
     }
 
     /// Everything that follows the signals: reading, availability, storage, events, title.
-    fn watch(&self) {
-        let chat = *self;
-        Effect::new(move |_| {
+    fn watch(&'static self) {
+        let chat = self;
+        effect(move || {
             // Read when the visitor can see it: panel open, page visible, messages there.
             let can_see = chat.open.get() && chat.page_visible.get() && chat.link.get() == LinkStatus::Connected;
             chat.thread.track();
@@ -1009,13 +1010,14 @@ impl Chat {
                 chat.mark_read();
             }
         });
-        Effect::new(move |previous: Option<bool>| {
+        let mut was_open = None;
+        effect(move || {
             let open = chat.open.get();
             if open && !session::consented() {
                 chat.store_after_consent();
             }
             chat.open_availability(open);
-            match previous {
+            match was_open.replace(open) {
                 Some(was) if was != open => chat.emit(if open { "open" } else { "close" }, JsValue::NULL),
                 // Opened at mount (a click or `open` before load): tell the listeners the page
                 // registers right after mount.
@@ -1024,17 +1026,16 @@ impl Chat {
                 }
                 _ => {}
             }
-            open
         });
-        Effect::new(move |previous: Option<usize>| {
+        let mut was_unread = None;
+        effect(move || {
             let read = chat.view.with(|v| v.read.visitor);
             let unread = chat.thread.with(|t| t.unread(read));
-            if previous.is_some_and(|p| p != unread) {
+            if was_unread.replace(unread).is_some_and(|p| p != unread) {
                 chat.emit("unread", JsValue::from_f64(unread as f64));
             }
             let hint = unread > 0 && (!chat.open.get() || !chat.page_visible.get());
             attention::title_hint(hint.then(|| chat.strings.title_hint().replace("{n}", &unread.to_string())));
-            unread
         });
 
         let listener = window_event_listener_untyped("online", move |_| chat.reconnect_now());
@@ -1048,7 +1049,7 @@ impl Chat {
     }
 
     /// Another tab of the same site changed the stored session or contact.
-    fn on_storage(&self, event: web_sys::Event) {
+    fn on_storage(&'static self, event: web_sys::Event) {
         let Some(key) = js_sys::Reflect::get(&event, &JsValue::from_str("key")).ok().and_then(|k| k.as_string()) else {
             return;
         };

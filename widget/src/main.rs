@@ -8,6 +8,7 @@ mod chat;
 mod config;
 mod i18n;
 mod json;
+mod reactive;
 mod session;
 mod socket;
 mod thread;
@@ -29,7 +30,7 @@ fn main() {
 /// The page's handle on the widget: `window.ChatWidget(command, ...)` lands here.
 #[wasm_bindgen]
 pub struct Widget {
-    chat: Chat,
+    chat: &'static Chat,
 }
 
 #[wasm_bindgen]

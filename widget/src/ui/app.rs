@@ -1,6 +1,7 @@
 //! The frame: launcher, panel, and what goes at the bottom of the panel (the composer, the
 //! pre-chat form, or the site's fallback when nobody can answer).
 
+use super::chips::{buttons, Chip};
 use super::composer::Composer;
 use super::email_form::EmailForm;
 use super::launcher::Launcher;
@@ -8,6 +9,7 @@ use super::messages::MessageList;
 use super::quick_replies::QuickReplies;
 use super::refocus;
 use crate::chat::{Chat, LinkStatus};
+use crate::reactive::effect;
 use leptos::html;
 use leptos::prelude::*;
 use protocol::site::{EmailCapture, Position, Theme};
@@ -26,7 +28,7 @@ fn text_on(color: &str) -> &'static str {
 }
 
 #[component]
-pub fn App(chat: Chat) -> impl IntoView {
+pub fn App(chat: &'static Chat) -> impl IntoView {
     let strings = chat.strings;
     let open = chat.open;
     let root: NodeRef<html::Div> = NodeRef::new();
@@ -34,7 +36,7 @@ pub fn App(chat: Chat) -> impl IntoView {
     let launcher: NodeRef<html::Button> = NodeRef::new();
 
     // The site's colour, through CSSOM (allowed under a strict CSP, unlike style attributes).
-    Effect::new(move |_| {
+    effect(move || {
         let color = chat.settings.with(|s| s.color.clone());
         if let Some(root) = root.get() {
             let style = web_sys::HtmlElement::style(&root);
@@ -45,7 +47,8 @@ pub fn App(chat: Chat) -> impl IntoView {
     // Opening moves focus into the panel (again when what is at the bottom changes, e.g. the
     // pre-chat form gives way to the composer); closing returns it to the launcher.
     let knows_email = Memo::new(move |_| chat.contact.with(|c| c.email.is_some()));
-    Effect::new(move |was_open: Option<bool>| {
+    let mut was_open = false;
+    effect(move || {
         let is_open = open.get();
         chat.ready.track();
         knows_email.track();
@@ -56,12 +59,12 @@ pub fn App(chat: Chat) -> impl IntoView {
                     let _ = target.focus();
                 }
             });
-        } else if was_open == Some(true) {
+        } else if was_open {
             if let Some(button) = launcher.get_untracked() {
                 let _ = button.focus();
             }
         }
-        is_open
+        was_open = is_open;
     });
 
     let classes = move || {
@@ -128,38 +131,34 @@ pub fn App(chat: Chat) -> impl IntoView {
 
 /// "Delete conversation", with a second step to confirm, while there is one to delete.
 #[component]
-fn DeleteButton(chat: Chat) -> impl IntoView {
+fn DeleteButton(chat: &'static Chat) -> impl IntoView {
     let strings = chat.strings;
     let confirming = RwSignal::new(false);
     let has_conversation = Memo::new(move |_| chat.link.get() == LinkStatus::Connected);
-    move || {
-        if !has_conversation.get() {
-            return ().into_any();
-        }
-        if confirming.get() {
-            view! {
-                <button type="button" class="cw-header-action cw-confirm-delete" on:click=move |ev| {
-                    refocus(&ev, ".cw-input");
+    let action = move |class, label: &str, next: &'static str, confirm: Option<bool>| Chip {
+        class,
+        label: label.to_owned(),
+        pick: Box::new(move |ev| {
+            refocus(ev, next);
+            match confirm {
+                Some(ask) => confirming.set(ask),
+                None => {
                     confirming.set(false);
                     chat.delete_my_data();
-                }>{strings.confirm_delete()}</button>
-                <button type="button" class="cw-header-action" on:click=move |ev| {
-                    refocus(&ev, ".cw-delete");
-                    confirming.set(false);
-                }>{strings.cancel()}</button>
+                }
             }
-            .into_any()
-        } else {
-            view! {
-                <button type="button" class="cw-header-action cw-delete" on:click=move |ev| {
-                    refocus(&ev, ".cw-confirm-delete");
-                    confirming.set(true);
-                }>
-                    {strings.delete_conversation()}
-                </button>
-            }
-            .into_any()
-        }
+        }),
+    };
+    move || {
+        buttons(match (has_conversation.get(), confirming.get()) {
+            (false, _) => Vec::new(),
+            (true, true) => vec![
+                action("cw-header-action cw-confirm-delete", strings.confirm_delete(), ".cw-input", None),
+                action("cw-header-action", strings.cancel(), ".cw-delete", Some(false)),
+            ],
+            (true, false) => vec![action("cw-header-action cw-delete", strings.delete_conversation(), ".cw-confirm-delete", Some(true))],
+        })
+        .into_any()
     }
 }
 
@@ -175,7 +174,7 @@ enum BottomKind {
 
 /// What the visitor can do at the bottom of the panel.
 #[component]
-fn Bottom(chat: Chat) -> impl IntoView {
+fn Bottom(chat: &'static Chat) -> impl IntoView {
     let kind = Memo::new(move |_| {
         let (async_mode, capture, fallback) = chat.settings.with(|s| (s.async_mode, s.email_capture, s.fallback.clone()));
         let started = chat.has_session() || chat.thread.with(|t| !t.entries().is_empty());

@@ -7,7 +7,7 @@ use protocol::frames::validate_body;
 use protocol::limits::MAX_BODY_CHARS;
 
 #[component]
-pub fn Composer(chat: Chat) -> impl IntoView {
+pub fn Composer(chat: &'static Chat) -> impl IntoView {
     let strings = chat.strings;
     let draft = RwSignal::new(String::new());
     let submit = move || {

@@ -3,26 +3,30 @@
 
 use super::refocus;
 use crate::chat::Chat;
-use wasm_bindgen::JsCast;
 use leptos::prelude::*;
 use protocol::{Contact, Email};
+use wasm_bindgen::JsCast;
+use web_sys::HtmlInputElement;
 
 #[component]
-pub fn EmailForm(chat: Chat, prechat: bool, #[prop(optional)] on_done: Option<Callback<()>>) -> impl IntoView {
+pub fn EmailForm(chat: &'static Chat, prechat: bool, #[prop(optional)] on_done: Option<Callback<()>>) -> impl IntoView {
     let strings = chat.strings;
-    let email = RwSignal::new(chat.contact.with_untracked(|c| c.email.as_ref().map(|e| e.to_string()).unwrap_or_default()));
-    let name = RwSignal::new(String::new());
+    let known = chat.contact.with_untracked(|c| c.email.as_ref().map(|e| e.to_string()).unwrap_or_default());
     let error = RwSignal::new(false);
+    // The fields are the browser's: their values are read when the form is sent.
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        match Email::parse(&email.get_untracked()) {
+        let Some(form) = ev.target().and_then(|form| form.dyn_into::<web_sys::Element>().ok()) else { return };
+        let field = |selector| form.query_selector(selector).ok().flatten().and_then(|f| f.dyn_into::<HtmlInputElement>().ok());
+        let email = field(".cw-email-input");
+        match Email::parse(&email.as_ref().map(HtmlInputElement::value).unwrap_or_default()) {
             Ok(parsed) => {
                 error.set(false);
                 if !prechat {
                     // The form goes; the composer is where the visitor was writing.
                     refocus(&ev, ".cw-input");
                 }
-                let name = Some(name.get_untracked().trim().to_owned()).filter(|n| !n.is_empty());
+                let name = field(".cw-name-input").map(|f| f.value().trim().to_owned()).filter(|n| !n.is_empty());
                 chat.set_contact(Contact { email: Some(parsed), name });
                 if let Some(done) = on_done {
                     done.run(());
@@ -32,10 +36,8 @@ pub fn EmailForm(chat: Chat, prechat: bool, #[prop(optional)] on_done: Option<Ca
                 // Said again on every try: an alert whose text did not change is not read out.
                 error.set(false);
                 request_animation_frame(move || error.set(true));
-                if let Some(input) = ev.target().and_then(|form| form.dyn_into::<web_sys::Element>().ok()) {
-                    if let Ok(Some(field)) = input.query_selector(".cw-email-input") {
-                        let _ = field.dyn_into::<web_sys::HtmlElement>().map(|f| f.focus());
-                    }
+                if let Some(email) = email {
+                    let _ = email.focus();
                 }
             }
         }
@@ -62,16 +64,14 @@ pub fn EmailForm(chat: Chat, prechat: bool, #[prop(optional)] on_done: Option<Ca
                     // Only the pre-chat form takes focus; in the chat, the composer keeps it.
                     data-autofocus=prechat.then_some("")
                     aria-describedby="cw-email-prompt cw-email-error"
-                    aria-invalid=move || error.get().to_string()
-                    prop:value=move || email.get()
-                    on:input=move |ev| email.set(event_target_value(&ev))
+                    aria-invalid=move || if error.get() { "true" } else { "false" }
+                    value=known
                 />
             </label>
             {prechat.then(|| view! {
                 <label class="cw-field">
                     <span>{strings.name_label()}</span>
-                    <input class="cw-name-input" type="text" autocomplete="name" maxlength="80"
-                        prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/>
+                    <input class="cw-name-input" type="text" autocomplete="name" maxlength="80"/>
                 </label>
             })}
             <p id="cw-email-error" class="cw-error" role="alert">{move || error.get().then_some(strings.invalid_email())}</p>

@@ -5,7 +5,7 @@ use leptos::html;
 use leptos::prelude::*;
 
 #[component]
-pub fn Launcher(chat: Chat, node_ref: NodeRef<html::Button>) -> impl IntoView {
+pub fn Launcher(chat: &'static Chat, node_ref: NodeRef<html::Button>) -> impl IntoView {
     let strings = chat.strings;
     let open = chat.open;
     let unread = move || {

@@ -3,10 +3,13 @@
 //! agent's suggested replies. Every text is a text node, never HTML; links are http(s) only
 //! (checked by the protocol) and open in a new tab without access to this page.
 
+use super::chips::{chips, Chip};
 use super::notices::Notices;
 use super::refocus;
 use crate::chat::Chat;
+use crate::reactive::effect;
 use crate::thread::{Delivery, Entry};
+use leptos::either::Either;
 use leptos::html;
 use leptos::prelude::*;
 use std::cell::Cell;
@@ -19,7 +22,7 @@ use protocol::{Author, Card};
 const AT_END_PX: i32 = 24;
 
 #[component]
-pub fn MessageList(chat: Chat) -> impl IntoView {
+pub fn MessageList(chat: &'static Chat) -> impl IntoView {
     let strings = chat.strings;
     let thread = chat.thread;
     let list: NodeRef<html::Div> = NodeRef::new();
@@ -62,15 +65,16 @@ pub fn MessageList(chat: Chat) -> impl IntoView {
             }
         }
     };
-    Effect::new(move |seen: Option<Option<(bool, usize, usize)>>| {
+    let mut seen: Option<(bool, usize, usize)> = None;
+    effect(move || {
         let open = chat.open.get();
         let (written, received) = thread.with(|t| {
             let mine = t.entries().iter().filter(|e| e.is_mine()).count();
             (mine, t.entries().len() - mine)
         });
-        let list = list.get()?;
+        let Some(list) = list.get() else { return };
         // Later changes while pinned are the observer's to follow.
-        match seen.flatten() {
+        match seen.replace((open, written, received)) {
             None => {
                 follow_changes(&list, pinned.clone());
                 to_end();
@@ -79,19 +83,15 @@ pub fn MessageList(chat: Chat) -> impl IntoView {
             Some((_, _, had_received)) if received > had_received && !pinned.get() => unseen.set(true),
             Some(_) => {}
         }
-        Some((open, written, received))
     });
 
     let greeting = move || chat.settings.with(|s| s.greeting.clone());
     let earlier = move || {
-        let entries = chat.earlier.get();
-        (!entries.is_empty()).then(|| {
+        chat.earlier.with(|e| !e.is_empty()).then(|| {
             view! {
                 <section class="cw-earlier" aria-label=strings.earlier_conversation()>
                     <h3 class="cw-divider">{strings.earlier_conversation()}</h3>
-                    <ol class="cw-messages">
-                        {entries.into_iter().map(|entry| view! { <MessageRow entry=entry chat=chat/> }).collect_view()}
-                    </ol>
+                    {rows(chat, chat.earlier.into())}
                     <p class="cw-divider">{strings.chat_ended()}</p>
                 </section>
             }
@@ -104,37 +104,22 @@ pub fn MessageList(chat: Chat) -> impl IntoView {
     };
     let suggestions = move || {
         let offered = thread.with(|t| t.open_suggestions());
-        (!offered.is_empty()).then(|| {
-            view! {
-                <div class="cw-suggestions" role="group" aria-label=strings.suggested_replies()>
-                    {offered
-                        .into_iter()
-                        .map(|text| {
-                            let label = text.clone();
-                            view! {
-                                <button type="button" class="cw-chip" on:click=move |ev| {
-                                    refocus(&ev, ".cw-input");
-                                    chat.send(text.clone());
-                                }>{label}</button>
-                            }
-                        })
-                        .collect_view()}
-                </div>
-            }
-        })
+        let replies = offered.into_iter().map(|text| Chip {
+            class: "cw-chip",
+            label: text.clone(),
+            pick: Box::new(move |ev| {
+                refocus(ev, ".cw-input");
+                chat.send(text.clone());
+            }),
+        });
+        chips("cw-suggestions", strings.suggested_replies(), replies.collect())
     };
 
     view! {
         <div class="cw-scroll" node_ref=list tabindex="0" aria-label=strings.messages_label() on:scroll=on_scroll>
             {earlier}
             {move || (!greeting().is_empty()).then(|| view! { <p class="cw-greeting" dir="auto">{greeting}</p> })}
-            <ol class="cw-messages">
-                <For
-                    each=move || thread.with(|t| t.entries().to_vec())
-                    key=|entry: &Entry| (entry.key(), entry.delivery, entry.seq)
-                    children=move |entry: Entry| view! { <MessageRow entry=entry chat=chat/> }
-                />
-            </ol>
+            {rows(chat, Signal::derive(move || thread.with(|t| t.entries().to_vec())))}
             {typing}
             {suggestions}
             // What the visitor should know now (away, ended, blocked, the email form) is the
@@ -142,6 +127,20 @@ pub fn MessageList(chat: Chat) -> impl IntoView {
             <Notices chat=chat/>
             <button type="button" class="cw-jump" hidden=move || !unseen.get() on:click=jump>{strings.new_messages()}</button>
         </div>
+    }
+}
+
+/// A conversation's messages in order: the thread's, and the earlier conversation's. One list
+/// for both, since every list written out is its own copy of the keyed list's code.
+fn rows(chat: &'static Chat, entries: Signal<Vec<Entry>>) -> impl IntoView {
+    view! {
+        <ol class="cw-messages">
+            <For
+                each=move || entries.get()
+                key=|entry: &Entry| (entry.key(), entry.delivery, entry.seq)
+                children=move |entry: Entry| view! { <MessageRow entry=entry chat=chat/> }
+            />
+        </ol>
     }
 }
 
@@ -169,7 +168,7 @@ fn follow_changes(list: &web_sys::HtmlDivElement, pinned: Rc<Cell<bool>>) {
 }
 
 #[component]
-fn MessageRow(entry: Entry, chat: Chat) -> impl IntoView {
+fn MessageRow(entry: Entry, chat: &'static Chat) -> impl IntoView {
     let strings = chat.strings;
     let mine = entry.is_mine();
     let author = match &entry.author {
@@ -178,52 +177,57 @@ fn MessageRow(entry: Entry, chat: Chat) -> impl IntoView {
     };
     let client_id = entry.client_id.clone();
     let seq = entry.seq;
+    let delivery = entry.delivery;
+    // A row is drawn once for what it shows (the list's key changes with the delivery), so
+    // each part is a plain value; only "seen" follows the agent's reading.
+    let (body_class, body) = if entry.deleted {
+        ("cw-body cw-deleted", strings.message_deleted().to_owned())
+    } else {
+        ("cw-body", entry.body)
+    };
+    let edited = (entry.edited && !entry.deleted).then(|| view! { <span class="cw-edited">" (" {strings.edited()} ")"</span> });
+    let body = (!body.is_empty()).then(|| view! { <p class=body_class dir=(!entry.deleted).then_some("auto")>{body} {edited}</p> });
+    let card = entry.card.map(|card| match card {
+        Card::Article { title, summary, url } => Either::Left(view! {
+            <div class="cw-card">
+                <p class="cw-card-title" dir="auto">{title}</p>
+                <p class="cw-card-summary" dir="auto">{summary}</p>
+                <a class="cw-card-link" href=url.to_string() target="_blank" rel="noopener noreferrer">{strings.read_article()}</a>
+            </div>
+        }),
+        Card::Link { label, url } => Either::Right(view! {
+            <a class="cw-button cw-link-card" href=url.to_string() target="_blank" rel="noopener noreferrer">{label}</a>
+        }),
+    });
     // "Seen" goes under the visitor's newest message the agent has read.
     let seen = move || {
         let read = chat.view.with(|v| v.read.agent);
         let newest_own = chat.thread.with(|t| t.entries().iter().filter(|e| e.is_mine()).filter_map(|e| e.seq).max());
         seq.is_some_and(|s| s <= read && Some(s) == newest_own)
     };
-    let state = match entry.delivery {
-        _ if !mine => None,
-        Delivery::Sending => Some(view! { <span class="cw-state">{strings.sending()}</span> }.into_any()),
-        Delivery::Sent => Some(
-            view! { <span class="cw-state">{move || if seen() { strings.seen() } else { strings.sent() }}</span> }.into_any(),
-        ),
-        Delivery::Failed => Some(
-            view! {
-                <span class="cw-state cw-failed" role="alert">
-                    {strings.not_sent()} {entry.error.map(|why| format!(": {why}"))} " "
-                    <button type="button" class="cw-retry" on:click=move |ev| {
-                        refocus(&ev, ".cw-input");
-                        chat.retry(&client_id);
-                    }>
-                        {strings.retry()}
-                    </button>
-                </span>
-            }
-            .into_any(),
-        ),
+    let failed = delivery == Delivery::Failed;
+    let error = entry.error.map(|why| format!("{}: {why}", strings.not_sent())).unwrap_or_else(|| strings.not_sent().to_owned());
+    let state_text = move || match delivery {
+        Delivery::Sending => strings.sending().to_owned(),
+        Delivery::Sent if seen() => strings.seen().to_owned(),
+        Delivery::Sent => strings.sent().to_owned(),
+        Delivery::Failed => error.clone(),
     };
-    let edited = entry.edited.then(|| view! { <span class="cw-edited">" (" {strings.edited()} ")"</span> });
-    let body = if entry.deleted {
-        Some(view! { <p class="cw-body cw-deleted">{strings.message_deleted()}</p> }.into_any())
-    } else {
-        (!entry.body.is_empty()).then(|| view! { <p class="cw-body" dir="auto">{entry.body} {edited}</p> }.into_any())
-    };
-    let card = entry.card.map(|card| match card {
-        Card::Article { title, summary, url } => view! {
-            <div class="cw-card">
-                <p class="cw-card-title" dir="auto">{title}</p>
-                <p class="cw-card-summary" dir="auto">{summary}</p>
-                <a class="cw-card-link" href=url.to_string() target="_blank" rel="noopener noreferrer">{strings.read_article()}</a>
-            </div>
+    let retry = failed.then(|| {
+        view! {
+            " "
+            <button type="button" class="cw-retry" on:click=move |ev| {
+                refocus(&ev, ".cw-input");
+                chat.retry(&client_id);
+            }>
+                {strings.retry()}
+            </button>
         }
-        .into_any(),
-        Card::Link { label, url } => view! {
-            <a class="cw-button cw-link-card" href=url.to_string() target="_blank" rel="noopener noreferrer">{label}</a>
+    });
+    let state = mine.then(|| {
+        view! {
+            <span class=if failed { "cw-state cw-failed" } else { "cw-state" } role=failed.then_some("alert")>{state_text} {retry}</span>
         }
-        .into_any(),
     });
     view! {
         <li class="cw-message" class:cw-mine=mine class:cw-theirs=!mine data-seq=entry.seq.map(|s| s.to_string())>

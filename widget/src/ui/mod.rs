@@ -1,6 +1,7 @@
 //! The widget's components, one concern per file.
 
 mod app;
+mod chips;
 mod composer;
 mod email_form;
 mod launcher;

@@ -23,7 +23,7 @@ enum Notice {
 }
 
 #[component]
-pub fn Notices(chat: Chat) -> impl IntoView {
+pub fn Notices(chat: &'static Chat) -> impl IntoView {
     let strings = chat.strings;
     let editing_email = RwSignal::new(false);
     let notice = Memo::new(move |_| {
@@ -56,15 +56,14 @@ pub fn Notices(chat: Chat) -> impl IntoView {
             }
         }
     });
+    // The notices that are a line of text share one shape (each shape is code in the wasm).
+    let line = |class: &'static str, role: &'static str, text: String| view! { <p class=class role=role>{text}</p> }.into_any();
     move || match notice.get() {
         Notice::None => ().into_any(),
-        Notice::Deleted => view! { <p class="cw-notice" role="status">{strings.deleted()}</p> }.into_any(),
-        Notice::LinkExpired => view! { <p class="cw-notice" role="alert">{strings.link_expired()}</p> }.into_any(),
-        Notice::Blocked => view! { <p class="cw-notice cw-notice-strong" role="status">{strings.blocked()}</p> }.into_any(),
-        Notice::Ended => view! {
-            <p class="cw-notice" role="status">{strings.chat_ended()} " " {strings.write_to_start_new()}</p>
-        }
-        .into_any(),
+        Notice::Deleted => line("cw-notice", "status", strings.deleted().to_owned()),
+        Notice::LinkExpired => line("cw-notice", "alert", strings.link_expired().to_owned()),
+        Notice::Blocked => line("cw-notice cw-notice-strong", "status", strings.blocked().to_owned()),
+        Notice::Ended => line("cw-notice", "status", [strings.chat_ended(), strings.write_to_start_new()].join(" ")),
         Notice::Away { email, ask } => view! {
             <div class="cw-notice" role="status">
                 <p>{strings.away_async()}</p>

@@ -1,6 +1,7 @@
 //! The site's quick replies: always there above the composer. A reply sends its text, opens
 //! its page, or shows the next set of replies (a flow), with a way back.
 
+use super::chips::{chips, Chip};
 use super::refocus;
 use crate::chat::Chat;
 use leptos::prelude::*;
@@ -18,7 +19,7 @@ fn level(replies: &[QuickReply], path: &[usize]) -> Vec<QuickReply> {
 }
 
 #[component]
-pub fn QuickReplies(chat: Chat) -> impl IntoView {
+pub fn QuickReplies(chat: &'static Chat) -> impl IntoView {
     let strings = chat.strings;
     let path = RwSignal::new(Vec::<usize>::new());
     let replies = Memo::new(move |_| chat.settings.with(|s| level(&s.quick_replies, &path.get())));
@@ -27,15 +28,24 @@ pub fn QuickReplies(chat: Chat) -> impl IntoView {
         if replies.is_empty() {
             return ().into_any();
         }
-        let buttons = replies
-            .into_iter()
-            .enumerate()
-            .map(|(i, reply)| {
-                let label = reply.label.clone();
-                let action = reply.action.clone();
-                let run = move |ev: leptos::ev::MouseEvent| match &action {
+        let back = (!path.with(Vec::is_empty)).then(|| Chip {
+            class: "cw-chip cw-back",
+            label: strings.back().to_owned(),
+            pick: Box::new(move |ev| {
+                refocus(ev, ".cw-quick .cw-chip");
+                path.update(|p| {
+                    p.pop();
+                });
+            }),
+        });
+        let buttons = replies.into_iter().enumerate().map(|(i, reply)| {
+            let action = reply.action;
+            Chip {
+                class: "cw-chip",
+                label: reply.label,
+                pick: Box::new(move |ev| match &action {
                     QuickAction::Send { text } => {
-                        refocus(&ev, ".cw-input");
+                        refocus(ev, ".cw-input");
                         chat.send(text.clone());
                         if !path.with_untracked(Vec::is_empty) {
                             path.set(Vec::new());
@@ -47,26 +57,12 @@ pub fn QuickReplies(chat: Chat) -> impl IntoView {
                         }
                     }
                     QuickAction::Flow { .. } => {
-                        refocus(&ev, ".cw-quick .cw-chip");
+                        refocus(ev, ".cw-quick .cw-chip");
                         path.update(|p| p.push(i));
                     }
-                };
-                view! { <button type="button" class="cw-chip" on:click=run>{label}</button> }
-            })
-            .collect_view();
-        view! {
-            <div class="cw-quick" role="group" aria-label=strings.quick_replies()>
-                {(!path.get().is_empty()).then(|| view! {
-                    <button type="button" class="cw-chip cw-back" on:click=move |ev| {
-                        refocus(&ev, ".cw-quick .cw-chip");
-                        path.update(|p| { p.pop(); });
-                    }>
-                        {strings.back()}
-                    </button>
-                })}
-                {buttons}
-            </div>
-        }
-        .into_any()
+                }),
+            }
+        });
+        chips("cw-quick", strings.quick_replies(), back.into_iter().chain(buttons).collect())
     }
 }
