@@ -1,11 +1,14 @@
-// Release builds (the widget, the console): give the wasm's imports short names, in the wasm
-// and in its glue.
+// Release builds (the widget, the console): give the wasm's imports, and its long exports,
+// short names, in the wasm and in its glue.
 //   node scripts/shorten-imports.mjs dist/site/widget/widget_bg.wasm dist/site/widget/widget.js
 // wasm-bindgen names each import after what it calls plus a 16-digit hash
 // (`__wbg_set_title_7c9f7c08b10ea16a`), and every name is written twice, in the wasm's import
 // section and as a key of the glue's imports object: hashes that gzip cannot shrink. Each
 // name becomes a short one in both places; the build fails if the glue does not have every
-// name exactly once, so a changed glue can never load a wasm it does not match.
+// name exactly once, so a changed glue can never load a wasm it does not match. Exports are
+// named after the closure types they call (`wasm_bindgen_4c99…___convert__closures_____invoke___…`,
+// a hundred characters and more): those become `z` and a letter, in the export section and in
+// every `.name` the glue reads, and the build fails if the glue reads one under its old name.
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -56,13 +59,53 @@ function shortName(index) {
   return text;
 }
 
-// The import section (id 2), rewritten; every other section is copied as it is.
+// Exports longer than this are renamed.
+const LONG_EXPORT = 24;
+
+// The export section (id 7), rewritten.
+function shortenExports(start, end) {
+  let [count, p] = readU32(wasm, start);
+  const entries = [];
+  let shortened = 0;
+  for (let i = 0; i < count; i++) {
+    const [length, f] = readU32(wasm, p);
+    let field = wasm.toString('utf8', f, f + length);
+    p = f + length;
+    const [, next] = readU32(wasm, p + 1);
+    const what = wasm.subarray(p, next);
+    p = next;
+    if (field.length > LONG_EXPORT) {
+      const read = new RegExp(`\\.${field.replace(/\$/g, '\\$')}\\b`, 'g');
+      // One the glue never reads is nobody's (a marker Leptos's code splitting leaves): it goes.
+      if (!glue.match(read)) continue;
+      const short = `z${shortName(shortened++)}`;
+      glue = glue.replace(read, `.${short}`);
+      if (new RegExp(`(?<![\\w$])${field.replace(/\$/g, '\\$')}(?![\\w$])`).test(glue)) {
+        fail(`the glue names export ${field} otherwise than as .${field}`);
+      }
+      field = short;
+    }
+    entries.push(name(field), what);
+  }
+  if (p !== end) fail('the export section did not end where it said');
+  exportsRenamed = shortened;
+  return Buffer.concat([u32(entries.length / 2), ...entries]);
+}
+
+// The import section (id 2) and the export section (id 7), rewritten; every other section is
+// copied as it is.
 const parts = [wasm.subarray(0, 8)];
-let at = 8, renamed = 0;
+let at = 8, renamed = 0, exportsRenamed = 0;
 while (at < wasm.length) {
   const id = wasm[at];
   const [size, start] = readU32(wasm, at + 1);
   const end = start + size;
+  if (id === 7) {
+    const body = shortenExports(start, end);
+    parts.push(Buffer.from([7]), u32(body.length), body);
+    at = end;
+    continue;
+  }
   if (id !== 2) {
     parts.push(wasm.subarray(at, end));
     at = end;
@@ -101,4 +144,4 @@ if (glue.split(moduleKey).length !== 2) fail(`the glue has its imports object un
 glue = glue.replace(moduleKey, `${SHORT_MODULE}:{`);
 fs.writeFileSync(wasmPath, Buffer.concat(parts));
 fs.writeFileSync(gluePath, glue);
-console.log(`shorten-imports: ${renamed} imports renamed`);
+console.log(`shorten-imports: ${renamed} imports and ${exportsRenamed} exports renamed`);

@@ -9,11 +9,11 @@ const KB = 1024;
 // Budgets, in gzip bytes: the loader runs on every page view; the rest loads at first open.
 const budgets = { loader: 1.5 * KB, firstOpen: 100 * KB };
 // First open is over its budget (BENCHMARKS.md says why). Until it is within, it may not grow
-// past this ceiling, which only ever comes down: 130.6 KB with panics that abort at once and
-// functions ordered for gzip.
+// past this ceiling, which only ever comes down: 117.9 KB with fewer shapes of view in the
+// widget (BENCHMARKS.md, "Weight").
 // The agents' console has no budget of its own (a working tool, loaded once a day, not on
 // customers' pages); its ceiling makes it grow only on purpose: 397.2 KB now.
-const ceilings = { firstOpen: 128 * KB, console: 390 * KB };
+const ceilings = { firstOpen: 116 * KB, console: 390 * KB };
 const files = [
   ['loader', 'dist/site/embed.js', 'page load'],
   ['widget.js', 'dist/site/widget/widget.js', 'first open'],

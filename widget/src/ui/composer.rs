@@ -5,16 +5,18 @@ use crate::chat::Chat;
 use leptos::prelude::*;
 use protocol::frames::validate_body;
 use protocol::limits::MAX_BODY_CHARS;
+use wasm_bindgen::JsCast;
+use web_sys::HtmlTextAreaElement;
 
 #[component]
 pub fn Composer(chat: &'static Chat) -> impl IntoView {
     let strings = chat.strings;
-    let draft = RwSignal::new(String::new());
-    let submit = move || {
+    // The draft is the field's own: read when it is sent, then cleared.
+    let send = move |field: HtmlTextAreaElement| {
         // The same rule the relay applies: nothing empty, nothing too long.
-        if let Ok(body) = validate_body(&draft.get_untracked()) {
+        if let Ok(body) = validate_body(&field.value()) {
             chat.send(body);
-            draft.set(String::new());
+            field.set_value("");
         }
     };
     view! {
@@ -22,7 +24,10 @@ pub fn Composer(chat: &'static Chat) -> impl IntoView {
             class="cw-composer"
             on:submit=move |ev| {
                 ev.prevent_default();
-                submit();
+                let form = event_target::<web_sys::Element>(&ev);
+                if let Some(field) = form.query_selector(".cw-input").ok().flatten().and_then(|f| f.dyn_into().ok()) {
+                    send(field);
+                }
             }
         >
             <textarea
@@ -32,16 +37,12 @@ pub fn Composer(chat: &'static Chat) -> impl IntoView {
                 aria-label=strings.message_field()
                 placeholder=strings.placeholder()
                 maxlength=MAX_BODY_CHARS.to_string()
-                prop:value=move || draft.get()
-                on:input=move |ev| {
-                    draft.set(event_target_value(&ev));
-                    chat.typing(true);
-                }
+                on:input=move |_| chat.typing(true)
                 on:blur=move |_| chat.typing(false)
                 on:keydown=move |ev| {
                     if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
                         ev.prevent_default();
-                        submit();
+                        send(event_target(&ev));
                     }
                 }
             ></textarea>

@@ -23,7 +23,7 @@ pub fn Launcher(chat: &'static Chat, node_ref: NodeRef<html::Button>) -> impl In
             class="cw-launcher"
             type="button"
             aria-controls="cw-panel"
-            aria-expanded=move || open.get().to_string()
+            aria-expanded=move || if open.get() { "true" } else { "false" }
             aria-label=label
             on:click=move |_| open.update(|o| *o = !*o)
         >

@@ -22,9 +22,8 @@ fn level(replies: &[QuickReply], path: &[usize]) -> Vec<QuickReply> {
 pub fn QuickReplies(chat: &'static Chat) -> impl IntoView {
     let strings = chat.strings;
     let path = RwSignal::new(Vec::<usize>::new());
-    let replies = Memo::new(move |_| chat.settings.with(|s| level(&s.quick_replies, &path.get())));
     move || {
-        let replies = replies.get();
+        let replies = chat.settings.with(|s| path.with(|p| level(&s.quick_replies, p)));
         if replies.is_empty() {
             return ().into_any();
         }
