@@ -24,12 +24,17 @@ pub const ENTER: &str = "\u{E007}";
 /// at a time (`window.__cut()` closes them and makes new ones fail; `window.__offline =
 /// false` lets new ones through again, and `window.__restore()` does that and says `online`,
 /// as a browser does when its network comes back). A dead connection as a frozen tab or a
-/// tunnel makes.
+/// tunnel makes. `window.__freeze()` kills the open ones without the page hearing of it:
+/// they stay open, and nothing gets through either way (a phone that changed networks).
 pub const SOCKETS_THE_TEST_CAN_CUT: &str = "const Real = window.WebSocket; window.__offline = false; window.__sockets = [];
     window.WebSocket = class extends Real {
       constructor(url, protocols) { super(window.__offline ? 'ws://127.0.0.1:9/' : url, protocols); window.__sockets.push(this); }
+      send(data) { if (!this.__frozen) super.send(data); }
+      get onmessage() { return super.onmessage; }
+      set onmessage(handler) { super.onmessage = handler && (event => { if (!this.__frozen) handler(event); }); }
     };
     window.__cut = () => { window.__offline = true; window.__sockets.forEach(s => s.close()); };
+    window.__freeze = () => { window.__sockets.forEach(s => { s.__frozen = true; }); };
     window.__restore = () => { window.__offline = false; window.dispatchEvent(new Event('online')); };";
 
 /// One chromedriver per test binary. A port is free when picked, but another process (a

@@ -212,6 +212,36 @@ async fn a_message_waiting_in_one_tab_is_not_lost_when_another_tab_saves_the_out
 }
 
 #[tokio::test]
+async fn a_connection_that_died_unnoticed_is_made_again_when_the_network_or_the_page_comes_back() {
+    let site = fresh_site();
+    let (browser, _page) = visit(&site, "", e2e::browser::SOCKETS_THE_TEST_CAN_CUT).await;
+    browser.open_widget().await;
+    browser.write("first").await;
+    browser.wait_for_texts(".cw-mine .cw-state", &["Sent"]).await;
+    let conversation = browser.conversation(site.as_str()).await;
+    let mut agent = relay().agent("Ana").await.join(&conversation, 0).await.unwrap();
+    catch_up(&mut agent, 0).await;
+
+    // The phone changed networks: its socket still looks open, but nothing gets through, and
+    // the keepalive would take a minute to notice. The browser says it is online again: the
+    // widget asks, hears nothing, connects again at once, and the message goes out.
+    browser.js("window.__freeze(); return true;", vec![]).await;
+    browser.write("written on a dead link").await;
+    browser.wait_for_texts(".cw-mine .cw-state", &["Sent", "Sending…"]).await;
+    browser.js("window.dispatchEvent(new Event('online')); return true;", vec![]).await;
+    assert_eq!(next_message(&mut agent).await.body, "written on a dead link");
+    browser.wait_for_texts(".cw-mine .cw-state", &["Sent", "Sent"]).await;
+
+    // The same when the page is shown again (a phone waking, its tab brought back).
+    browser.js("window.__freeze(); return true;", vec![]).await;
+    browser.write("written while asleep").await;
+    browser.wait_for_texts(".cw-mine .cw-state", &["Sent", "Sent", "Sending…"]).await;
+    browser.js("document.dispatchEvent(new Event('visibilitychange', { bubbles: true })); return true;", vec![]).await;
+    assert_eq!(next_message(&mut agent).await.body, "written while asleep");
+    browser.wait_for_texts(".cw-mine .cw-state", &["Sent", "Sent", "Sent"]).await;
+}
+
+#[tokio::test]
 async fn nobody_online_with_async_on_the_visitor_writes_and_leaves_an_email() {
     let site = fresh_site();
     let (browser, _page) = visit(&site, "", "").await;

@@ -148,10 +148,11 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis((ceiling * (0.5 + js_sys::Math::random() / 2.0)) as u64)
 }
 
-/// Silent this long after a ping, a connection is dead even if the browser has not noticed.
-fn silent_too_long(last_heard_ms: f64) -> bool {
-    now_ms() - last_heard_ms > 2.0 * KEEPALIVE.as_millis() as f64 + 5_000.0
-}
+/// Silent this long (two pings and more), a connection is dead even if the browser has not
+/// noticed.
+const SILENT_MS: f64 = 2.0 * KEEPALIVE.as_millis() as f64 + 5_000.0;
+/// How long a probed connection has to answer its ping.
+const PROBE_WAIT: Duration = Duration::from_secs(5);
 
 fn page_hidden() -> bool {
     web_sys::window().and_then(|w| w.document()).is_some_and(|d| d.hidden())
@@ -900,35 +901,49 @@ impl Chat {
                 self.start_conversation();
             }
         }
+        // What still looks connected may have died with the old network.
+        self.probe();
     }
 
     /// Every few seconds: a ping on each connection, and one that sent nothing back since the
     /// last ping is dead even if the browser has not noticed (a phone in a tunnel).
     fn keepalive(&'static self) {
+        self.drop_silent(now_ms() - SILENT_MS);
+        self.ping();
+    }
+
+    /// Back online, or the page shown again (a phone waking): a connection that died with the
+    /// old network still looks open, and the keepalive would take up to a minute to notice.
+    /// One that does not answer a ping within a few seconds is dropped and made again now.
+    fn probe(&'static self) {
+        let asked = now_ms();
+        self.ping();
+        set_timeout(move || self.drop_silent(asked), PROBE_WAIT);
+    }
+
+    fn ping(&'static self) {
+        self.inner.with_value(|i| {
+            if let (true, Some(socket)) = (i.welcomed, &i.socket) {
+                socket.send_text(ClientFrame::PING_TEXT);
+            }
+            if let Some(socket) = &i.availability {
+                socket.send_text(ClientFrame::PING_TEXT);
+            }
+        });
+    }
+
+    /// Drops each connection that has sent nothing since `since` (ms): at once, not when the
+    /// browser gives up on the closing handshake (a minute more on a dead link). The status
+    /// says so, and the retry starts.
+    fn drop_silent(&'static self, since: f64) {
         let (gone, availability_gone) = self
             .inner
             .try_update_value(|i| {
-                let gone = match (i.welcomed, &i.socket) {
-                    (true, Some(_)) if silent_too_long(i.last_frame_ms) => i.socket.take(),
-                    (true, Some(socket)) => {
-                        socket.send_text(ClientFrame::PING_TEXT);
-                        None
-                    }
-                    _ => None,
-                };
-                let availability_gone = match &i.availability {
-                    Some(_) if silent_too_long(i.availability_heard_ms) => i.availability.take(),
-                    Some(socket) => {
-                        socket.send_text(ClientFrame::PING_TEXT);
-                        None
-                    }
-                    None => None,
-                };
+                let gone = if i.welcomed && i.last_frame_ms < since { i.socket.take() } else { None };
+                let availability_gone = if i.availability_heard_ms < since { i.availability.take() } else { None };
                 (gone, availability_gone)
             })
             .unwrap_or((None, None));
-        // Dropped now, not when the browser gives up on the closing handshake (a minute
-        // more on a dead link): the status says so, and the retry starts.
         if let Some(socket) = gone {
             socket.shut();
             self.on_close();
@@ -1040,7 +1055,13 @@ impl Chat {
 
         let listener = window_event_listener_untyped("online", move |_| chat.reconnect_now());
         std::mem::forget(listener);
-        let listener = window_event_listener_untyped("visibilitychange", move |_| chat.page_visible.set(!page_hidden()));
+        let listener = window_event_listener_untyped("visibilitychange", move |_| {
+            let visible = !page_hidden();
+            chat.page_visible.set(visible);
+            if visible {
+                chat.probe();
+            }
+        });
         std::mem::forget(listener);
         let listener = window_event_listener_untyped("storage", move |event| chat.on_storage(event));
         std::mem::forget(listener);
