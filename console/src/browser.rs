@@ -85,7 +85,7 @@ pub fn page_hidden() -> bool {
     web_sys::window().and_then(|w| w.document()).is_some_and(|d| d.hidden())
 }
 
-fn page_has_focus() -> bool {
+pub fn page_has_focus() -> bool {
     web_sys::window().and_then(|w| w.document()).and_then(|d| d.has_focus().ok()).unwrap_or(false)
 }
 

@@ -151,6 +151,34 @@ async fn two_agents_write_notes_mention_each_other_and_hand_a_conversation_over(
     bo.screenshot("console-transferred").await;
 }
 
+/// An alert about the conversation the agent has in front of them is said to screen readers,
+/// not raised as a toast to dismiss; about another conversation, it is a toast.
+#[tokio::test]
+async fn an_alert_about_the_conversation_on_screen_is_said_not_toasted() {
+    let relay = relay();
+    let site = fresh_site();
+    let (started, _visitor) = visitor_says(relay, &site, "Is my order on its way?").await;
+    let conversation = started.conversation_id.clone();
+    let (ana, bo) = (Console::sign_in(relay, "Ana").await, Console::sign_in(relay, "Bo").await);
+    ana.use_site(&site).await;
+    bo.use_site(&site).await;
+    ana.go_online().await;
+    ana.open_conversation(&conversation, "tab-waiting").await;
+    ana.click("accept").await;
+    ana.wait_for_text(&testid("assignee"), "Ana").await;
+
+    bo.open_conversation(&conversation, "tab-others").await;
+    bo.write("@Ana it left the warehouse today").await;
+    ana.wait("the note", &format!("document.querySelector('{}[data-note=\"true\"]')", testid("message"))).await;
+    ana.wait_for_text(".alerts [aria-live]", "Bo mentioned you in a note").await;
+    assert!(ana.texts(&testid("alert")).await.is_empty(), "no toast for the conversation on screen");
+
+    // On the analytics page the same conversation is out of sight: a toast.
+    ana.click("nav-analytics").await;
+    bo.write("@Ana and the tracking number is in the email").await;
+    ana.wait_for_text(&testid("alert"), "Bo").await;
+}
+
 /// An agent attaches a link button and suggested replies to a reply. Enter in one of the
 /// panel's fields attaches, as its button does; it does not send the half-written reply.
 #[tokio::test]

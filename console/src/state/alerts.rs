@@ -1,8 +1,9 @@
 //! Alerts from the relay: a toast until dismissed, a line for screen readers, and a system
 //! notification when the agent allowed them and is looking elsewhere. A conversation has one
-//! toast (its newest alert), gone once the agent opens the conversation.
+//! toast (its newest alert), gone once the agent opens the conversation; an alert about the
+//! conversation the agent is looking at is only said to screen readers.
 
-use super::desk::{Desk, Toast};
+use super::desk::{Desk, Page, Toast};
 use super::words::{alert_text, contact_label};
 use crate::browser;
 use leptos::prelude::*;
@@ -15,6 +16,10 @@ const MAX_TOASTS: usize = 5;
 impl Desk {
     pub fn raise(&self, conversation_id: ConversationId, alert: Alert) {
         let text = alert_text(&alert, self.unanswered_minutes.get_untracked());
+        self.announcement.set(text.clone());
+        if self.looking_at(&conversation_id) {
+            return;
+        }
         let contact = self.inbox.with_untracked(|i| i.get(&conversation_id).map(|e| contact_label(&e.contact)));
         self.toasts.update(|toasts| {
             let id = toasts.iter().map(|t| t.id + 1).max().unwrap_or(1);
@@ -23,10 +28,17 @@ impl Desk {
             let excess = toasts.len().saturating_sub(MAX_TOASTS);
             toasts.drain(..excess);
         });
-        self.announcement.set(text.clone());
         let desk = *self;
         let tag = conversation_id.to_string();
         browser::notify(&text, contact.as_deref().unwrap_or(""), &tag, move || desk.open_conversation(conversation_id));
+    }
+
+    /// The conversation is open on the inbox page, in a window the agent is using.
+    fn looking_at(&self, conversation_id: &ConversationId) -> bool {
+        self.page.get_untracked() == Page::Inbox
+            && self.open.with_untracked(|open| open.as_ref() == Some(conversation_id))
+            && self.page_visible.get_untracked()
+            && browser::page_has_focus()
     }
 
     /// The agent has the conversation in front of them: its alert has done its work.
