@@ -508,8 +508,7 @@ impl Site {
     /// and by whom; it goes to someone else (or waits), never straight back to them.
     async fn assign_waiting(&self, returned: Option<(&ConversationId, AgentId)>) -> Result<()> {
         // The bot's conversations are not waiting: they come to the queue when it hands them over.
-        let mut waiting: Vec<InboxEntry> =
-            self.entries(None)?.into_iter().filter(|e| e.status == Status::Open && e.assignee.is_none() && !e.bot).collect();
+        let mut waiting: Vec<InboxEntry> = self.open_entries()?.into_iter().filter(|e| e.assignee.is_none() && !e.bot).collect();
         waiting.sort_by_key(|e| e.created_at);
         for entry in waiting {
             // Each routing awaits the conversation, which lets other passes in: one may have
@@ -574,6 +573,13 @@ impl Site {
             )?,
         }
         .to_array()?;
+        Ok(rows.iter().filter_map(|r| serde_json::from_str(&r.entry).ok()).collect())
+    }
+
+    /// Every open conversation, for routing and the bot's handover (not the closed ones the
+    /// inbox also lists).
+    fn open_entries(&self) -> Result<Vec<InboxEntry>> {
+        let rows: Vec<EntryRow> = self.sql().exec("SELECT entry FROM inbox WHERE status = 'open'", None)?.to_array()?;
         Ok(rows.iter().filter_map(|r| serde_json::from_str(&r.entry).ok()).collect())
     }
 
@@ -862,7 +868,7 @@ impl Site {
 
     /// The site no longer has a bot: the open conversations it had join the agents' queue.
     async fn hand_over_from_bot(&self) -> Result<()> {
-        let with_bot: Vec<InboxEntry> = self.entries(None)?.into_iter().filter(|e| e.status == Status::Open && e.bot).collect();
+        let with_bot: Vec<InboxEntry> = self.open_entries()?.into_iter().filter(|e| e.bot).collect();
         for entry in with_bot {
             let stub = self.conversation_stub(entry.conversation_id.as_str())?;
             if let Err(err) = post(&stub, "https://conversation/bot-gone", &()).await {
