@@ -13,22 +13,27 @@ use wasm_bindgen_futures::JsFuture;
 pub struct Failure(pub Option<ErrorCode>);
 
 async fn call<T: FromTree>(method: &str, url: &str, body: Option<String>) -> Result<T, Failure> {
-    let offline = |_| Failure(None);
-    let window = web_sys::window().ok_or(Failure(None))?;
+    let (ok, text) = fetch(method, url, body).await.ok_or(Failure(None))?;
+    if ok {
+        crate::json::parse(&text).ok_or(Failure(None))
+    } else {
+        Err(Failure(crate::json::parse::<ErrorBody>(&text).map(|b| b.error.code)))
+    }
+}
+
+/// Whether the answer was a success, and its text; `None` when nothing came back. One
+/// function for every call, not a copy per answer type (each await is code in the wasm).
+async fn fetch(method: &str, url: &str, body: Option<String>) -> Option<(bool, String)> {
+    let window = web_sys::window()?;
     let init = web_sys::RequestInit::new();
     init.set_method(method);
     if let Some(body) = body {
         // text/plain keeps it a simple CORS request: no preflight from customers' pages.
         init.set_body(&body.into());
     }
-    let response: web_sys::Response =
-        JsFuture::from(window.fetch_with_str_and_init(url, &init)).await.map_err(offline)?.unchecked_into();
-    let text = JsFuture::from(response.text().map_err(offline)?).await.map_err(offline)?.as_string().unwrap_or_default();
-    if response.ok() {
-        crate::json::parse(&text).ok_or(Failure(None))
-    } else {
-        Err(Failure(crate::json::parse::<ErrorBody>(&text).map(|b| b.error.code)))
-    }
+    let response: web_sys::Response = JsFuture::from(window.fetch_with_str_and_init(url, &init)).await.ok()?.unchecked_into();
+    let text = JsFuture::from(response.text().ok()?).await.ok()?.as_string().unwrap_or_default();
+    Some((response.ok(), text))
 }
 
 pub async fn site_view(config: &WidgetConfig) -> Result<SiteView, Failure> {
