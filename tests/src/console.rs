@@ -117,8 +117,16 @@ impl Console {
         self.wait("online", &format!("document.querySelector('{}[aria-pressed=\"true\"]')", testid("presence-toggle"))).await;
     }
 
-    /// Opens a conversation from whichever list shows it.
+    /// Opens a conversation from whichever list shows it, and waits for its connection (an
+    /// action before it is refused, as the agent would see).
     pub async fn open_conversation(&self, conversation: &protocol::ConversationId, list: &str) {
+        self.open_conversation_offline(conversation, list).await;
+        self.find(&format!("{}[data-conversation-id=\"{conversation}\"][aria-busy=\"false\"]", testid("conversation-view"))).await;
+    }
+
+    /// Opens a conversation from whichever list shows it, without waiting for a connection
+    /// (the network is down).
+    pub async fn open_conversation_offline(&self, conversation: &protocol::ConversationId, list: &str) {
         self.click(list).await;
         self.find(&format!("{}[data-conversation-id=\"{conversation}\"]", testid("conversation-row"))).await.click().await.unwrap();
         self.find(&format!("{}[data-conversation-id=\"{conversation}\"]", testid("conversation-view"))).await;

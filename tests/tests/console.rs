@@ -776,7 +776,7 @@ async fn a_reply_on_its_way_when_the_agent_switches_chats_goes_out_once_when_the
     ana.wait("the conversation disconnected", "[...document.querySelectorAll('.muted')].some(e => e.textContent === 'Connecting…')").await;
     ana.write("Yes, one moment please").await;
     ana.wait("the reply waiting", "[...document.querySelectorAll('.delivery')].some(e => e.textContent === 'Sending…')").await;
-    ana.open_conversation(&other.conversation_id, "tab-waiting").await;
+    ana.open_conversation_offline(&other.conversation_id, "tab-waiting").await;
     ana.wait("the other chat shown", "![...document.querySelectorAll('.delivery')].some(e => e.textContent === 'Sending…')").await;
 
     // Back online and back in the first chat: the reply goes out, once.

@@ -63,6 +63,7 @@ pub struct Conversation {
     pub problem: RwSignal<Option<String>>,
     /// The agent unsubscribed from this conversation's alerts (here, in this session).
     pub muted: RwSignal<bool>,
+    /// Welcomed on its connection: what the agent does goes out.
     pub connected: RwSignal<bool>,
     /// The agent's own message being changed in the composer, and its text when started.
     pub editing: RwSignal<Option<(Seq, String)>>,
@@ -287,9 +288,8 @@ impl Endpoint for Conversation {
         browser::socket_url(&agent_connect_path(&self.id(), after))
     }
 
-    fn opened(&self) {
-        self.connected.set(true);
-    }
+    /// Connected counts from the welcome: before it, actions are refused.
+    fn opened(&self) {}
 
     fn frame(&self, frame: ServerFrame) {
         match frame {
@@ -299,6 +299,7 @@ impl Endpoint for Conversation {
                     b.welcomed = true;
                     b.newest_seq = last_seq;
                 });
+                self.connected.set(true);
                 self.info.update(|i| {
                     i.status = status;
                     i.read = read;

@@ -37,6 +37,8 @@ pub fn ConversationView(conversation: Conversation) -> impl IntoView {
             data-testid="conversation-view"
             data-conversation-id=conversation.id().to_string()
             aria-labelledby="conversation-title"
+            // Busy until the conversation's connection is welcomed: actions wait for it.
+            aria-busy=move || if conversation.connected.get() { "false" } else { "true" }
         >
             <header class="conversation-head">
                 <div class="conversation-who">
