@@ -9,13 +9,13 @@
 // code behind `wrangler dev`) with `inspector: false`. Same workerd, same config, same storage.
 //
 // Takes the `wrangler dev` flags the harness passes:
-//   --ip IP --port PORT --persist-to DIR --var NAME:VALUE… --log-level LEVEL
+//   --ip IP --port PORT --persist-to DIR --var NAME:VALUE… --log-level LEVEL [--config FILE]
 // and ignores --inspector-port and --show-interactive-dev-session (there is no inspector).
 
 import { unstable_startWorker } from "wrangler";
 
 const args = process.argv.slice(2);
-const options = { ip: "127.0.0.1", port: 8787, persist: ".wrangler/state", logLevel: "info", vars: {} };
+const options = { ip: "127.0.0.1", port: 8787, persist: ".wrangler/state", logLevel: "info", vars: {}, config: "wrangler.toml" };
 for (let i = 0; i < args.length; i++) {
   const [flag, inline] = args[i].split(/=(.*)/s);
   const value = () => inline ?? args[++i];
@@ -24,6 +24,7 @@ for (let i = 0; i < args.length; i++) {
     case "--port": options.port = Number(value()); break;
     case "--persist-to": options.persist = value(); break;
     case "--log-level": options.logLevel = value(); break;
+    case "--config": options.config = value(); break;
     case "--var": {
       const pair = value();
       const colon = pair.indexOf(":");
@@ -43,7 +44,7 @@ function fail(message) {
 }
 
 const worker = await unstable_startWorker({
-  config: "wrangler.toml",
+  config: options.config,
   bindings: options.vars,
   dev: {
     inspector: false,

@@ -10,6 +10,10 @@
 //!     … -- --dump DIR                         write every delivery's latency to DIR/*.csv
 //!     … -- --repeat N                         run each scenario N times, then min / median / max
 //!                                             of every row (one run's tail is noisy on a shared VM)
+//!     … -- --floor                            the platform's floor in the relay's place: a minimal
+//!                                             Durable Object per conversation in plain JavaScript
+//!                                             (bench/floor/), same dev server; what any relay built
+//!                                             like ours costs at least on this machine
 //!
 //! Every scenario runs twice with the same load code: against the real relay (wrangler's dev
 //! server, workerd with SQLite Durable Objects, started fresh by the `e2e` harness; without
@@ -36,7 +40,7 @@ use std::time::Duration;
 use e2e::DevServer;
 use target::{Kind, Target};
 
-const USAGE: &str = "usage: bench [--quick] [--only SCENARIO-OR-PREFIX] [--direct] [--inspector] [--dump DIR] [--repeat N]";
+const USAGE: &str = "usage: bench [--quick] [--only SCENARIO-OR-PREFIX] [--direct] [--inspector] [--dump DIR] [--repeat N] [--floor]";
 
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
@@ -128,6 +132,8 @@ struct Options {
     dump: Option<PathBuf>,
     /// Runs of each scenario (relay and baseline in turn each time).
     repeat: usize,
+    /// The platform's floor in the relay's place.
+    floor: bool,
 }
 
 async fn run(scenarios: Vec<Scenario>, options: &Options) -> bool {
@@ -144,6 +150,10 @@ async fn run(scenarios: Vec<Scenario>, options: &Options) -> bool {
         println!("relay: wrangler's dev server with the inspector off (production has none)");
         DevServer::WithoutInspector
     };
+    let measured = if options.floor { Kind::Floor } else { Kind::Relay };
+    if options.floor {
+        println!("floor: bench/floor/worker.js in the relay's place (--floor)");
+    }
     println!("relay load goes {route}\n");
     let mut integrity = Vec::new();
     let mut clean = true;
@@ -154,7 +164,7 @@ async fn run(scenarios: Vec<Scenario>, options: &Options) -> bool {
             // A repeated scenario's runs are told apart in the report and the dumps.
             let run_name = if options.repeat > 1 { format!("{name}, run {round} of {}", options.repeat) } else { name.clone() };
             let file_name = if options.repeat > 1 { format!("{name}-{round}") } else { name.clone() };
-            for (index, kind) in [Kind::Relay, Kind::Baseline].into_iter().enumerate() {
+            for (index, kind) in [measured, Kind::Baseline].into_iter().enumerate() {
                 eprintln!("[bench] {run_name} on the {}", kind.name());
                 let target = Arc::new(Target::start(kind, &name, server, options.direct).await);
                 let dump = options.dump.as_ref().map(|dir| dir.join(format!("{file_name}-{}.csv", kind.name())));
@@ -173,10 +183,10 @@ async fn run(scenarios: Vec<Scenario>, options: &Options) -> bool {
                 rounds[index].push(outcome);
             }
             let [relay, baseline] = &rounds;
-            println!("{}", report::table(&run_name, &scenario.describe(), &relay[round - 1], &baseline[round - 1]));
+            println!("{}", report::table(&run_name, &scenario.describe(), measured.name(), &relay[round - 1], &baseline[round - 1]));
         }
         if options.repeat > 1 {
-            println!("{}", report::spread(&name, &rounds[0], &rounds[1]));
+            println!("{}", report::spread(&name, measured.name(), &rounds[0], &rounds[1]));
         }
     }
     for line in integrity {
@@ -191,7 +201,7 @@ fn main() {
         baseline::serve();
         return;
     }
-    let mut options = Options { quick: false, only: None, direct: false, inspector: false, dump: None, repeat: 1 };
+    let mut options = Options { quick: false, only: None, direct: false, inspector: false, dump: None, repeat: 1, floor: false };
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         match arg.as_str() {
@@ -199,6 +209,7 @@ fn main() {
             "--only" => options.only = Some(rest.next().expect(USAGE).clone()),
             "--direct" => options.direct = true,
             "--inspector" => options.inspector = true,
+            "--floor" => options.floor = true,
             "--dump" => options.dump = Some(PathBuf::from(rest.next().expect(USAGE))),
             "--repeat" => options.repeat = rest.next().and_then(|n| n.parse().ok()).filter(|&n| n > 0).expect(USAGE),
             _ => {

@@ -1,5 +1,6 @@
-//! What a scenario measured, and the printed report: one table per scenario with the relay,
-//! the baseline and their ratio side by side, then an integrity line per scenario and target.
+//! What a scenario measured, and the printed report: one table per scenario with the relay (or
+//! the platform's floor, with `--floor`), the baseline and their ratio side by side, then an
+//! integrity line per scenario and target.
 
 use std::fmt::Write;
 
@@ -41,8 +42,9 @@ fn number(value: Option<f64>) -> String {
 }
 
 /// The table of one scenario: every row of the relay's outcome (and any the baseline adds),
-/// with relay/baseline where both have a non-zero number.
-pub fn table(name: &str, description: &str, relay: &Outcome, baseline: &Outcome) -> String {
+/// with relay/baseline where both have a non-zero number. `measured` names the relay's column
+/// (`relay`, or `floor`).
+pub fn table(name: &str, description: &str, measured: &str, relay: &Outcome, baseline: &Outcome) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "== {name} ==");
     let _ = writeln!(out, "{description}");
@@ -53,7 +55,7 @@ pub fn table(name: &str, description: &str, relay: &Outcome, baseline: &Outcome)
         }
     }
     let width = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0).max(10);
-    let _ = writeln!(out, "  {:<width$}  {:>10}  {:>10}  {:>10}", "", "relay", "baseline", "relay/base");
+    let _ = writeln!(out, "  {:<width$}  {:>10}  {:>10}  {:>10}", "", measured, "baseline", format!("{measured}/base"));
     let rows = labels.iter().map(|l| (*l, relay.value(l), baseline.value(l)));
     let counts = [
         ("errors", relay.errors.len() as f64, baseline.errors.len() as f64),
@@ -69,7 +71,7 @@ pub fn table(name: &str, description: &str, relay: &Outcome, baseline: &Outcome)
         let ratio = ratio.map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".to_owned());
         let _ = writeln!(out, "  {label:<width$}  {:>10}  {:>10}  {ratio:>10}", number(r), number(b));
     }
-    for (target, outcome) in [("relay", relay), ("baseline", baseline)] {
+    for (target, outcome) in [(measured, relay), ("baseline", baseline)] {
         for note in &outcome.notes {
             let _ = writeln!(out, "  {target}: {note}");
         }
@@ -87,12 +89,12 @@ pub fn table(name: &str, description: &str, relay: &Outcome, baseline: &Outcome)
 
 /// A scenario run several times: for every row, the relay's smallest, middle and largest value
 /// over the runs, and the baseline's middle one.
-pub fn spread(name: &str, relay: &[Outcome], baseline: &[Outcome]) -> String {
+pub fn spread(name: &str, measured: &str, relay: &[Outcome], baseline: &[Outcome]) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "== {name} over {} runs ==", relay.len());
     let labels: Vec<&str> = relay.first().map(|o| o.rows.iter().map(|(l, _)| l.as_str()).collect()).unwrap_or_default();
     let width = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0).max(10);
-    let _ = writeln!(out, "  {:<width$}  {:>10}  {:>10}  {:>10}  {:>10}", "", "relay min", "median", "max", "baseline");
+    let _ = writeln!(out, "  {:<width$}  {:>10}  {:>10}  {:>10}  {:>10}", "", format!("{measured} min"), "median", "max", "baseline");
     let sorted = |outcomes: &[Outcome], label: &str| {
         let mut values: Vec<f64> = outcomes.iter().filter_map(|o| o.value(label)).collect();
         values.sort_by(f64::total_cmp);
@@ -140,7 +142,7 @@ mod tests {
             (o, b)
         };
         let (relay, baseline): (Vec<_>, Vec<_>) = [run(829.0, 0.3), run(52.0, 0.5), run(141.0, 0.4)].into_iter().unzip();
-        let text = spread("live-1000", &relay, &baseline);
+        let text = spread("live-1000", "relay", &relay, &baseline);
         assert!(text.starts_with("== live-1000 over 3 runs =="), "{text}");
         let row: Vec<&str> = text.lines().find(|l| l.contains("p99 ms")).unwrap().split_whitespace().collect();
         assert_eq!(row, ["p99", "ms", "52", "141", "829", "0.40"], "{text}");
@@ -158,7 +160,7 @@ mod tests {
         baseline.row("delivered msg/s", Some(400.0));
         baseline.row("p99 ms", Some(0.5));
         baseline.lost = 1;
-        let text = table("live-1", "one conversation", &relay, &baseline);
+        let text = table("live-1", "one conversation", "relay", &relay, &baseline);
         assert!(text.contains("== live-1 =="));
         assert!(text.lines().any(|l| l.contains("delivered msg/s") && l.trim_end().ends_with("0.25")));
         assert!(text.lines().any(|l| l.contains("p99 ms") && l.trim_end().ends_with("9.00")));

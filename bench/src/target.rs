@@ -15,13 +15,20 @@ use std::sync::Mutex;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Relay,
+    /// The platform's floor (`bench/floor/`): a minimal Durable Object per conversation in
+    /// plain JavaScript, under the same dev server as the relay.
+    Floor,
     Baseline,
 }
+
+/// The floor's wrangler config, from the repository's root.
+const FLOOR_CONFIG: &str = "bench/floor/wrangler.toml";
 
 impl Kind {
     pub fn name(self) -> &'static str {
         match self {
             Kind::Relay => "relay",
+            Kind::Floor => "floor",
             Kind::Baseline => "baseline",
         }
     }
@@ -57,15 +64,18 @@ impl Target {
     pub async fn start(kind: Kind, scenario: &str, server: DevServer, direct: bool) -> Target {
         let name = format!("bench-{scenario}");
         tokio::task::spawn_blocking(move || match kind {
-            Kind::Relay => Target::start_relay(&name, server, direct),
+            Kind::Relay | Kind::Floor => Target::start_workerd(kind, &name, server, direct),
             Kind::Baseline => Target::start_baseline(),
         })
         .await
         .expect("start the target")
     }
 
-    fn start_relay(name: &str, server: DevServer, direct: bool) -> Target {
-        let relay = e2e::Relay::start_on(server, name, &[]);
+    fn start_workerd(kind: Kind, name: &str, server: DevServer, direct: bool) -> Target {
+        let relay = match kind {
+            Kind::Floor => e2e::Relay::start_worker(server, name, &[], Some(FLOOR_CONFIG)),
+            _ => e2e::Relay::start_on(server, name, &[]),
+        };
         let port: u16 =
             relay.public_origin.rsplit(':').next().and_then(|p| p.parse().ok()).expect("the relay origin has a port");
         let wrangler = relay.wrangler_pid();
@@ -76,7 +86,7 @@ impl Target {
         let inspected = e2e::procfs::cmdline(runtime).iter().any(|a| a.starts_with("--inspector-addr"));
         assert_eq!(inspected, server == DevServer::WranglerDev, "the runtime workerd's inspector is not as asked ({server:?})");
         let origin = if direct { relay.origin } else { relay.public_origin };
-        let target = Target { origin, group: wrangler, memory: Sampler::start(watch), kind: Kind::Relay, agent: Default::default() };
+        let target = Target { origin, group: wrangler, memory: Sampler::start(watch), kind, agent: Default::default() };
         assert!(target.memory.processes() > 0, "no workerd process below wrangler {wrangler}");
         target
     }
@@ -107,15 +117,15 @@ impl Target {
         agent::Visitor::new(&self.origin)
     }
 
-    /// The agent that answers: the relay's first admin, signed in once per target (the
-    /// baseline takes any session).
+    /// The agent that answers: the relay's first admin, signed in once per target (the floor
+    /// and the baseline take any session).
     pub async fn agent(&self) -> agent::Agent {
         self.agent
             .get_or_init(|| async {
                 let email = protocol::Email::parse(e2e::ADMIN_EMAIL).expect("valid email");
                 match self.kind {
                     Kind::Relay => agent::Agent::login(&self.origin, &email, e2e::ADMIN_PASSWORD).await.expect("the admin signs in"),
-                    Kind::Baseline => {
+                    Kind::Floor | Kind::Baseline => {
                         let account = protocol::Account {
                             id: protocol::AgentId::parse("ag-00000000000000be").expect("valid id"),
                             email,

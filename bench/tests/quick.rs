@@ -8,15 +8,15 @@ use std::time::{Duration, Instant};
 /// The scenarios `--quick` runs, by the name in each report table's header.
 const SCENARIOS: &[&str] = &["live-1", "live-10", "throughput-10", "idle-200", "resume"];
 
-#[test]
-fn quick_run_reports_every_scenario_with_nothing_lost_or_duplicated() {
+/// Runs `bench` with `args`; its report, after it succeeded within four minutes.
+fn bench(args: &[&str]) -> String {
     let mut child = Command::new(env!("CARGO_BIN_EXE_bench"))
-        .arg("--quick")
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("start bench --quick");
+        .expect("start bench");
     // Read both pipes while it runs, so a long report cannot fill a pipe and stall it.
     let read = |mut pipe: Box<dyn std::io::Read + Send>| {
         std::thread::spawn(move || {
@@ -37,22 +37,22 @@ fn quick_run_reports_every_scenario_with_nothing_lost_or_duplicated() {
             unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
             std::thread::sleep(Duration::from_secs(5));
             let _ = child.kill();
-            panic!("bench --quick did not finish within 240 s:\n{}", stderr.join().unwrap_or_default());
+            panic!("bench {args:?} did not finish within 240 s:\n{}", stderr.join().unwrap_or_default());
         }
         std::thread::sleep(Duration::from_millis(200));
     };
     let report = stdout.join().expect("stdout reader");
     let log = stderr.join().expect("stderr reader");
     println!("{report}");
-    assert!(status.success(), "bench --quick failed ({status}):\n{report}\n{log}");
+    assert!(status.success(), "bench {args:?} failed ({status}):\n{report}\n{log}");
+    report
+}
 
-    // The relay's own numbers: wrangler's dev server without the DevTools inspector, which
-    // costs more CPU per message than the relay and which production does not have (the
-    // benchmark checks the runtime's command line).
-    assert!(report.contains("with the inspector off"), "the relay ran with the inspector:\n{report}");
-    for scenario in SCENARIOS {
+/// Every scenario has its table, and nothing was lost or duplicated on either target.
+fn assert_clean(report: &str, scenarios: &[&str], measured: &str) {
+    for scenario in scenarios {
         assert!(report.contains(&format!("== {scenario} ==")), "no {scenario} table in the report");
-        for target in ["relay", "baseline"] {
+        for target in [measured, "baseline"] {
             let prefix = format!("integrity {scenario} {target}: ");
             let line = report
                 .lines()
@@ -61,4 +61,24 @@ fn quick_run_reports_every_scenario_with_nothing_lost_or_duplicated() {
             assert!(line.contains("lost 0,") && line.contains("duplicated 0,"), "{line}");
         }
     }
+}
+
+#[test]
+fn quick_run_reports_every_scenario_with_nothing_lost_or_duplicated() {
+    let report = bench(&["--quick"]);
+    // The relay's own numbers: wrangler's dev server without the DevTools inspector, which
+    // costs more CPU per message than the relay and which production does not have (the
+    // benchmark checks the runtime's command line).
+    assert!(report.contains("with the inspector off"), "the relay ran with the inspector:\n{report}");
+    assert_clean(&report, SCENARIOS, "relay");
+}
+
+/// The platform's floor speaks the routes and frames the load uses: conversations start, both
+/// sides connect, messages are stored once and delivered once, a reconnect replays.
+#[test]
+fn the_floor_carries_the_same_load_with_nothing_lost_or_duplicated() {
+    let report = bench(&["--quick", "--floor", "--only", "live-1"]);
+    assert_clean(&report, &["live-1"], "floor");
+    let report = bench(&["--quick", "--floor", "--only", "resume"]);
+    assert_clean(&report, &["resume"], "floor");
 }

@@ -106,6 +106,9 @@ pub struct Relay {
     /// Extra `--var NAME:VALUE` settings.
     vars: Vec<(String, String)>,
     server: DevServer,
+    /// Another Worker's wrangler config, run in the relay's place (the load benchmark's
+    /// floor); `None` for the relay itself.
+    worker: Option<&'static str>,
     group: i32,
     /// Signed-in agents by name: each signs in once per relay process.
     agents: std::sync::Mutex<std::collections::HashMap<String, agent::Agent>>,
@@ -173,6 +176,12 @@ impl Relay {
         for built in ["relay/build/index.js", "dist/site/embed.js"] {
             assert!(root.join(built).exists(), "{built} is missing: run scripts/build first (scripts/test does)");
         }
+        Self::start_worker(server, name, vars, None)
+    }
+
+    /// Starts the Worker of `config` (a wrangler config, from the repository's root) in the
+    /// relay's place, the same way; it answers `GET /ready` once it serves.
+    pub fn start_worker(server: DevServer, name: &str, vars: &[(&str, &str)], config: Option<&'static str>) -> Relay {
         sweep_earlier_runs();
         let dir = artifacts_dir().join(format!("{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -184,6 +193,7 @@ impl Relay {
             log: dir.join("wrangler.log"),
             vars: vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             server,
+            worker: config,
             group: 0,
             agents: Default::default(),
         };
@@ -200,7 +210,7 @@ impl Relay {
             let log_start = std::fs::metadata(&self.log).map_or(0, |m| m.len());
             let port = free_port();
             self.spawn(port);
-            match wait_until_serving(&self.public_origin, &self.log, log_start) {
+            match wait_until_serving(&format!("{}{}", self.public_origin, self.ready_path()), &self.log, log_start) {
                 Ok(()) => {
                     self.origin = self.runtime_origin(port);
                     return self;
@@ -236,6 +246,7 @@ impl Relay {
             .args(["--var", &format!("TOKEN_SECRET:{TOKEN_SECRET}")])
             .args(["--var", &format!("ADMIN_EMAIL:{ADMIN_EMAIL}"), "--var", &format!("ADMIN_PASSWORD:{ADMIN_PASSWORD}")])
             .args(["--var", &format!("SITES:{}", site_list()), "--var", &format!("INBOUND_SECRET:{INBOUND_SECRET}")])
+            .args(self.worker.iter().flat_map(|config| ["--config", config]))
             .args(["--show-interactive-dev-session=false", "--log-level"])
             // Info: the sent emails are read from it. RELAY_LOG_LEVEL=debug shows more.
             .arg(std::env::var("RELAY_LOG_LEVEL").unwrap_or_else(|_| "info".to_owned()))
@@ -256,12 +267,17 @@ impl Relay {
         self.public_origin = format!("http://127.0.0.1:{port}");
     }
 
+    /// What answers 200 once the Worker serves.
+    fn ready_path(&self) -> &'static str {
+        if self.worker.is_some() { "/ready" } else { "/embed.js" }
+    }
+
     /// The origin of the workerd that runs the Worker, below the wrangler serving on `port`.
     fn runtime_origin(&self, port: u16) -> String {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let runtime = procfs::runtime_pid(self.group, port);
-            if let Some(runtime_port) = runtime.and_then(procfs::runtime_port) {
+            if let Some(runtime_port) = runtime.and_then(|pid| procfs::runtime_port(pid, self.ready_path())) {
                 return format!("http://127.0.0.1:{runtime_port}");
             }
             assert!(Instant::now() < deadline, "no workerd below wrangler {} serves the relay (runtime {runtime:?})", self.group);
@@ -370,16 +386,15 @@ const PORT_TAKEN: &str = "Address already in use";
 
 /// Waits up to 90 s for the relay to serve; on failure, what it logged since `log_start`
 /// (at once when its port was taken).
-fn wait_until_serving(origin: &str, log: &Path, log_start: u64) -> Result<(), String> {
+fn wait_until_serving(url: &str, log: &Path, log_start: u64) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(90);
-    let url = format!("{origin}/embed.js");
     let logged = || {
         let all = std::fs::read(log).unwrap_or_default();
         String::from_utf8_lossy(all.get(log_start as usize..).unwrap_or_default()).into_owned()
     };
     while Instant::now() < deadline {
         let ready = std::process::Command::new("curl")
-            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", &url])
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", url])
             .output()
             .map(|o| o.stdout == b"200")
             .unwrap_or(false);

@@ -82,12 +82,13 @@ pub fn runtime_pid(wrangler: i32, public_port: u16) -> Option<i32> {
     descendants(wrangler).into_iter().find(|&pid| comm(pid).starts_with("workerd") && !cmdline(pid).contains(&proxy_flag))
 }
 
-/// The port of `runtime` (a workerd) that serves the relay: the one whose `/embed.js` answers.
-pub fn runtime_port(runtime: i32) -> Option<u16> {
+/// The port of `runtime` (a workerd) that serves the Worker: the one where `GET ready` (a path,
+/// `/embed.js` for the relay) answers 200.
+pub fn runtime_port(runtime: i32, ready: &str) -> Option<u16> {
     listening_ports(runtime).into_iter().find(|&port| {
         let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else { return false };
         let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-        let request = "GET /embed.js HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+        let request = format!("GET {ready} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
         let mut status = [0u8; 12];
         stream.write_all(request.as_bytes()).is_ok() && stream.read_exact(&mut status).is_ok() && status.ends_with(b" 200")
     })
