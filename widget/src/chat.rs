@@ -103,8 +103,8 @@ struct Inner {
     replay_from: Seq,
 }
 
-/// A handle on the widget's state; `Copy`, so every component and callback can hold one.
-#[derive(Clone, Copy)]
+/// The widget's state. It lives as long as the page: every component and callback holds a
+/// `&'static Chat` (a pointer to capture, not fifteen signal handles).
 pub struct Chat {
     inner: StoredValue<Inner, LocalStorage>,
     pub strings: &'static Strings,
@@ -253,19 +253,18 @@ impl Chat {
     /// The site's settings and who is online. Until they come (a flaky network), the widget
     /// works with the defaults, and asks again, less often each time.
     fn load_site(&'static self, attempt: u32) {
-        let chat = self;
         leptos::task::spawn_local(async move {
-            match api::site_view(&chat.config()).await {
+            match api::site_view(&self.config()).await {
                 Ok(view) => {
                     // The loader places and colours its launcher so on the next page.
                     let side = if view.settings.position == protocol::site::Position::Left { "left" } else { "right" };
-                    session::save(&chat.config().site, Slot::Look, &format!("{side} {}", view.settings.color));
-                    chat.settings.set(view.settings);
-                    chat.agents_online.set(view.agents_online);
+                    session::save(&self.config().site, Slot::Look, &format!("{side} {}", view.settings.color));
+                    self.settings.set(view.settings);
+                    self.agents_online.set(view.agents_online);
                 }
-                Err(_) => set_timeout(move || chat.load_site(attempt + 1), backoff(attempt + 1)),
+                Err(_) => set_timeout(move || self.load_site(attempt + 1), backoff(attempt + 1)),
             }
-            chat.ready.set(true);
+            self.ready.set(true);
         });
     }
 
@@ -279,14 +278,13 @@ impl Chat {
             None => visitor_connect_path(&earlier.token, 0),
         };
         let url = format!("{}{}", ws_origin(&self.config().relay), path);
-        let chat = self;
         let epoch = self.epoch();
         let replay = std::rc::Rc::new(std::cell::RefCell::new((Thread::default(), 0u64, None::<Socket>)));
         let on_frame = {
             let replay = replay.clone();
             move |frame: ServerFrame| {
                 let mut state = replay.borrow_mut();
-                if chat.epoch() != epoch {
+                if self.epoch() != epoch {
                     // The visitor it was read for is gone (`shutdown`).
                     if let Some(socket) = state.2.take() {
                         socket.shut();
@@ -307,7 +305,7 @@ impl Chat {
                     _ => {}
                 }
                 if state.0.last_seq() >= state.1 {
-                    chat.earlier.set(state.0.entries().to_vec());
+                    self.earlier.set(state.0.entries().to_vec());
                     if let Some(socket) = state.2.take() {
                         socket.shut();
                     }
@@ -373,11 +371,10 @@ impl Chat {
             self.send_frame(&ClientFrame::Typing { active });
         }
         if active {
-            let chat = self;
             set_timeout(
                 move || {
-                    if chat.inner.with_value(|i| i.typing_generation) == generation {
-                        chat.typing(false);
+                    if self.inner.with_value(|i| i.typing_generation) == generation {
+                        self.typing(false);
                     }
                 },
                 TYPING_IDLE,
@@ -565,17 +562,16 @@ impl Chat {
             return;
         }
         self.link.set(LinkStatus::Connecting);
-        let chat = self;
         let epoch = self.epoch();
         leptos::task::spawn_local(async move {
-            let config = chat.config();
-            let identity = chat.inner.with_value(|i| i.identity.clone());
-            let result = api::start_conversation(&config, chat.contact.get_untracked(), identity).await;
-            if chat.epoch() != epoch {
+            let config = self.config();
+            let identity = self.inner.with_value(|i| i.identity.clone());
+            let result = api::start_conversation(&config, self.contact.get_untracked(), identity).await;
+            if self.epoch() != epoch {
                 // Started for the visitor before `shutdown`: the next one must not get it.
                 return;
             }
-            chat.inner.update_value(|i| {
+            self.inner.update_value(|i| {
                 i.starting = false;
                 i.start_unreached = matches!(result, Err(api::Failure(None)));
             });
@@ -583,15 +579,15 @@ impl Chat {
                 Ok(started) => {
                     let session = Session::from(started);
                     session::save(&config.site, Slot::Session, &session);
-                    chat.inner.update_value(|i| i.session = Some(session));
-                    chat.connect();
+                    self.inner.update_value(|i| i.session = Some(session));
+                    self.connect();
                 }
                 Err(api::Failure(code)) => {
                     // Nothing was created; the messages show as failed and can be retried.
-                    let why = chat.strings.failure(code);
-                    let pending = chat.thread.with_untracked(|t| t.unacked());
-                    chat.thread.update(|t| pending.iter().for_each(|(id, _)| t.fail(id, why.to_owned())));
-                    chat.link.set(LinkStatus::Idle);
+                    let why = self.strings.failure(code);
+                    let pending = self.thread.with_untracked(|t| t.unacked());
+                    self.thread.update(|t| pending.iter().for_each(|(id, _)| t.fail(id, why.to_owned())));
+                    self.link.set(LinkStatus::Idle);
                 }
             }
         });
@@ -616,8 +612,7 @@ impl Chat {
             old.shut();
         }
         self.link.set(LinkStatus::Connecting);
-        let chat = self;
-        match Socket::open(&url, move |frame| chat.on_frame(frame), move || chat.on_close()) {
+        match Socket::open(&url, move |frame| self.on_frame(frame), move || self.on_close()) {
             Some(socket) => self.inner.update_value(|i| {
                 i.socket = Some(socket);
                 i.last_frame_ms = now_ms();
@@ -797,11 +792,10 @@ impl Chat {
         });
         self.view.update(|v| v.agent_typing = active.then_some(name));
         if active {
-            let chat = self;
             set_timeout(
                 move || {
-                    if chat.inner.with_value(|i| Some(i.agent_typing_generation)) == generation {
-                        chat.view.update(|v| v.agent_typing = None);
+                    if self.inner.with_value(|i| Some(i.agent_typing_generation)) == generation {
+                        self.view.update(|v| v.agent_typing = None);
                     }
                 },
                 AGENT_TYPING_TIMEOUT,
@@ -870,11 +864,10 @@ impl Chat {
             .flatten();
         let Some(attempt) = attempt else { return };
         self.link.set(LinkStatus::Reconnecting);
-        let chat = self;
         set_timeout(
             move || {
-                if chat.inner.with_value(|i| i.reconnect_pending) {
-                    chat.connect();
+                if self.inner.with_value(|i| i.reconnect_pending) {
+                    self.connect();
                 }
             },
             backoff(attempt),
@@ -971,17 +964,16 @@ impl Chat {
         }
         let config = self.config();
         let url = format!("{}{}", ws_origin(&config.relay), availability_path(&config.site));
-        let chat = self;
         let on_frame = move |frame| {
-            chat.inner.update_value(|i| {
+            self.inner.update_value(|i| {
                 i.availability_heard_ms = now_ms();
                 i.availability_failures = 0;
             });
             if let ServerFrame::Availability { agents_online } = frame {
-                chat.agents_online.set(agents_online);
+                self.agents_online.set(agents_online);
             }
         };
-        let socket = Socket::open(&url, on_frame, move || chat.availability_lost());
+        let socket = Socket::open(&url, on_frame, move || self.availability_lost());
         let opened = socket.is_some();
         self.inner.update_value(|i| {
             i.availability = socket;
@@ -1003,11 +995,10 @@ impl Chat {
                 i.availability_failures
             })
             .unwrap_or(1);
-        let chat = self;
         set_timeout(
             move || {
-                if chat.open.get_untracked() && chat.inner.with_value(|i| i.availability.is_none()) {
-                    chat.open_availability(true);
+                if self.open.get_untracked() && self.inner.with_value(|i| i.availability.is_none()) {
+                    self.open_availability(true);
                 }
             },
             backoff(attempt),
@@ -1016,57 +1007,56 @@ impl Chat {
 
     /// Everything that follows the signals: reading, availability, storage, events, title.
     fn watch(&'static self) {
-        let chat = self;
         effect(move || {
             // Read when the visitor can see it: panel open, page visible, messages there.
-            let can_see = chat.open.get() && chat.page_visible.get() && chat.link.get() == LinkStatus::Connected;
-            chat.thread.track();
+            let can_see = self.open.get() && self.page_visible.get() && self.link.get() == LinkStatus::Connected;
+            self.thread.track();
             if can_see {
-                chat.mark_read();
+                self.mark_read();
             }
         });
         let mut was_open = None;
         effect(move || {
-            let open = chat.open.get();
+            let open = self.open.get();
             if open && !session::consented() {
-                chat.store_after_consent();
+                self.store_after_consent();
             }
-            chat.open_availability(open);
+            self.open_availability(open);
             match was_open.replace(open) {
-                Some(was) if was != open => chat.emit(if open { "open" } else { "close" }, JsValue::NULL),
+                Some(was) if was != open => self.emit(if open { "open" } else { "close" }, JsValue::NULL),
                 // Opened at mount (a click or `open` before load): tell the listeners the page
                 // registers right after mount.
                 None if open => {
-                    set_timeout(move || chat.emit("open", JsValue::NULL), Duration::ZERO);
+                    set_timeout(move || self.emit("open", JsValue::NULL), Duration::ZERO);
                 }
                 _ => {}
             }
         });
         let mut was_unread = None;
         effect(move || {
-            let read = chat.view.with(|v| v.read.visitor);
-            let unread = chat.thread.with(|t| t.unread(read));
+            let read = self.view.with(|v| v.read.visitor);
+            let unread = self.thread.with(|t| t.unread(read));
             if was_unread.replace(unread).is_some_and(|p| p != unread) {
-                chat.emit("unread", JsValue::from_f64(unread as f64));
+                self.emit("unread", JsValue::from_f64(unread as f64));
             }
-            let hint = unread > 0 && (!chat.open.get() || !chat.page_visible.get());
-            attention::title_hint(hint.then(|| chat.strings.title_hint().replace("{n}", &unread.to_string())));
+            let hint = unread > 0 && (!self.open.get() || !self.page_visible.get());
+            attention::title_hint(hint.then(|| self.strings.title_hint().replace("{n}", &unread.to_string())));
         });
 
-        let listener = window_event_listener_untyped("online", move |_| chat.reconnect_now());
+        let listener = window_event_listener_untyped("online", move |_| self.reconnect_now());
         std::mem::forget(listener);
         let listener = window_event_listener_untyped("visibilitychange", move |_| {
             let visible = !page_hidden();
-            chat.page_visible.set(visible);
+            self.page_visible.set(visible);
             if visible {
-                chat.probe();
+                self.probe();
             }
         });
         std::mem::forget(listener);
-        let listener = window_event_listener_untyped("storage", move |event| chat.on_storage(event));
+        let listener = window_event_listener_untyped("storage", move |event| self.on_storage(event));
         std::mem::forget(listener);
         // Runs for the page's lifetime, like the widget.
-        let _ = set_interval_with_handle(move || chat.keepalive(), KEEPALIVE);
+        let _ = set_interval_with_handle(move || self.keepalive(), KEEPALIVE);
     }
 
     /// Another tab of the same site changed the stored session or contact.
