@@ -15,7 +15,12 @@ pub struct Socket {
 impl Socket {
     /// Opens `url`; every decoded frame goes to `on_frame`, the close (for any reason) to
     /// `on_close` — unless the socket was closed by [`Socket::shut`].
-    pub fn open(url: &str, mut on_frame: impl FnMut(ServerFrame) + 'static, mut on_close: impl FnMut() + 'static) -> Option<Socket> {
+    pub fn open(url: &str, on_frame: impl FnMut(ServerFrame) + 'static, on_close: impl FnMut() + 'static) -> Option<Socket> {
+        // One copy of the socket's code for every caller, not one per pair of callbacks.
+        Self::open_boxed(url, Box::new(on_frame), Box::new(on_close))
+    }
+
+    fn open_boxed(url: &str, mut on_frame: Box<dyn FnMut(ServerFrame)>, mut on_close: Box<dyn FnMut()>) -> Option<Socket> {
         let ws = WebSocket::new(url).ok()?;
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
             if let Some(frame) = event.data().as_string().and_then(|text| crate::json::parse::<ServerFrame>(&text)) {
