@@ -63,7 +63,6 @@
   button.type = 'button';
   button.setAttribute('aria-label', bundled ? labels[lang] : 'Open chat');
   if (bundled) button.lang = lang;
-  button.textContent = '\uD83D\uDCAC';
   button.onclick = function () { wantOpen = true; button.setAttribute('aria-busy', 'true'); load(); };
   root.append(css, button);
   if (!site) return;

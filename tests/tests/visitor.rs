@@ -536,6 +536,24 @@ async fn the_unread_hint_follows_a_single_page_site_s_own_title() {
     assert_eq!(title().await, Value::from("Track your order"));
 }
 
+/// The launcher's speech bubble is the stylesheet's: an emoji would be an empty box on a
+/// system without an emoji font (this machine's Chromium has none), and differ on every other.
+#[tokio::test]
+async fn the_launcher_draws_its_icon_without_an_emoji_font() {
+    let browser = demo().await;
+    // (An expression: the launcher, its drawn icon, then what to return.)
+    let launcher = |then: &str| {
+        format!("(() => {{ const l = root.querySelector('.cw-mount .cw-launcher'); if (!l) return null; const icon = getComputedStyle(l, '::before'); return {then}; }})()")
+    };
+    let closed = browser
+        .wait_for("the loaded launcher", &launcher("[l.textContent, icon.content, icon.width, icon.backgroundColor === getComputedStyle(l).color]"))
+        .await;
+    assert_eq!(closed, serde_json::json!(["", "\"\"", "26px", true]), "closed: no glyph, a bubble in the launcher's text colour");
+    browser.open_widget().await;
+    let open = browser.wait_for("the open launcher", &launcher("l.textContent === '×' && icon.content")).await;
+    assert_eq!(open, Value::from("none"), "open: the close sign instead of the bubble");
+}
+
 #[tokio::test]
 async fn the_widget_is_usable_by_keyboard_alone() {
     let browser = demo().await;

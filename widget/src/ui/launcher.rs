@@ -27,7 +27,8 @@ pub fn Launcher(chat: &'static Chat, node_ref: NodeRef<html::Button>) -> impl In
             aria-label=label
             on:click=move |_| open.update(|o| *o = !*o)
         >
-            <span aria-hidden="true">{move || if open.get() { "×" } else { "💬" }}</span>
+            // Closed, the stylesheet draws a speech bubble.
+            <span aria-hidden="true">{move || if open.get() { "×" } else { "" }}</span>
             {move || (!open.get() && unread() > 0).then(|| view! { <span class="cw-badge" aria-hidden="true">{unread}</span> })}
         </button>
     }
