@@ -279,6 +279,13 @@ impl Browser {
             .expect("network emulation");
     }
 
+    /// Sets a CSS media feature as a visitor's system would (`forced-colors`: a high contrast
+    /// theme), through DevTools.
+    pub async fn emulate_media_feature(&self, name: &str, value: &str) {
+        let params = json!({ "features": [{ "name": name, "value": value }] });
+        self.client.issue_cmd(DevTools { command: "Emulation.setEmulatedMedia", params }).await.expect("media emulation");
+    }
+
     /// Makes requests whose URL matches one of `patterns` (`*` for anything) fail, as a
     /// blocked or lost download does; an empty list lets everything through again.
     pub async fn block_urls(&self, patterns: &[&str]) {

@@ -1,6 +1,6 @@
 //! WCAG 2.2 AA as axe-core checks it, on the widget in a real Chromium: panel closed and
 //! open (with messages, a card and the email form in it), light and dark, left-to-right and
-//! right-to-left.
+//! right-to-left; and the widget under a high contrast theme.
 
 use e2e::browser::Browser;
 use e2e::host::HostPage;
@@ -77,3 +77,35 @@ async fn light_right_to_left() {
 async fn dark_right_to_left() {
     check(Theme::Dark, "ar").await;
 }
+
+/// High contrast themes (Windows' forced colours) paint every background in the theme's one
+/// colour: whatever only a background outlined (the launcher and its bubble, the panel over the
+/// page, a message, the Send and close buttons) has to be outlined again, or it is not seen.
+#[tokio::test]
+async fn a_high_contrast_theme_still_shows_the_launcher_messages_and_buttons() {
+    let site = fresh_site();
+    let page = HostPage::serve(&relay().origin, site.as_str(), "").await;
+    let browser = Browser::open().await;
+    browser.emulate_media_feature("forced-colors", "active").await;
+    browser.client.goto(&page.url).await.unwrap();
+    browser.widget(".cw-mount .cw-launcher").await;
+    let launcher = browser
+        .wait_for(
+            "the launcher",
+            "(() => { const l = root.querySelector('.cw-mount .cw-launcher'), s = getComputedStyle(l), icon = getComputedStyle(l, '::before');
+                      return [s.outlineStyle, s.outlineWidth, icon.backgroundColor === s.color]; })()",
+        )
+        .await;
+    assert_eq!(launcher, serde_json::json!(["solid", "2px", true]), "the launcher outlined, its bubble in the button text colour");
+
+    browser.open_widget().await;
+    browser.write("Hello").await;
+    browser.wait_for("the message stored", "root.querySelector('.cw-mine[data-seq]')").await;
+    let outlined = ".cw-panel, .cw-mine .cw-body, .cw-send, .cw-close";
+    let borders = browser
+        .wait_for("the panel's parts", &format!("Array.from(root.querySelectorAll('{outlined}'), e => getComputedStyle(e).borderTopStyle + ' ' + getComputedStyle(e).borderTopWidth)"))
+        .await;
+    assert_eq!(borders, serde_json::json!(["solid 1px", "solid 1px", "solid 1px", "solid 1px"]), "{outlined}");
+    browser.screenshot("a11y-forced-colors").await;
+}
+
