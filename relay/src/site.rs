@@ -267,6 +267,13 @@ struct EntryRow {
     entry: String,
 }
 
+impl EntryRow {
+    /// The entries the rows hold (a row that no longer parses is skipped).
+    fn parse_all(rows: Vec<EntryRow>) -> Vec<InboxEntry> {
+        rows.iter().filter_map(|r| serde_json::from_str(&r.entry).ok()).collect()
+    }
+}
+
 #[derive(Deserialize)]
 struct LoadRow {
     status: String,
@@ -573,14 +580,13 @@ impl Site {
             )?,
         }
         .to_array()?;
-        Ok(rows.iter().filter_map(|r| serde_json::from_str(&r.entry).ok()).collect())
+        Ok(EntryRow::parse_all(rows))
     }
 
     /// Every open conversation, for routing and the bot's handover (not the closed ones the
     /// inbox also lists).
     fn open_entries(&self) -> Result<Vec<InboxEntry>> {
-        let rows: Vec<EntryRow> = self.sql().exec("SELECT entry FROM inbox WHERE status = 'open'", None)?.to_array()?;
-        Ok(rows.iter().filter_map(|r| serde_json::from_str(&r.entry).ok()).collect())
+        Ok(EntryRow::parse_all(self.sql().exec("SELECT entry FROM inbox WHERE status = 'open'", None)?.to_array()?))
     }
 
     /// What agents list: a contact's conversations; or the inbox, every open conversation and
@@ -598,11 +604,10 @@ impl Site {
                 )?
                 .to_array()
         };
-        let parse = |rows: Vec<EntryRow>| rows.iter().filter_map(|r| serde_json::from_str::<InboxEntry>(&r.entry).ok()).collect::<Vec<_>>();
         let (mut conversations, more_closed) = match (email, closed_before) {
             (Some(email), _) => (self.entries(Some(email))?, false),
             (None, cursor) => {
-                let mut closed = parse(older_closed(cursor.as_ref())?);
+                let mut closed = EntryRow::parse_all(older_closed(cursor.as_ref())?);
                 let more = closed.len() > page;
                 closed.truncate(page);
                 if cursor.is_none() {
@@ -610,7 +615,7 @@ impl Site {
                         .sql()
                         .exec("SELECT entry FROM inbox WHERE status = 'open' ORDER BY updated_at DESC LIMIT ?", vec![OPEN_LIST_LIMIT.into()])?
                         .to_array()?;
-                    closed.extend(parse(open));
+                    closed.extend(EntryRow::parse_all(open));
                 }
                 (closed, more)
             }
@@ -963,8 +968,7 @@ impl Site {
 
     fn analytics(&self, url: &worker::Url) -> Result<protocol::inbox::Analytics> {
         let param = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned()).unwrap_or_default();
-        let rows: Vec<EntryRow> = self.sql().exec("SELECT entry FROM inbox", None)?.to_array()?;
-        let entries: Vec<InboxEntry> = rows.iter().filter_map(|r| serde_json::from_str(&r.entry).ok()).collect();
+        let entries = EntryRow::parse_all(self.sql().exec("SELECT entry FROM inbox", None)?.to_array()?);
         Ok(analytics::compute(&entries, &self.presences(None)?, &param("from"), &param("to"), now_ms()))
     }
 }
