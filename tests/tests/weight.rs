@@ -26,22 +26,22 @@ fn the_loader_that_runs_on_every_page_view_stays_under_one_and_a_half_kilobytes_
     );
 }
 
-/// The 100 KB budget for first open is not met (BENCHMARKS.md); until it is, first open may
-/// not grow past the report's ceiling. Judged on the release build, what visitors get:
-/// `scripts/test` runs this file again after `scripts/build --release`.
+/// Everything a visitor's browser loads when they first open the chat (loader, widget wasm and
+/// glue, styles, and the heaviest language's words) stays within 100 KB gzip. Judged on the
+/// release build, what visitors get: `scripts/test` runs this file again after
+/// `scripts/build --release`.
 #[test]
-fn first_open_does_not_grow_past_its_ceiling_while_over_budget() {
+fn everything_loaded_at_first_open_stays_under_one_hundred_kilobytes_gzipped() {
     let report = report();
     if report["profile"] != "release" {
         eprintln!("first open is judged on the release build; this is a {} build", report["profile"]);
         return;
     }
-    let first_open = &report["firstOpen"]["gzip"];
     assert!(
-        report["firstOpenWithinBudget"].as_bool().unwrap() || report["firstOpenWithinCeiling"].as_bool().unwrap(),
-        "first open (with the heaviest language) is {first_open} B gzip: over the {} B budget and grown past the {} B ceiling",
-        report["budgets"]["firstOpen"],
-        report["ceilings"]["firstOpen"]
+        report["firstOpenWithinBudget"].as_bool().unwrap(),
+        "first open (with the heaviest language) is {} B gzip, budget {} B",
+        report["firstOpen"]["gzip"],
+        report["budgets"]["firstOpen"]
     );
 }
 

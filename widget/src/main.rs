@@ -98,7 +98,7 @@ pub fn mount(root: web_sys::ShadowRoot, config: JsValue) -> Result<Widget, JsVal
     let _ = any_spawner::Executor::init_wasm_bindgen();
     let owner = leptos::prelude::Owner::new();
     let chat = owner.with(|| Chat::new(config, strings));
-    owner.with(|| leptos::mount::mount_to(container, move || leptos::prelude::view! { <ui::App chat=chat/> }).forget());
+    owner.with(|| ui::app(&container, chat));
     std::mem::forget(owner);
     Ok(Widget { chat })
 }

@@ -1,52 +1,53 @@
 //! Where the visitor writes. Enter sends, Shift+Enter makes a new line; typing is announced
 //! to the agent (throttled, and it stops by itself).
 
+use super::dom::{attrs, on, tag, tag_text};
 use crate::chat::Chat;
-use leptos::prelude::*;
 use protocol::frames::validate_body;
 use protocol::limits::MAX_BODY_CHARS;
 use wasm_bindgen::JsCast;
-use web_sys::HtmlTextAreaElement;
+use web_sys::{HtmlTextAreaElement, KeyboardEvent, Node};
 
-#[component]
-pub fn Composer(chat: &'static Chat) -> impl IntoView {
+pub fn composer(parent: &Node, chat: &'static Chat) {
     let strings = chat.strings;
+    let form = tag(parent, "form", "cw-composer");
     // The draft is the field's own: read when it is sent, then cleared.
-    let send = move |field: HtmlTextAreaElement| {
-        // The same rule the relay applies: nothing empty, nothing too long.
-        if let Ok(body) = validate_body(&field.value()) {
-            chat.send(body);
-            field.set_value("");
+    let field: HtmlTextAreaElement = tag(&form, "textarea", "cw-input").unchecked_into();
+    attrs(
+        &field,
+        &[
+            ("rows", "1"),
+            ("data-autofocus", ""),
+            ("aria-label", strings.message_field()),
+            ("placeholder", strings.placeholder()),
+            ("maxlength", &MAX_BODY_CHARS.to_string()),
+        ],
+    );
+    let send = {
+        let field = field.clone();
+        move || {
+            // The same rule the relay applies: nothing empty, nothing too long.
+            if let Ok(body) = validate_body(&field.value()) {
+                chat.send(body);
+                field.set_value("");
+            }
         }
     };
-    view! {
-        <form
-            class="cw-composer"
-            on:submit=move |ev| {
+    on(&field, "input", move |_| chat.typing(true));
+    on(&field, "blur", move |_| chat.typing(false));
+    on(&field, "keydown", {
+        let send = send.clone();
+        move |ev| {
+            let key: &KeyboardEvent = ev.unchecked_ref();
+            if key.key() == "Enter" && !key.shift_key() && !key.is_composing() {
                 ev.prevent_default();
-                let form = event_target::<web_sys::Element>(&ev);
-                if let Some(field) = form.query_selector(".cw-input").ok().flatten().and_then(|f| f.dyn_into().ok()) {
-                    send(field);
-                }
+                send();
             }
-        >
-            <textarea
-                class="cw-input"
-                rows="1"
-                data-autofocus=""
-                aria-label=strings.message_field()
-                placeholder=strings.placeholder()
-                maxlength=MAX_BODY_CHARS.to_string()
-                on:input=move |_| chat.typing(true)
-                on:blur=move |_| chat.typing(false)
-                on:keydown=move |ev| {
-                    if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
-                        ev.prevent_default();
-                        send(event_target(&ev));
-                    }
-                }
-            ></textarea>
-            <button class="cw-send" type="submit">{strings.send()}</button>
-        </form>
-    }
+        }
+    });
+    on(&form, "submit", move |ev| {
+        ev.prevent_default();
+        send();
+    });
+    attrs(&tag_text(&form, "button", "cw-send", strings.send()), &[("type", "submit")]);
 }

@@ -1,35 +1,39 @@
 //! The round button that opens and closes the chat, with the unread count.
 
+use super::dom::{attrs, bind_attr, bind_text, on, slot, tag, tag_text};
 use crate::chat::Chat;
-use leptos::html;
 use leptos::prelude::*;
+use web_sys::{Element, Node};
 
-#[component]
-pub fn Launcher(chat: &'static Chat, node_ref: NodeRef<html::Button>) -> impl IntoView {
+/// Draws the launcher into `parent` and hands it back (focus returns to it on close).
+pub fn launcher(parent: &Node, chat: &'static Chat) -> Element {
     let strings = chat.strings;
     let open = chat.open;
     let unread = move || {
         let read = chat.view.with(|v| v.read.visitor);
         chat.thread.with(|t| t.unread(read))
     };
-    let label = move || match (open.get(), unread()) {
-        (true, _) => strings.close_chat().to_owned(),
-        (false, 0) => strings.open_chat().to_owned(),
-        (false, n) => strings.open_chat_unread().replace("{n}", &n.to_string()),
-    };
-    view! {
-        <button
-            node_ref=node_ref
-            class="cw-launcher"
-            type="button"
-            aria-controls="cw-panel"
-            aria-expanded=move || if open.get() { "true" } else { "false" }
-            aria-label=label
-            on:click=move |_| open.update(|o| *o = !*o)
-        >
-            // Closed, the stylesheet draws a speech bubble.
-            <span aria-hidden="true">{move || if open.get() { "×" } else { "" }}</span>
-            {move || (!open.get() && unread() > 0).then(|| view! { <span class="cw-badge" aria-hidden="true">{unread}</span> })}
-        </button>
-    }
+    let button = tag(parent, "button", "cw-launcher");
+    attrs(&button, &[("type", "button"), ("aria-controls", "cw-panel")]);
+    bind_attr(&button, "aria-expanded", move || Some(open.get().to_string()));
+    bind_attr(&button, "aria-label", move || {
+        Some(match (open.get(), unread()) {
+            (true, _) => strings.close_chat().to_owned(),
+            (false, 0) => strings.open_chat().to_owned(),
+            (false, n) => strings.open_chat_unread().replace("{n}", &n.to_string()),
+        })
+    });
+    on(&button, "click", move |_| open.update(|o| *o = !*o));
+    // Closed, the stylesheet draws a speech bubble.
+    let icon = tag(&button, "span", "");
+    attrs(&icon, &[("aria-hidden", "true")]);
+    bind_text(&icon, move || if open.get() { "×" } else { "" }.to_owned());
+    slot(&button, move |at| {
+        let count = if open.get() { 0 } else { unread() };
+        if count > 0 {
+            let badge = tag_text(at, "span", "cw-badge", &count.to_string());
+            attrs(&badge, &[("aria-hidden", "true")]);
+        }
+    });
+    button
 }

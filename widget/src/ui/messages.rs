@@ -4,28 +4,28 @@
 //! (checked by the protocol) and open in a new tab without access to this page.
 
 use super::chips::{chips, Chip};
-use super::notices::Notices;
+use super::dom::{attr, attrs, bind_attr, collect, element, link, on, slot, tag, tag_text, text, Listeners};
+use super::notices::notices;
 use super::refocus;
 use crate::chat::Chat;
 use crate::reactive::effect;
 use crate::thread::{Delivery, Entry};
-use leptos::either::Either;
-use leptos::html;
 use leptos::prelude::*;
+use protocol::{Author, Card, Seq};
 use std::cell::Cell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use protocol::{Author, Card};
+use web_sys::{Element, HtmlElement, Node};
 
 /// How close to the end of the thread still counts as at its end (rounding, a last pixel).
 const AT_END_PX: i32 = 24;
 
-#[component]
-pub fn MessageList(chat: &'static Chat) -> impl IntoView {
+pub fn message_list(parent: &Node, chat: &'static Chat) {
     let strings = chat.strings;
     let thread = chat.thread;
-    let list: NodeRef<html::Div> = NodeRef::new();
+    let list: HtmlElement = tag(parent, "div", "cw-scroll").unchecked_into();
+    attrs(&list, &[("tabindex", "0"), ("aria-label", strings.messages_label())]);
 
     // Follow the conversation while the visitor is at its end, whatever changed it (a message,
     // the earlier conversation, a notice, the email form); leave them be once they have
@@ -33,78 +33,79 @@ pub fn MessageList(chat: &'static Chat) -> impl IntoView {
     // says that new messages came, and takes them there.
     let pinned = Rc::new(Cell::new(true));
     let unseen = RwSignal::new(false);
-    let on_scroll = {
-        let pinned = pinned.clone();
+    on(&list, "scroll", {
+        let (pinned, list) = (pinned.clone(), list.clone());
         move |_| {
-            if let Some(list) = list.get_untracked() {
-                let at_end = list.scroll_height() - list.scroll_top() - list.client_height() <= AT_END_PX;
-                pinned.set(at_end);
-                if at_end && unseen.get_untracked() {
-                    unseen.set(false);
-                }
+            let at_end = list.scroll_height() - list.scroll_top() - list.client_height() <= AT_END_PX;
+            pinned.set(at_end);
+            if at_end && unseen.get_untracked() {
+                unseen.set(false);
             }
         }
-    };
+    });
     let to_end = {
-        let pinned = pinned.clone();
+        let (pinned, list) = (pinned.clone(), list.clone());
         move || {
             pinned.set(true);
             unseen.set(false);
-            if let Some(list) = list.get_untracked() {
-                list.set_scroll_top(list.scroll_height());
-            }
-        }
-    };
-    let jump = {
-        let to_end = to_end.clone();
-        move |_: web_sys::MouseEvent| {
-            to_end();
-            // The button goes away: the thread takes the focus it had.
-            if let Some(list) = list.get_untracked() {
-                let _ = list.focus();
-            }
+            list.set_scroll_top(list.scroll_height());
         }
     };
     let mut seen: Option<(bool, usize, usize)> = None;
-    effect(move || {
-        let open = chat.open.get();
-        let (written, received) = thread.with(|t| {
-            let mine = t.entries().iter().filter(|e| e.is_mine()).count();
-            (mine, t.entries().len() - mine)
-        });
-        let Some(list) = list.get() else { return };
-        // Later changes while pinned are the observer's to follow.
-        match seen.replace((open, written, received)) {
-            None => {
-                follow_changes(&list, pinned.clone());
-                to_end();
+    effect({
+        let (to_end, list) = (to_end.clone(), list.clone());
+        move || {
+            let open = chat.open.get();
+            let (written, received) = thread.with(|t| {
+                let mine = t.entries().iter().filter(|e| e.is_mine()).count();
+                (mine, t.entries().len() - mine)
+            });
+            // Later changes while pinned are the observer's to follow.
+            match seen.replace((open, written, received)) {
+                None => {
+                    follow_changes(&list, pinned.clone());
+                    to_end();
+                }
+                Some((was_open, had_written, _)) if (open && !was_open) || written > had_written => to_end(),
+                Some((_, _, had_received)) if received > had_received && !pinned.get() => unseen.set(true),
+                Some(_) => {}
             }
-            Some((was_open, had_written, _)) if (open && !was_open) || written > had_written => to_end(),
-            Some((_, _, had_received)) if received > had_received && !pinned.get() => unseen.set(true),
-            Some(_) => {}
         }
     });
 
-    let greeting = move || chat.settings.with(|s| s.greeting.clone());
-    let earlier = move || {
-        chat.earlier.with(|e| !e.is_empty()).then(|| {
-            view! {
-                <section class="cw-earlier" aria-label=strings.earlier_conversation()>
-                    <h3 class="cw-divider">{strings.earlier_conversation()}</h3>
-                    {rows(chat, chat.earlier.into())}
-                    <p class="cw-divider">{strings.chat_ended()}</p>
-                </section>
+    slot(&list, move |at| {
+        chat.earlier.with(|earlier| {
+            if earlier.is_empty() {
+                return;
             }
+            let section = tag(at, "section", "cw-earlier");
+            attr(&section, "aria-label", Some(strings.earlier_conversation()));
+            tag_text(&section, "h3", "cw-divider", strings.earlier_conversation());
+            let rows = tag(&section, "ol", "cw-messages");
+            for entry in earlier {
+                // What the agent read there is not known any more.
+                let _ = rows.append_child(&message_row(entry, chat).element);
+            }
+            tag_text(&section, "p", "cw-divider", strings.chat_ended());
         })
-    };
-    let typing = move || {
-        chat.view.with(|v| v.agent_typing.clone()).map(|name| {
-            view! { <p class="cw-typing">{strings.typing().replace("{name}", &name)}</p> }
-        })
-    };
-    let suggestions = move || {
-        let offered = thread.with(|t| t.open_suggestions());
-        let replies = offered.into_iter().map(|text| Chip {
+    });
+    slot(&list, move |at| {
+        let greeting = chat.settings.with(|s| s.greeting.clone());
+        if !greeting.is_empty() {
+            attr(&tag_text(at, "p", "cw-greeting", &greeting), "dir", Some("auto"));
+        }
+    });
+    thread_rows(&list, chat);
+    slot(&list, move |at| {
+        if let Some(name) = chat.view.with(|v| v.agent_typing.clone()) {
+            tag_text(at, "p", "cw-typing", &strings.typing().replace("{name}", &name));
+        }
+    });
+    // A memo: a new message that leaves them as they were does not redraw them (and take the
+    // focus from the one the visitor is on).
+    let suggested = Memo::new(move |_| thread.with(|t| t.open_suggestions()));
+    slot(&list, move |at| {
+        let replies = suggested.get().into_iter().map(|text| Chip {
             class: "cw-chip",
             label: text.clone(),
             pick: Box::new(move |ev| {
@@ -112,40 +113,78 @@ pub fn MessageList(chat: &'static Chat) -> impl IntoView {
                 chat.send(text.clone());
             }),
         });
-        chips("cw-suggestions", strings.suggested_replies(), replies.collect())
-    };
-
-    view! {
-        <div class="cw-scroll" node_ref=list tabindex="0" aria-label=strings.messages_label() on:scroll=on_scroll>
-            {earlier}
-            {move || (!greeting().is_empty()).then(|| view! { <p class="cw-greeting" dir="auto">{greeting}</p> })}
-            {rows(chat, Signal::derive(move || thread.with(|t| t.entries().to_vec())))}
-            {typing}
-            {suggestions}
-            // What the visitor should know now (away, ended, blocked, the email form) is the
-            // latest thing in the conversation, and scrolls with it.
-            <Notices chat=chat/>
-            <button type="button" class="cw-jump" hidden=move || !unseen.get() on:click=jump>{strings.new_messages()}</button>
-        </div>
-    }
+        chips(at, "cw-suggestions", strings.suggested_replies(), replies.collect());
+    });
+    // What the visitor should know now (away, ended, blocked, the email form) is the latest
+    // thing in the conversation, and scrolls with it.
+    notices(&list, chat);
+    let jump = tag_text(&list, "button", "cw-jump", strings.new_messages());
+    attr(&jump, "type", Some("button"));
+    bind_attr(&jump, "hidden", move || (!unseen.get()).then(String::new));
+    on(&jump, "click", move |_| {
+        to_end();
+        // The button goes away: the thread takes the focus it had.
+        let _ = list.focus();
+    });
 }
 
-/// A conversation's messages in order: the thread's, and the earlier conversation's. One list
-/// for both, since every list written out is its own copy of the keyed list's code.
-fn rows(chat: &'static Chat, entries: Signal<Vec<Entry>>) -> impl IntoView {
-    view! {
-        <ol class="cw-messages">
-            <For
-                each=move || entries.get()
-                key=|entry: &Entry| (entry.key(), entry.delivery, entry.seq)
-                children=move |entry: Entry| view! { <MessageRow entry=entry chat=chat/> }
-            />
-        </ol>
-    }
+/// A drawn message, known by what it was drawn from: the row is drawn again when the entry's
+/// key, delivery or seq changes, and only "seen" follows the agent's reading in place.
+struct Row {
+    key: (String, Delivery, Option<Seq>),
+    element: Element,
+    /// The delivery state's text, for the visitor's sent messages.
+    sent_state: Option<web_sys::Text>,
+    _listeners: Listeners,
+}
+
+/// The thread's messages, kept in the order of the thread's entries.
+fn thread_rows(parent: &Node, chat: &'static Chat) {
+    let list = tag(parent, "ol", "cw-messages");
+    let mut rows: Vec<Row> = Vec::new();
+    effect(move || {
+        let read = chat.view.with(|v| v.read.agent);
+        chat.thread.with(|t| {
+            // "Seen" goes under the visitor's newest message the agent has read.
+            let newest_own = t.entries().iter().filter(|e| e.is_mine()).filter_map(|e| e.seq).max();
+            let seen = newest_own.filter(|&s| s <= read);
+            let mut old: Vec<Option<Row>> = std::mem::take(&mut rows).into_iter().map(Some).collect();
+            // Rows kept where they are, new ones put in place, none moved without need (a
+            // moved row would lose the focus of a button in it).
+            let mut cursor = list.first_child();
+            for entry in t.entries() {
+                let key = (entry.key(), entry.delivery, entry.seq);
+                let row = match old.iter_mut().find(|r| r.as_ref().is_some_and(|r| r.key == key)) {
+                    Some(kept) => kept.take().expect("found"),
+                    None => {
+                        let mut row = None;
+                        let listeners = collect(|| row = Some(message_row(entry, chat)));
+                        Row { _listeners: listeners, ..row.expect("drawn") }
+                    }
+                };
+                let node: &Node = &row.element;
+                if cursor.as_ref() == Some(node) {
+                    cursor = node.next_sibling();
+                } else {
+                    let _ = list.insert_before(node, cursor.as_ref());
+                }
+                if let Some(state) = &row.sent_state {
+                    let text = if entry.seq.is_some() && entry.seq == seen { chat.strings.seen() } else { chat.strings.sent() };
+                    if state.data() != text {
+                        state.set_data(text);
+                    }
+                }
+                rows.push(row);
+            }
+            for row in old.into_iter().flatten() {
+                row.element.remove();
+            }
+        });
+    });
 }
 
 /// Keeps `list` scrolled to its end after any change inside it or to its size, while `pinned`.
-fn follow_changes(list: &web_sys::HtmlDivElement, pinned: Rc<Cell<bool>>) {
+fn follow_changes(list: &HtmlElement, pinned: Rc<Cell<bool>>) {
     let target = list.clone();
     let follow = Closure::<dyn FnMut()>::new(move || {
         if pinned.get() {
@@ -167,74 +206,67 @@ fn follow_changes(list: &web_sys::HtmlDivElement, pinned: Rc<Cell<bool>>) {
     follow.forget();
 }
 
-#[component]
-fn MessageRow(entry: Entry, chat: &'static Chat) -> impl IntoView {
+/// One message, drawn once for what it shows (not yet in the page).
+fn message_row(entry: &Entry, chat: &'static Chat) -> Row {
     let strings = chat.strings;
     let mine = entry.is_mine();
-    let author = match &entry.author {
-        Author::Visitor => strings.you().to_owned(),
-        Author::Agent { name, .. } => name.to_string(),
-    };
-    let client_id = entry.client_id.clone();
-    let seq = entry.seq;
-    let delivery = entry.delivery;
-    // A row is drawn once for what it shows (the list's key changes with the delivery), so
-    // each part is a plain value; only "seen" follows the agent's reading.
-    let (body_class, body) = if entry.deleted {
-        ("cw-body cw-deleted", strings.message_deleted().to_owned())
-    } else {
-        ("cw-body", entry.body)
-    };
-    let edited = (entry.edited && !entry.deleted).then(|| view! { <span class="cw-edited">" (" {strings.edited()} ")"</span> });
-    let body = (!body.is_empty()).then(|| view! { <p class=body_class dir=(!entry.deleted).then_some("auto")>{body} {edited}</p> });
-    let card = entry.card.map(|card| match card {
-        Card::Article { title, summary, url } => Either::Left(view! {
-            <div class="cw-card">
-                <p class="cw-card-title" dir="auto">{title}</p>
-                <p class="cw-card-summary" dir="auto">{summary}</p>
-                <a class="cw-card-link" href=url.to_string() target="_blank" rel="noopener noreferrer">{strings.read_article()}</a>
-            </div>
-        }),
-        Card::Link { label, url } => Either::Right(view! {
-            <a class="cw-button cw-link-card" href=url.to_string() target="_blank" rel="noopener noreferrer">{label}</a>
-        }),
-    });
-    // "Seen" goes under the visitor's newest message the agent has read.
-    let seen = move || {
-        let read = chat.view.with(|v| v.read.agent);
-        let newest_own = chat.thread.with(|t| t.entries().iter().filter(|e| e.is_mine()).filter_map(|e| e.seq).max());
-        seq.is_some_and(|s| s <= read && Some(s) == newest_own)
-    };
-    let failed = delivery == Delivery::Failed;
-    let error = entry.error.map(|why| format!("{}: {why}", strings.not_sent())).unwrap_or_else(|| strings.not_sent().to_owned());
-    let state_text = move || match delivery {
-        Delivery::Sending => strings.sending().to_owned(),
-        Delivery::Sent if seen() => strings.seen().to_owned(),
-        Delivery::Sent => strings.sent().to_owned(),
-        Delivery::Failed => error.clone(),
-    };
-    let retry = failed.then(|| {
-        view! {
-            " "
-            <button type="button" class="cw-retry" on:click=move |ev| {
-                refocus(&ev, ".cw-input");
-                chat.retry(&client_id);
-            }>
-                {strings.retry()}
-            </button>
-        }
-    });
-    let state = mine.then(|| {
-        view! {
-            <span class=if failed { "cw-state cw-failed" } else { "cw-state" } role=failed.then_some("alert")>{state_text} {retry}</span>
-        }
-    });
-    view! {
-        <li class="cw-message" class:cw-mine=mine class:cw-theirs=!mine data-seq=entry.seq.map(|s| s.to_string())>
-            <span class="cw-author">{author}</span>
-            {body}
-            {card}
-            {state}
-        </li>
+    let row = element("li", if mine { "cw-message cw-mine" } else { "cw-message cw-theirs" });
+    if let Some(seq) = entry.seq {
+        attr(&row, "data-seq", Some(&seq.to_string()));
     }
+    let author = match &entry.author {
+        Author::Visitor => strings.you(),
+        Author::Agent { name, .. } => name.as_str(),
+    };
+    tag_text(&row, "span", "cw-author", author);
+    let (body_class, body) = if entry.deleted { ("cw-body cw-deleted", strings.message_deleted()) } else { ("cw-body", entry.body.as_str()) };
+    if !body.is_empty() {
+        let body = tag_text(&row, "p", body_class, body);
+        if !entry.deleted {
+            attr(&body, "dir", Some("auto"));
+        }
+        if entry.edited && !entry.deleted {
+            tag_text(&body, "span", "cw-edited", &format!(" ({})", strings.edited()));
+        }
+    }
+    match &entry.card {
+        Some(Card::Article { title, summary, url }) => {
+            let card = tag(&row, "div", "cw-card");
+            attr(&tag_text(&card, "p", "cw-card-title", title), "dir", Some("auto"));
+            attr(&tag_text(&card, "p", "cw-card-summary", summary), "dir", Some("auto"));
+            link(&card, "cw-card-link", url.as_str(), strings.read_article());
+        }
+        Some(Card::Link { label, url }) => {
+            link(&row, "cw-button cw-link-card", url.as_str(), label);
+        }
+        None => {}
+    }
+    let mut sent_state = None;
+    if mine {
+        let failed = entry.delivery == Delivery::Failed;
+        let state = tag(&row, "span", if failed { "cw-state cw-failed" } else { "cw-state" });
+        match entry.delivery {
+            Delivery::Sending => {
+                text(&state, strings.sending());
+            }
+            Delivery::Sent => sent_state = Some(text(&state, strings.sent())),
+            Delivery::Failed => {
+                attr(&state, "role", Some("alert"));
+                let why = match &entry.error {
+                    Some(why) => format!("{}: {why}", strings.not_sent()),
+                    None => strings.not_sent().to_owned(),
+                };
+                text(&state, &why);
+                text(&state, " ");
+                let retry = tag_text(&state, "button", "cw-retry", strings.retry());
+                attr(&retry, "type", Some("button"));
+                let client_id = entry.client_id.clone();
+                on(&retry, "click", move |ev| {
+                    refocus(&ev, ".cw-input");
+                    chat.retry(&client_id);
+                });
+            }
+        }
+    }
+    Row { key: (entry.key(), entry.delivery, entry.seq), element: row, sent_state, _listeners: Listeners::default() }
 }

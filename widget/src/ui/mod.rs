@@ -1,15 +1,16 @@
-//! The widget's components, one concern per file.
+//! The widget's views, one concern per file, drawn through `dom`.
 
 mod app;
 mod chips;
 mod composer;
+mod dom;
 mod email_form;
 mod launcher;
 mod messages;
 mod notices;
 mod quick_replies;
 
-pub use app::App;
+pub use app::app;
 
 use leptos::prelude::request_animation_frame;
 use wasm_bindgen::JsCast;

@@ -1,12 +1,14 @@
 //! What the visitor should know about the conversation right now: nobody is online (and the
 //! answer comes by email), the chat ended, or they are blocked; and the in-chat email form.
 
-use super::email_form::EmailForm;
+use super::dom::{attr, on, slot, tag, tag_text, text};
+use super::email_form::email_form;
 use super::refocus;
 use crate::chat::Chat;
 use leptos::prelude::*;
 use protocol::site::EmailCapture;
 use protocol::Status;
+use web_sys::Node;
 
 /// What the notice area shows; a memo, so the email form is not rebuilt (and what the
 /// visitor typed into it lost) whenever a message arrives.
@@ -22,8 +24,7 @@ enum Notice {
     Away { email: Option<String>, ask: bool },
 }
 
-#[component]
-pub fn Notices(chat: &'static Chat) -> impl IntoView {
+pub fn notices(parent: &Node, chat: &'static Chat) {
     let strings = chat.strings;
     let editing_email = RwSignal::new(false);
     let notice = Memo::new(move |_| {
@@ -56,31 +57,32 @@ pub fn Notices(chat: &'static Chat) -> impl IntoView {
             }
         }
     });
-    // The notices that are a line of text share one shape (each shape is code in the wasm).
-    let line = |class: &'static str, role: &'static str, text: String| view! { <p class=class role=role>{text}</p> }.into_any();
-    move || match notice.get() {
-        Notice::None => ().into_any(),
-        Notice::Deleted => line("cw-notice", "status", strings.deleted().to_owned()),
-        Notice::LinkExpired => line("cw-notice", "alert", strings.link_expired().to_owned()),
-        Notice::Blocked => line("cw-notice cw-notice-strong", "status", strings.blocked().to_owned()),
-        Notice::Ended => line("cw-notice", "status", [strings.chat_ended(), strings.write_to_start_new()].join(" ")),
-        Notice::Away { email, ask } => view! {
-            <div class="cw-notice" role="status">
-                <p>{strings.away_async()}</p>
-                {email.map(|email| view! {
-                    <p class="cw-reply-to">
-                        {strings.reply_to_email().replace("{email}", &email)} " "
-                        <button type="button" class="cw-text-button" on:click=move |ev| {
-                            refocus(&ev, ".cw-email-input");
-                            editing_email.set(true);
-                        }>
-                            {strings.change_email()}
-                        </button>
-                    </p>
-                })}
-            </div>
-            {ask.then(|| view! { <EmailForm chat=chat prechat=false on_done=Callback::new(move |_| editing_email.set(false))/> })}
+    slot(parent, move |at| {
+        let line = |class: &str, role: &str, text: &str| attr(&tag_text(at, "p", class, text), "role", Some(role));
+        match notice.get() {
+            Notice::None => {}
+            Notice::Deleted => line("cw-notice", "status", strings.deleted()),
+            Notice::LinkExpired => line("cw-notice", "alert", strings.link_expired()),
+            Notice::Blocked => line("cw-notice cw-notice-strong", "status", strings.blocked()),
+            Notice::Ended => line("cw-notice", "status", &[strings.chat_ended(), strings.write_to_start_new()].join(" ")),
+            Notice::Away { email, ask } => untrack(|| {
+                let notice = tag(at, "div", "cw-notice");
+                attr(&notice, "role", Some("status"));
+                tag_text(&notice, "p", "", strings.away_async());
+                if let Some(email) = email {
+                    let reply_to = tag_text(&notice, "p", "cw-reply-to", &strings.reply_to_email().replace("{email}", &email));
+                    text(&reply_to, " ");
+                    let change = tag_text(&reply_to, "button", "cw-text-button", strings.change_email());
+                    attr(&change, "type", Some("button"));
+                    on(&change, "click", move |ev| {
+                        refocus(&ev, ".cw-email-input");
+                        editing_email.set(true);
+                    });
+                }
+                if ask {
+                    email_form(at, chat, false, Some(editing_email));
+                }
+            }),
         }
-        .into_any(),
-    }
+    });
 }

@@ -2,10 +2,12 @@
 //! its page, or shows the next set of replies (a flow), with a way back.
 
 use super::chips::{chips, Chip};
+use super::dom::slot;
 use super::refocus;
 use crate::chat::Chat;
 use leptos::prelude::*;
 use protocol::site::{QuickAction, QuickReply};
+use web_sys::Node;
 
 fn level(replies: &[QuickReply], path: &[usize]) -> Vec<QuickReply> {
     let mut current = replies.to_vec();
@@ -18,14 +20,13 @@ fn level(replies: &[QuickReply], path: &[usize]) -> Vec<QuickReply> {
     current
 }
 
-#[component]
-pub fn QuickReplies(chat: &'static Chat) -> impl IntoView {
+pub fn quick_replies(parent: &Node, chat: &'static Chat) {
     let strings = chat.strings;
     let path = RwSignal::new(Vec::<usize>::new());
-    move || {
+    slot(parent, move |at| {
         let replies = chat.settings.with(|s| path.with(|p| level(&s.quick_replies, p)));
         if replies.is_empty() {
-            return ().into_any();
+            return;
         }
         let back = (!path.with(Vec::is_empty)).then(|| Chip {
             class: "cw-chip cw-back",
@@ -62,6 +63,6 @@ pub fn QuickReplies(chat: &'static Chat) -> impl IntoView {
                 }),
             }
         });
-        chips("cw-quick", strings.quick_replies(), back.into_iter().chain(buttons).collect())
-    }
+        chips(at, "cw-quick", strings.quick_replies(), back.into_iter().chain(buttons).collect());
+    });
 }
