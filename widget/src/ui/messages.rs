@@ -152,10 +152,17 @@ fn thread_rows(parent: &Node, chat: &'static Chat) {
             // Rows kept where they are, new ones put in place, none moved without need (a
             // moved row would lose the focus of a button in it).
             let mut cursor = list.first_child();
+            // Where the next kept row most likely is: rows stay in order, so a message that
+            // arrives costs one look per row, not a search of all of them.
+            let mut next = 0;
             for entry in t.entries() {
                 let key = (entry.key(), entry.delivery, entry.seq);
-                let row = match old.iter_mut().find(|r| r.as_ref().is_some_and(|r| r.key == key)) {
-                    Some(kept) => kept.take().expect("found"),
+                let found = (next..old.len()).chain(0..next).find(|&i| old[i].as_ref().is_some_and(|r| r.key == key));
+                let row = match found {
+                    Some(i) => {
+                        next = i + 1;
+                        old[i].take().expect("found")
+                    }
                     None => {
                         let mut row = None;
                         let listeners = collect(|| row = Some(message_row(entry, chat)));
