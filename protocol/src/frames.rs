@@ -5,6 +5,7 @@ use crate::error::{ErrorCode, ProtocolError};
 use crate::ids::{AgentName, ClientMsgId, ConversationId, Seq};
 use crate::inbox::{AgentId, AgentPresence, Alert, Assignee, InboxEntry, InboxSettings};
 use crate::limits::{MAX_BODY_CHARS, MAX_FRAME_BYTES};
+use crate::site::WidgetSettings;
 use serde::{Deserialize, Serialize};
 
 /// Which side of a conversation a connection speaks for.
@@ -334,6 +335,9 @@ pub enum ServerFrame {
     Contact { contact: Contact },
     /// Whether any agent of the site is online (on the site availability connection).
     Availability { agents_online: bool },
+    /// On the site availability connection: an admin saved the widget's settings, which an
+    /// open widget takes at once (its colour, greeting, quick replies...).
+    WidgetSettings { settings: WidgetSettings },
     /// To agents: what became of the unread-reply email for this conversation.
     EmailFallback { status: EmailStatus },
     /// A refused frame. `client_id` is set when the refused frame was a `send`, so the
@@ -481,6 +485,7 @@ mod tests {
             },
             ServerFrame::CannedChanged,
             ServerFrame::InboxSettings { settings: InboxSettings::default() },
+            ServerFrame::WidgetSettings { settings: WidgetSettings::default() },
         ];
         for frame in frames {
             assert_eq!(ServerFrame::decode(&frame.encode()).unwrap(), frame);

@@ -237,6 +237,7 @@ impl FromTree for ServerFrame {
             "status" => ServerFrame::Status { status: field(tree, "status")? },
             "contact" => ServerFrame::Contact { contact: field(tree, "contact")? },
             "availability" => ServerFrame::Availability { agents_online: field(tree, "agents_online")? },
+            "widget_settings" => ServerFrame::WidgetSettings { settings: field(tree, "settings")? },
             "error" => ServerFrame::Error {
                 code: field(tree, "code")?,
                 message: text(tree, "message")?,

@@ -103,6 +103,7 @@ fn every_frame_a_visitor_receives_reads_back() {
         ServerFrame::Contact { contact: Contact::default() },
         ServerFrame::Contact { contact: contact() },
         ServerFrame::Availability { agents_online: true },
+        ServerFrame::WidgetSettings { settings: settings() },
         ServerFrame::Error {
             code: ErrorCode::RateLimited,
             message: "too many messages".into(),
@@ -207,8 +208,8 @@ fn every_frame_the_widget_writes_is_what_serde_writes() {
     written(&message(1, Author::Visitor));
 }
 
-#[test]
-fn the_http_bodies_the_widget_uses() {
+/// Widget settings with every optional part set.
+fn settings() -> WidgetSettings {
     let mut settings = WidgetSettings { reply_time_minutes: Some(5), retention_days: Some(30), ..WidgetSettings::default() };
     settings.fallback = Fallback { message: TRICKY.into(), link: Some(url()), link_label: Some("Help".into()) };
     settings.quick_replies = vec![
@@ -222,7 +223,12 @@ fn the_http_bodies_the_widget_uses() {
         },
     ];
     settings.allowed_origins = vec!["https://shop.example".into()];
-    read_back(&SiteView { settings, agents_online: true });
+    settings
+}
+
+#[test]
+fn the_http_bodies_the_widget_uses() {
+    read_back(&SiteView { settings: settings(), agents_online: true });
     read_back(&SiteView { settings: WidgetSettings::default(), agents_online: false });
 
     // Settings stored before `email_delay_seconds` existed read as serde reads them.

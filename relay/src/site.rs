@@ -5,7 +5,9 @@
 //! Presence: an agent's chosen status (online/offline) is stored, so a console reload keeps
 //! it; it counts while the agent has a console connected, and for a short grace after the
 //! last one closes (then the alarm makes them offline). An open widget holds an
-//! availability socket here and hears `availability` only when the answer changes.
+//! availability socket here: it hears `availability` and `widget_settings` when it opens,
+//! then `availability` only when the answer changes and `widget_settings` when an admin
+//! saves them.
 //!
 //! Live inbox: every entry change goes to every agent's site socket as an `inbox` frame;
 //! agent changes (status, load) as an `agents` frame. Alerts go to one agent's sockets.
@@ -57,6 +59,13 @@ const OPEN_LIST_LIMIT: i64 = 5_000;
 
 const VISITOR_TAG: &str = "visitor";
 const AGENT_TAG: &str = "agent";
+
+/// Who hears of a settings change: the agents' open consoles, or the open widgets (on their
+/// availability sockets).
+enum Hearers {
+    Agents,
+    Widgets,
+}
 
 /// A conversation's entry as it tells the site: the entry, and what the time limits need.
 #[derive(Debug, Serialize, Deserialize)]
@@ -369,10 +378,10 @@ impl Site {
         self.stored("inbox")
     }
 
-    /// Checks and stores a settings document; answers with it as stored.
-    /// Stores a validated settings document; `tell` is what the open consoles hear of it
-    /// (what agents work with goes to them at once, not on their next reload).
-    async fn put_settings<T, F>(&self, mut req: Request, key: &str, validate: F, tell: fn(T) -> Option<ServerFrame>) -> Result<Response>
+    /// Checks and stores a settings document; answers with it as stored. `tell` is what the
+    /// open consoles or widgets hear of it: what they work with reaches them at once, not on
+    /// their next reload.
+    async fn put_settings<T, F>(&self, mut req: Request, key: &str, validate: F, tell: fn(T) -> Option<(Hearers, ServerFrame)>) -> Result<Response>
     where
         T: serde::de::DeserializeOwned + Serialize + Clone,
         F: FnOnce(T) -> std::result::Result<T, ProtocolError>,
@@ -386,8 +395,15 @@ impl Site {
                 self.store(key, &value)?;
                 // A bot set up or taken away changes whether the chat is answered.
                 self.announce(None)?;
-                if let Some(frame) = tell(value.clone()) {
-                    self.tell_agents(&frame);
+                match tell(value.clone()) {
+                    Some((Hearers::Agents, frame)) => self.tell_agents(&frame),
+                    Some((Hearers::Widgets, frame)) => {
+                        let text = frame.encode();
+                        for ws in self.state.get_websockets_with_tag(VISITOR_TAG) {
+                            let _ = ws.send_with_str(&text);
+                        }
+                    }
+                    None => {}
                 }
                 reply::json(&value, 200)
             }
@@ -497,6 +513,8 @@ impl Site {
         let pair = WebSocketPair::new()?;
         self.state.accept_websocket_with_tags(&pair.server, &[VISITOR_TAG]);
         send(&pair.server, &ServerFrame::Availability { agents_online: self.agents_online(None)? });
+        // A page open for hours has the settings of its load: an admin may have saved since.
+        send(&pair.server, &ServerFrame::WidgetSettings { settings: self.settings()? });
         reply::websocket(pair.client)
     }
 
@@ -1012,9 +1030,12 @@ impl DurableObject for Site {
             (Method::Get, "/view") => {
                 reply::json(&SiteView { settings: self.settings()?, agents_online: self.agents_online(None)? }, 200)
             }
-            (Method::Put, "/settings") => self.put_settings(req, "widget", WidgetSettings::validated, |_| None).await,
+            (Method::Put, "/settings") => {
+                self.put_settings(req, "widget", WidgetSettings::validated, |settings| Some((Hearers::Widgets, ServerFrame::WidgetSettings { settings })))
+                    .await
+            }
             (Method::Get, "/inbox-settings") => reply::json(&self.inbox_settings()?, 200),
-            (Method::Put, "/inbox-settings") => self.put_settings(req, "inbox", InboxSettings::validated, |settings| Some(ServerFrame::InboxSettings { settings })).await,
+            (Method::Put, "/inbox-settings") => self.put_settings(req, "inbox", InboxSettings::validated, |settings| Some((Hearers::Agents, ServerFrame::InboxSettings { settings }))).await,
             (Method::Get, "/automations") => reply::json(&self.stored::<Automations>("automations")?, 200),
             (Method::Put, "/automations") => {
                 let had_bot = self.stored::<Automations>("automations")?.bot.is_some();
@@ -1036,7 +1057,7 @@ impl DurableObject for Site {
                 }
             }
             (Method::Get, "/canned") => reply::json(&self.stored::<CannedResponses>("canned")?, 200),
-            (Method::Put, "/canned") => self.put_settings(req, "canned", CannedResponses::validated, |_| Some(ServerFrame::CannedChanged)).await,
+            (Method::Put, "/canned") => self.put_settings(req, "canned", CannedResponses::validated, |_| Some((Hearers::Agents, ServerFrame::CannedChanged))).await,
             (Method::Get, "/inbox") => {
                 let cursor = match param(query::CLOSED_BEFORE).map(|raw| ClosedCursor::parse(&raw)).transpose() {
                     Ok(cursor) => cursor,

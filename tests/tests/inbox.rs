@@ -956,6 +956,7 @@ async fn signing_out_makes_the_agent_offline_at_once() {
     let site = fresh_site();
     let mut widget = relay.visitor().availability(&site).await.unwrap();
     assert_eq!(widget.next().await.unwrap(), ServerFrame::Availability { agents_online: false });
+    assert!(matches!(widget.next().await.unwrap(), ServerFrame::WidgetSettings { .. }));
     // Lou signs in afresh: signing out must not end a session other tests share.
     let lou = relay.agent("Lou").await;
     let lou = Agent::login(&relay.origin, &lou.account.email, e2e::AGENT_PASSWORD).await.unwrap();

@@ -2,7 +2,7 @@
 
 use e2e::{fresh_site, relay};
 use protocol::site::{EmailCapture, QuickAction, QuickReply, WidgetSettings};
-use protocol::{ClientFrame, ErrorCode, ServerFrame};
+use protocol::{ClientFrame, ErrorCode, ServerFrame, SiteId};
 
 async fn availability(connection: &mut agent::Connection) -> bool {
     match connection.next().await.unwrap() {
@@ -11,13 +11,25 @@ async fn availability(connection: &mut agent::Connection) -> bool {
     }
 }
 
+/// An open widget's connection to its site, and what it says on opening: whether anyone is
+/// online, and the widget's settings.
+async fn site_connection(site: &SiteId) -> (agent::Connection, bool, WidgetSettings) {
+    let mut widget = relay().visitor().availability(site).await.unwrap();
+    let online = availability(&mut widget).await;
+    match widget.next().await.unwrap() {
+        ServerFrame::WidgetSettings { settings } => (widget, online, settings),
+        other => panic!("expected the widget's settings, got {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn the_widget_learns_availability_on_open_and_live_while_open() {
     let site = fresh_site();
     let visitor = relay().visitor();
     assert!(!visitor.view(&site).await.unwrap().agents_online, "agents are offline by default");
-    let mut widget = visitor.availability(&site).await.unwrap();
-    assert!(!availability(&mut widget).await);
+    let (mut widget, online, settings) = site_connection(&site).await;
+    assert!(!online);
+    assert_eq!(settings, WidgetSettings::default());
 
     // Connected is not online: the agent says so.
     let ana = relay().agent("Ana").await;
@@ -37,8 +49,8 @@ async fn the_widget_learns_availability_on_open_and_live_while_open() {
 #[tokio::test]
 async fn going_offline_is_announced() {
     let site = fresh_site();
-    let mut widget = relay().visitor().availability(&site).await.unwrap();
-    assert!(!availability(&mut widget).await);
+    let (mut widget, online, _) = site_connection(&site).await;
+    assert!(!online);
     let mut ana = relay().agent("Ana").await.go_online(&site).await.unwrap();
     assert!(availability(&mut widget).await);
     ana.send_frame(&ClientFrame::SetStatus { online: false }).await.unwrap();
@@ -53,6 +65,8 @@ async fn settings_are_stored_checked_and_served_to_the_widget() {
     let site = fresh_site();
     let defaults = relay().visitor().view(&site).await.unwrap().settings;
     assert_eq!(defaults, WidgetSettings::default());
+    // A widget open meanwhile hears what is saved at once.
+    let (mut open_widget, _, _) = site_connection(&site).await;
 
     let settings = WidgetSettings {
         title: "Talk to Demo".into(),
@@ -65,11 +79,16 @@ async fn settings_are_stored_checked_and_served_to_the_widget() {
     let stored = relay().agent("Admin").await.put_settings(&site, &settings).await.unwrap();
     assert_eq!(stored.color, "#aa3300", "normalised");
     assert_eq!(relay().visitor().view(&site).await.unwrap().settings, stored);
+    assert_eq!(open_widget.next().await.unwrap(), ServerFrame::WidgetSettings { settings: stored.clone() });
+    assert_eq!(site_connection(&site).await.2, stored, "a widget opened later has them on opening");
 
     let bad = WidgetSettings { color: "red".into(), ..settings };
     let refused = relay().agent("Admin").await.put_settings(&site, &bad).await.unwrap_err();
     let refused = refused.downcast::<agent::HttpError>().unwrap();
     assert_eq!((refused.status, refused.error.unwrap().code), (400, ErrorCode::InvalidContent));
+    // Refused settings reach nobody: the next thing the open widget hears is its ping's answer.
+    open_widget.send_text(ClientFrame::PING_TEXT).await.unwrap();
+    assert_eq!(open_widget.next().await.unwrap(), ServerFrame::Pong);
 
     let anonymous = reqwest::Client::new()
         .put(format!("{}/api/agent/sites/{site}/settings", relay().origin))

@@ -407,6 +407,44 @@ async fn the_loaders_launcher_takes_the_sites_side_and_colour_it_saw_last() {
     browser.block_urls(&[]).await;
 }
 
+/// An admin tunes the widget while a visitor has it open: the open widget takes the new title,
+/// greeting, colour, side and quick replies at once, and keeps what the visitor was writing.
+#[tokio::test]
+async fn settings_an_admin_saves_reach_an_open_widget_at_once() {
+    let site = fresh_site();
+    configure(&site, WidgetSettings { title: "Chat with us".into(), ..WidgetSettings::default() }).await;
+    let (browser, _page) = visit(&site, "", "").await;
+    browser.open_widget().await;
+    browser.wait_for_texts(".cw-title", &["Chat with us"]).await;
+    browser.widget(".cw-input").await.send_keys("Half a thought").await.unwrap();
+
+    configure(
+        &site,
+        WidgetSettings {
+            title: "Talk to the shop".into(),
+            greeting: "We changed our greeting.".into(),
+            color: "#aa3300".into(),
+            position: protocol::site::Position::Left,
+            quick_replies: vec![QuickReply { label: "Pricing".into(), action: QuickAction::Send { text: "How much?".into() } }],
+            ..WidgetSettings::default()
+        },
+    )
+    .await;
+    browser.wait_for_texts(".cw-title", &["Talk to the shop"]).await;
+    browser.wait_for_texts(".cw-greeting", &["We changed our greeting."]).await;
+    browser.wait_for_texts(".cw-quick .cw-chip", &["Pricing"]).await;
+    let looks = browser
+        .wait_for(
+            "the new colour, on the left",
+            "root.querySelector('.cw-left') && (() => { const l = root.querySelector('.cw-launcher'); \
+             const c = getComputedStyle(l).backgroundColor; return c === 'rgb(170, 51, 0)' ? [c, l.getBoundingClientRect().left] : null; })()",
+        )
+        .await;
+    assert_eq!(looks, serde_json::json!(["rgb(170, 51, 0)", 20]));
+    let draft = browser.js("return document.getElementById('chat-widget').shadowRoot.querySelector('.cw-input').value;", vec![]).await;
+    assert_eq!(draft, Value::from("Half a thought"), "the draft survives the new settings");
+}
+
 #[tokio::test]
 async fn pre_chat_asks_for_the_email_first_and_agents_see_it() {
     let site = fresh_site();

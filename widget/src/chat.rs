@@ -256,16 +256,25 @@ impl Chat {
         leptos::task::spawn_local(async move {
             match api::site_view(&self.config()).await {
                 Ok(view) => {
-                    // The loader places and colours its launcher so on the next page.
-                    let side = if view.settings.position == protocol::site::Position::Left { "left" } else { "right" };
-                    session::save(&self.config().site, Slot::Look, &format!("{side} {}", view.settings.color));
-                    self.settings.set(view.settings);
+                    self.take_settings(view.settings);
                     self.agents_online.set(view.agents_online);
                 }
                 Err(_) => set_timeout(move || self.load_site(attempt + 1), backoff(attempt + 1)),
             }
             self.ready.set(true);
         });
+    }
+
+    /// The site's settings, as loaded or as an admin saved them since. The same again changes
+    /// nothing (the site connection brings them each time it opens).
+    fn take_settings(&'static self, settings: WidgetSettings) {
+        if self.ready.get_untracked() && self.settings.with_untracked(|s| *s == settings) {
+            return;
+        }
+        // The loader places and colours its launcher so on the next page.
+        let side = if settings.position == protocol::site::Position::Left { "left" } else { "right" };
+        session::save(&self.config().site, Slot::Look, &format!("{side} {}", settings.color));
+        self.settings.set(settings);
     }
 
     /// The ended conversation before this one, read once (its connection closes after the
@@ -719,8 +728,9 @@ impl Chat {
                 }
                 None => {}
             },
-            // Agents' frames; a visitor's connection never carries them.
+            // The site connection's frames, and agents'; a visitor's connection carries none.
             ServerFrame::Availability { .. }
+            | ServerFrame::WidgetSettings { .. }
             | ServerFrame::EmailFallback { .. }
             | ServerFrame::Pong
             | ServerFrame::Assigned { .. }
@@ -948,7 +958,8 @@ impl Chat {
     }
 
     /// Availability is live while the panel is open: a socket to the site, which says who is
-    /// online when it opens and again whenever that changes.
+    /// online and what the widget's settings are when it opens, and again whenever either
+    /// changes.
     fn open_availability(&'static self, open: bool) {
         let current = self.inner.try_update_value(|i| i.availability.take()).flatten();
         if let Some(socket) = current {
@@ -969,8 +980,10 @@ impl Chat {
                 i.availability_heard_ms = now_ms();
                 i.availability_failures = 0;
             });
-            if let ServerFrame::Availability { agents_online } = frame {
-                self.agents_online.set(agents_online);
+            match frame {
+                ServerFrame::Availability { agents_online } => self.agents_online.set(agents_online),
+                ServerFrame::WidgetSettings { settings } => self.take_settings(settings),
+                _ => {}
             }
         };
         let socket = Socket::open(&url, on_frame, move || self.availability_lost());
