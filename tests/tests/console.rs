@@ -36,6 +36,26 @@ fn message_with(text: &str) -> String {
     format!("{} {}", testid("message"), text)
 }
 
+/// A high contrast theme (forced colours) paints every background alike: the console still
+/// shows which of Reply and Private note is on, and which conversation is open.
+#[tokio::test]
+async fn a_high_contrast_theme_still_shows_what_is_chosen_in_the_console() {
+    let site = fresh_site();
+    let ana = Console::sign_in(relay(), "Ana").await;
+    ana.browser.emulate_media_feature("forced-colors", "active").await;
+    ana.use_site(&site).await;
+    ana.go_online().await;
+    let (_visitor, _page, conversation) = visitor_writes(&site, "Can you see me?").await;
+    ana.open_conversation(&conversation, "tab-waiting").await;
+    let outlines = |selector: &str| format!("return [...document.querySelectorAll('{selector}')].map(e => getComputedStyle(e).outlineStyle)");
+    assert_eq!(ana.js(&outlines(".mode"), vec![]).await, serde_json::json!(["solid", "none"]), "Reply is on");
+    ana.click("mode-note").await;
+    ana.wait("Private note on", &format!("document.querySelector('{}').getAttribute('aria-pressed') === 'true'", testid("mode-note"))).await;
+    assert_eq!(ana.js(&outlines(".mode"), vec![]).await, serde_json::json!(["none", "solid"]), "Private note is on");
+    assert_eq!(ana.js(&outlines(".row[aria-current=\"true\"]"), vec![]).await, serde_json::json!(["solid"]), "the open conversation");
+    ana.screenshot("console-forced-colors").await;
+}
+
 #[tokio::test]
 async fn a_visitor_and_an_agent_chat_through_the_console() {
     let site = fresh_site();
