@@ -23,7 +23,7 @@
   // a bundle, and its launcher's label, so the launcher speaks it before the widget loads.
   // The first subtag decides.
   var lang = (data.lang || navigator.language || '').split(/[-_]/)[0].toLowerCase();
-  var labels = LAUNCHER_LABELS, bundled = {}.hasOwnProperty.call(labels, lang);
+  var labels = LAUNCHER_LABELS, bundled = {}.hasOwnProperty.call(labels, lang), failures = 0;
   function load() {
     if (loading) return loading;
     if (view) fit();
@@ -33,7 +33,9 @@
       fetch(relay + '/widget/locales/' + lang + '.json').then(function (r) { return r.json(); }),
       new Promise(function (done) { setTimeout(done, 3000); })
     ]).catch(function () {});
-    return loading = import(relay + '/widget/widget.js').then(function (m) {
+    // A retry asks for the glue under a new address: the browser keeps a failed import's
+    // failure for the page's lifetime.
+    return loading = import(relay + '/widget/widget.js' + (failures ? '?retry=' + failures : '')).then(function (m) {
       return Promise.all([m.default({ module_or_path: relay + '/widget/widget_bg.wasm' }), words]).then(function (r) {
         var widget = m.mount(root, { site: site, relay: relay, open: wantOpen, words: r[1], resume: resume, consent: data.consent });
         button.remove();
@@ -42,6 +44,16 @@
         // A `shutdown` replayed closes the panel; an `open` or a click after it opens it again.
         if (wantOpen) widget.command('open');
       });
+    }).catch(function (e) {
+      // The reason (offline, refused by the page's CSP...) is the browser's error.
+      console.warn('ChatWidget: could not load from ' + relay, e);
+      // Lost on the way (a phone in a tunnel): the launcher stays, and the next click tries
+      // again. Once mounted, the widget is never loaded twice.
+      if (button.isConnected) {
+        loading = 0;
+        failures++;
+        button.removeAttribute('aria-busy');
+      }
     });
   }
   w.ChatWidget = function () {

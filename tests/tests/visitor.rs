@@ -445,6 +445,39 @@ async fn settings_an_admin_saves_reach_an_open_widget_at_once() {
     assert_eq!(draft, Value::from("Half a thought"), "the draft survives the new settings");
 }
 
+/// The widget did not arrive (a phone in a tunnel as the page loaded, and still at the first
+/// tap): the loader's launcher stays, not busy, and says why on the console; a tap once the
+/// network is back loads the chat.
+#[tokio::test]
+async fn a_widget_that_did_not_load_loads_at_the_next_tap() {
+    let site = fresh_site();
+    let page = HostPage::serve(&relay().origin, site.as_str(), "").await;
+    let browser = Browser::open().await;
+    browser.block_urls(&["*widget_bg.wasm*"]).await;
+    browser.client.goto(&page.url).await.unwrap();
+    let mut warned = 0;
+    // The loader loads the widget when the browser is idle, then again at the tap.
+    for tap in [false, true] {
+        if tap {
+            browser.widget(".cw-boot").await.click().await.unwrap();
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while warned < 1 + tap as usize {
+            let console = browser.console().await;
+            warned += console.iter().filter(|(_, m)| m.contains("ChatWidget: could not load from")).count();
+            assert!(std::time::Instant::now() < deadline, "no warning that the chat did not load: {console:?}");
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        let busy = browser.wait_for("the loader's launcher", "root.querySelector('.cw-boot') && [root.querySelector('.cw-boot').getAttribute('aria-busy')]").await;
+        assert_eq!(busy, serde_json::json!([null]), "the launcher is not left busy");
+    }
+
+    browser.block_urls(&[]).await;
+    browser.open_widget().await;
+    browser.write("Back in signal").await;
+    browser.wait_for_texts(".cw-mine .cw-state", &["Sent"]).await;
+}
+
 #[tokio::test]
 async fn pre_chat_asks_for_the_email_first_and_agents_see_it() {
     let site = fresh_site();
