@@ -76,6 +76,9 @@ async fn a_visitor_and_an_agent_chat_through_the_console() {
     assert_eq!(ana.js(&words("tab-mine"), vec![]).await, serde_json::json!("Mine"));
     ana.click("accept").await;
     ana.wait_for_text(&testid("assignee"), "Ana").await;
+    // Hers now: the list she was looking at goes with it to Mine, where it is the open one.
+    ana.wait("Mine shown", &format!("document.querySelector('{}').getAttribute('aria-selected') === 'true'", testid("tab-mine"))).await;
+    ana.find(&format!("{}[data-conversation-id=\"{conversation}\"][aria-current=\"true\"]", testid("conversation-row"))).await;
     // The Accept button is gone: the keyboard is in the message field, where the reply goes.
     ana.wait("focus in the composer", "document.activeElement && document.activeElement.id === 'composer'").await;
     ana.write("It ships today.").await;

@@ -83,6 +83,18 @@ pub fn Lists(desk: Desk) -> impl IntoView {
         let list = desk.tab.get();
         desk.inbox.with(|i| i.list(list, &me.get_value()))
     });
+    // The open conversation leaves Waiting for Mine when this agent takes it (accepts,
+    // answers, or is handed it): the list goes with it, so the conversation being worked on
+    // stays in view, marked as the open one.
+    Effect::new(move |was: Option<Option<(ConversationId, InboxList)>>| {
+        let open = desk.open.get()?;
+        let now = desk.inbox.with(|i| i.get(&open).map(|e| e.list_for(&me.get_value())))?;
+        let taken = was.flatten().is_some_and(|(id, list)| id == open && list == InboxList::Waiting && now == InboxList::Mine);
+        if taken && desk.tab.get_untracked() == InboxList::Waiting {
+            desk.tab.set(InboxList::Mine);
+        }
+        Some((open, now))
+    });
 
     view! {
         <nav class="lists" aria-label="Conversations">
