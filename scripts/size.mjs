@@ -9,8 +9,10 @@ const KB = 1024;
 // Budgets, in gzip bytes: the loader runs on every page view; the rest loads at first open.
 const budgets = { loader: 1.5 * KB, firstOpen: 100 * KB };
 // The agents' console has no budget of its own (a working tool, loaded once a day, not on
-// customers' pages); its ceiling makes it grow only on purpose: 397.2 KB now.
-const ceilings = { console: 390 * KB };
+// customers' pages); its ceiling makes it grow only on purpose: 400.8 KB now (+4.1 KB on
+// 2026-12-06: the protocol's widget-settings frame, which its serde decoder reads too, the
+// list following a taken conversation, the high contrast outlines).
+const ceilings = { console: 392 * KB };
 const files = [
   ['loader', 'dist/site/embed.js', 'page load'],
   ['widget.js', 'dist/site/widget/widget.js', 'first open'],
