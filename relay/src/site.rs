@@ -397,12 +397,7 @@ impl Site {
                 self.announce(None)?;
                 match tell(value.clone()) {
                     Some((Hearers::Agents, frame)) => self.tell_agents(&frame),
-                    Some((Hearers::Widgets, frame)) => {
-                        let text = frame.encode();
-                        for ws in self.state.get_websockets_with_tag(VISITOR_TAG) {
-                            let _ = ws.send_with_str(&text);
-                        }
-                    }
+                    Some((Hearers::Widgets, frame)) => self.tell_widgets(&frame),
                     None => {}
                 }
                 reply::json(&value, 200)
@@ -485,6 +480,14 @@ impl Site {
         }
         self.tell_agents(&ServerFrame::Agents { agents: self.presences(except)? });
         Ok(())
+    }
+
+    /// The open widgets, on their availability sockets.
+    fn tell_widgets(&self, frame: &ServerFrame) {
+        let text = frame.encode();
+        for ws in self.state.get_websockets_with_tag(VISITOR_TAG) {
+            let _ = ws.send_with_str(&text);
+        }
     }
 
     fn tell_agents(&self, frame: &ServerFrame) {
