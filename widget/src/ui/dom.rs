@@ -92,11 +92,11 @@ pub fn on(element: &Element, event: &str, handle: impl FnMut(Event) + 'static) {
     LISTENERS.with(|l| l.borrow_mut().push(listener));
 }
 
-/// Runs `draw`, and hands back the listeners it added.
-pub fn collect(draw: impl FnOnce()) -> Listeners {
+/// Runs `draw`, and hands back what it drew with the listeners it added.
+pub fn collect<T>(draw: impl FnOnce() -> T) -> (T, Listeners) {
     let outer = LISTENERS.with(|l| l.take());
-    draw();
-    Listeners { _held: LISTENERS.with(|l| l.replace(outer)) }
+    let drawn = draw();
+    (drawn, Listeners { _held: LISTENERS.with(|l| l.replace(outer)) })
 }
 
 /// Draws the widget's lasting parts; their listeners live as long as the page.
@@ -129,7 +129,7 @@ pub fn slot(parent: &Node, mut draw: impl FnMut(&Node) + 'static) {
     let mut listeners = Listeners::default();
     effect(move || {
         let fragment: Node = document().create_document_fragment().into();
-        let added = collect(|| draw(&fragment));
+        let ((), added) = collect(|| draw(&fragment));
         while let Some(node) = start.next_sibling().filter(|n| *n != end) {
             let _ = node.parent_node().map(|p| p.remove_child(&node));
         }

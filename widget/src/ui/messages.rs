@@ -164,9 +164,8 @@ fn thread_rows(parent: &Node, chat: &'static Chat) {
                         old[i].take().expect("found")
                     }
                     None => {
-                        let mut row = None;
-                        let listeners = collect(|| row = Some(message_row(entry, chat)));
-                        Row { _listeners: listeners, ..row.expect("drawn") }
+                        let (row, listeners) = collect(|| message_row(entry, chat));
+                        Row { _listeners: listeners, ..row }
                     }
                 };
                 let node: &Node = &row.element;
